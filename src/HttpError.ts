@@ -1,0 +1,273 @@
+/**
+ * Every way an httpfx request can fail, as tagged errors that `Effect.catchTag` understands.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Predicate from "effect/Predicate"
+
+/**
+ * The request an error belongs to: enough to say "GET http://…" in a message and a log line.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestInfo {
+  readonly method: string
+  readonly url: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ErrorProps {
+  readonly message: string
+  readonly request?: RequestInfo | undefined
+  readonly cause?: unknown
+}
+
+/**
+ * TCP, TLS or proxy connect failed: refused, DNS, certificate rejected.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectError extends Data.TaggedError("ConnectError")<ErrorProps> {}
+
+/**
+ * Connecting (TCP and TLS together) took longer than the connect timeout.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectTimeout extends Data.TaggedError("ConnectTimeout")<ErrorProps> {}
+
+/**
+ * The socket failed while the response was being read (reset, closed early).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReadError extends Data.TaggedError("ReadError")<ErrorProps> {}
+
+/**
+ * The socket failed while the request was being written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WriteError extends Data.TaggedError("WriteError")<ErrorProps> {}
+
+/**
+ * No byte arrived within the read timeout.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReadTimeout extends Data.TaggedError("ReadTimeout")<ErrorProps> {}
+
+/**
+ * The peer accepted no byte within the write timeout.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WriteTimeout extends Data.TaggedError("WriteTimeout")<ErrorProps> {}
+
+/**
+ * No connection became free within the pool timeout.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PoolTimeout extends Data.TaggedError("PoolTimeout")<ErrorProps> {}
+
+/**
+ * The `total` deadline of a request passed, whatever phase it was in.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RequestTimeout extends Data.TaggedError("RequestTimeout")<ErrorProps> {}
+
+/**
+ * The peer broke HTTP: a malformed head, a bad chunk, conflicting lengths, a close before the response.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RemoteProtocolError extends Data.TaggedError("RemoteProtocolError")<ErrorProps> {}
+
+/**
+ * The request itself is not valid HTTP (CR/LF in a header, a bad method token). Nothing was sent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LocalProtocolError extends Data.TaggedError("LocalProtocolError")<ErrorProps> {}
+
+/**
+ * The proxy refused or failed the tunnel.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProxyError extends Data.TaggedError("ProxyError")<ErrorProps> {}
+
+/**
+ * The URL's scheme is not one httpfx speaks.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnsupportedProtocol extends Data.TaggedError("UnsupportedProtocol")<ErrorProps> {}
+
+/**
+ * The URL cannot be parsed or has no host.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidUrl extends Data.TaggedError("InvalidUrl")<ErrorProps> {}
+
+/**
+ * More redirects than `maxRedirects` allows.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TooManyRedirects extends Data.TaggedError("TooManyRedirects")<ErrorProps> {}
+
+/**
+ * Content-Encoding, JSON or charset decoding failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DecodingError extends Data.TaggedError("DecodingError")<ErrorProps> {}
+
+/**
+ * `raiseForStatus` met a 4xx or 5xx response; the response is kept for inspection.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class HttpStatusError extends Data.TaggedError("HttpStatusError")<ErrorProps & {
+  readonly response: {
+    readonly status: number
+    readonly reasonPhrase: string
+    readonly url: string
+  }
+}> {}
+
+/**
+ * A response body stream was run a second time; a body can be consumed once.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StreamConsumed extends Data.TaggedError("StreamConsumed")<ErrorProps> {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type HttpError =
+  | ConnectError
+  | ConnectTimeout
+  | ReadError
+  | WriteError
+  | ReadTimeout
+  | WriteTimeout
+  | PoolTimeout
+  | RequestTimeout
+  | RemoteProtocolError
+  | LocalProtocolError
+  | ProxyError
+  | UnsupportedProtocol
+  | InvalidUrl
+  | TooManyRedirects
+  | DecodingError
+  | HttpStatusError
+  | StreamConsumed
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TimeoutError = ConnectTimeout | ReadTimeout | WriteTimeout | PoolTimeout | RequestTimeout
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportError =
+  | ConnectError
+  | ConnectTimeout
+  | ReadError
+  | WriteError
+  | ReadTimeout
+  | WriteTimeout
+  | PoolTimeout
+  | RequestTimeout
+  | RemoteProtocolError
+  | LocalProtocolError
+  | ProxyError
+  | UnsupportedProtocol
+
+const timeoutTags: ReadonlySet<string> = new Set([
+  "ConnectTimeout",
+  "ReadTimeout",
+  "WriteTimeout",
+  "PoolTimeout",
+  "RequestTimeout"
+])
+
+const transportTags: ReadonlySet<string> = new Set([
+  ...timeoutTags,
+  "ConnectError",
+  "ReadError",
+  "WriteError",
+  "RemoteProtocolError",
+  "LocalProtocolError",
+  "ProxyError",
+  "UnsupportedProtocol"
+])
+
+const allTags: ReadonlySet<string> = new Set([
+  ...transportTags,
+  "InvalidUrl",
+  "TooManyRedirects",
+  "DecodingError",
+  "HttpStatusError",
+  "StreamConsumed"
+])
+
+const tagIn = (tags: ReadonlySet<string>) => (u: unknown): boolean =>
+  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && tags.has(u._tag)
+
+/**
+ * Whether a value is one of the timeout errors (connect, read, write, pool, total).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isTimeout: (u: unknown) => u is TimeoutError = tagIn(timeoutTags) as any
+
+/**
+ * Whether a value is an error of the transport: the network or the HTTP exchange failed, as opposed to
+ * the URL, the redirect policy, decoding or the status.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isTransportError: (u: unknown) => u is TransportError = tagIn(transportTags) as any
+
+/**
+ * Whether a value is any httpfx error.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isHttpError: (u: unknown) => u is HttpError = tagIn(allTags) as any

@@ -1,0 +1,122 @@
+/**
+ * The connection pool (httpcore's AsyncConnectionPool): keep-alive connections per origin, limits, timeouts, and
+ * a lifetime bound to a `Scope`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Pool } from "httpfx"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const pool = yield* Pool.make({ maxConnections: 10 })
+ *   const response = yield* pool.request("GET", "http://127.0.0.1:8080/")
+ *   console.log(response.status, response.text)
+ *   for (const connection of yield* pool.connections) console.log(String(connection))
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as HttpError from "./HttpError.js"
+import * as internal from "./internal/pool.js"
+import type { Response, StreamingResponse } from "./Response.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("httpfx/Pool")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * Pool options; defaults: `maxConnections` 100, `maxConnectionsPerHost` no limit, `maxKeepaliveConnections` 20,
+ * `keepaliveExpiry` 5 seconds, `http1` true, `http2` false, `retries` 0, `timeout` 5 seconds for each phase.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Options = internal.PoolOptions
+
+/**
+ * A request body: bytes, a string (sent as UTF-8), or a stream (sent chunked).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Content<E = never> = internal.Content<E>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RequestOptions<E = never> = internal.PoolRequestOptions<E>
+
+/**
+ * A snapshot of one connection; `String(info)` prints it the way httpcore does:
+ * `<HTTPConnection ['http://127.0.0.1:8080', HTTP/1.1, IDLE, Request Count: 1]>`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConnectionInfo = internal.ConnectionInfo
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Pool {
+  readonly [TypeId]: TypeId
+  /** Send a request and read the whole response; the connection is back in the pool when this succeeds. */
+  request<E = never>(
+    method: string,
+    url: string | URL,
+    options?: RequestOptions<E>
+  ): Effect.Effect<Response, HttpError.HttpError | E>
+  /** Send a request and return once the head is in; the body belongs to the caller's scope. */
+  stream<E = never>(
+    method: string,
+    url: string | URL,
+    options?: RequestOptions<E>
+  ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope>
+  /** The live connections, as they are when this runs. */
+  readonly connections: Effect.Effect<ReadonlyArray<ConnectionInfo>>
+}
+
+class PoolService implements Pool {
+  readonly [TypeId]: TypeId = TypeId
+  constructor(readonly core: internal.PoolImpl) {}
+  request<E = never>(method: string, url: string | URL, options?: RequestOptions<E>) {
+    return this.core.request(method, url, options)
+  }
+  stream<E = never>(method: string, url: string | URL, options?: RequestOptions<E>) {
+    return this.core.stream(method, url, options)
+  }
+  get connections() {
+    return this.core.connections
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isPool = (u: unknown): u is Pool => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * Create a pool owned by the current scope: closing the scope closes every connection and fails waiting requests.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options?: Options): Effect.Effect<Pool, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => new PoolService(new internal.PoolImpl(options))),
+    (pool) => Effect.sync(() => pool.core.shutdown())
+  )

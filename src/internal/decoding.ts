@@ -1,0 +1,71 @@
+/**
+ * Content-Encoding (RFC 9110 §8.4): undoing gzip, deflate, br and zstd, for whole bodies and for streams.
+ */
+import * as zlib from "node:zlib"
+
+type Codec = {
+  readonly sync: (input: Uint8Array) => Buffer
+  readonly stream: () => zlib.Gzip | zlib.Inflate | zlib.BrotliDecompress | NodeJS.ReadWriteStream
+}
+
+const zstd = (zlib as any).zstdDecompressSync as ((input: Uint8Array) => Buffer) | undefined
+const zstdStream = (zlib as any).createZstdDecompress as (() => NodeJS.ReadWriteStream) | undefined
+
+// Servers disagree on what "deflate" means (zlib-wrapped per the RFC, or raw as old IIS sent it); look at the
+// first byte, as browsers do: a zlib header has CM = 8 in the low nibble.
+const inflateAny = (input: Uint8Array): Buffer =>
+  input.length > 0 && (input[0]! & 0x0f) === 8 ? zlib.inflateSync(input) : zlib.inflateRawSync(input)
+
+const codecs: Record<string, Codec> = {
+  gzip: { sync: (b) => zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH }), stream: () => zlib.createGunzip() },
+  "x-gzip": {
+    sync: (b) => zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH }),
+    stream: () => zlib.createGunzip()
+  },
+  deflate: { sync: inflateAny, stream: () => zlib.createInflate() },
+  br: { sync: (b) => zlib.brotliDecompressSync(b), stream: () => zlib.createBrotliDecompress() }
+}
+if (zstd !== undefined && zstdStream !== undefined) {
+  codecs.zstd = { sync: zstd, stream: zstdStream }
+}
+
+/** The encodings this Node can decode, for `Accept-Encoding`. */
+export const supportedEncodings: ReadonlyArray<string> = Object.keys(codecs).filter((name) => name !== "x-gzip")
+
+/** The codings of a Content-Encoding value, in the order they were applied; `identity` dropped. */
+export const parseEncodings = (value: string | undefined): Array<string> => {
+  if (value === undefined) return []
+  const result: Array<string> = []
+  for (const part of value.split(",")) {
+    const name = part.trim().toLowerCase()
+    if (name !== "" && name !== "identity") result.push(name)
+  }
+  return result
+}
+
+/** Decode a whole body; throws an Error with a readable message when the body or the coding is bad. */
+export const decodeAll = (encodings: ReadonlyArray<string>, body: Uint8Array): Uint8Array => {
+  let out = body
+  // Codings are listed in the order they were applied, so they are undone from the last (RFC 9110 §8.4).
+  for (let i = encodings.length - 1; i >= 0; i--) {
+    const name = encodings[i]!
+    const codec = codecs[name]
+    if (codec === undefined) throw new Error(`unsupported Content-Encoding "${name}"`)
+    try {
+      out = codec.sync(out)
+    } catch (error) {
+      throw new Error(`the body is not valid ${name}: ${(error as Error).message}`)
+    }
+  }
+  return out
+}
+
+export const decoderStreams = (encodings: ReadonlyArray<string>): Array<NodeJS.ReadWriteStream> | string => {
+  const result: Array<NodeJS.ReadWriteStream> = []
+  for (let i = encodings.length - 1; i >= 0; i--) {
+    const codec = codecs[encodings[i]!]
+    if (codec === undefined) return `unsupported Content-Encoding "${encodings[i]}"`
+    result.push(codec.stream())
+  }
+  return result
+}

@@ -1,0 +1,428 @@
+/**
+ * One request/response exchange: the state a request carries from pool checkout to its last body byte, and the
+ * bridge from the synchronous connection code to the fiber waiting on it.
+ *
+ * The connection reports events (ready, head, body, complete, failure); the fiber waits for one phase at a time
+ * through `await`. Exactly one fiber callback is pending at any moment, so each wait is one `Effect.async`.
+ */
+import * as Headers from "@effect/platform/Headers"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { DecodingError, RequestTimeout, StreamConsumed } from "../HttpError.js"
+import type * as HttpError from "../HttpError.js"
+import { decodeStream } from "./bodyDecoding.js"
+import { decodeAll, parseEncodings } from "./decoding.js"
+import type { HeaderInput } from "./h1/requestHead.js"
+import type { Request, Response, StreamingResponse } from "./response.js"
+import { BufferedResponse, charsetOf, findHeader, HeadBase, textDecoderFor } from "./response.js"
+import type { Timeouts } from "./timeouts.js"
+import type { Target } from "./url.js"
+
+/** What the waiting fiber is waiting for. */
+export const enum Phase {
+  None = 0,
+  /** connection checked out and the head written: the caller may now stream the request body */
+  Ready = 1,
+  /** the socket took the last written bytes (a streamed request body waits on this for backpressure) */
+  Drain = 2,
+  /** the response head */
+  Head = 3,
+  /** more body bytes, or the end */
+  Chunk = 4,
+  /** the whole buffered response */
+  Complete = 5
+}
+
+/** The connection an exchange runs on, as the exchange sees it. */
+export interface ExchangeConnection {
+  /** Close the connection because its exchange was abandoned mid-flight; frees the pool slot. */
+  abort(exchange: Exchange): void
+  pauseReading(): void
+  resumeReading(): void
+}
+
+/** The pool, as an exchange sees it. */
+export interface ExchangeOwner {
+  dequeue(exchange: Exchange): void
+}
+
+/** Body bytes queued for a streaming consumer before the socket is paused. */
+const HIGH_WATER_MARK = 64 * 1024
+
+type Resume = (effect: Effect.Effect<any, any>) => void
+
+export class Exchange {
+  // the request
+  readonly startedAt = performance.now()
+  conn: ExchangeConnection | undefined = undefined
+  owner: ExchangeOwner | undefined = undefined
+  /** in the pool's wait queue */
+  queued = false
+  poolTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** the one automatic retry on a stale keep-alive connection has been used */
+  retried = false
+
+  // the response
+  status = 0
+  reason = ""
+  versionMinor = 1
+  rawHeaders: Array<string> = []
+  chunks: Array<Buffer> = []
+  size = 0
+  bodyDone = false
+  failure: HttpError.HttpError | undefined = undefined
+  /** finished from the pool's point of view: completed, failed, or abandoned */
+  done = false
+  headReceived = false
+
+  // the waiting fiber
+  private waiting = Phase.None
+  private resume: Resume | undefined = undefined
+  private totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  private paused = false
+  private consumed = false
+  private head: StreamingResponse | undefined = undefined
+
+  constructor(
+    readonly method: string,
+    readonly target: Target,
+    readonly headBytes: string,
+    readonly body: Uint8Array | undefined,
+    readonly streamBody: boolean,
+    readonly headers: HeaderInput | undefined,
+    readonly timeouts: Timeouts,
+    readonly streaming: boolean
+  ) {}
+
+  get requestInfo(): HttpError.RequestInfo {
+    return { method: this.method, url: this.target.href }
+  }
+
+  readonly makeRequest = (): Request => ({
+    method: this.method,
+    url: this.target.href,
+    headers: requestHeaders(this.headBytes)
+  })
+
+  // ---- events from the connection -------------------------------------------------------------------------------
+
+  ready(): void {
+    if (this.waiting === Phase.Ready) this.settle(Effect.void)
+  }
+
+  drained(): void {
+    if (this.waiting === Phase.Drain) this.settle(Effect.void)
+  }
+
+  onHead(status: number, reason: string, versionMinor: number, rawHeaders: Array<string>): void {
+    this.status = status
+    this.reason = reason
+    this.versionMinor = versionMinor
+    this.rawHeaders = rawHeaders
+    this.headReceived = true
+    if (this.streaming) {
+      this.clearTotal()
+      if (this.waiting === Phase.Head) this.settle(Effect.succeed(this.streamingResponse()))
+    }
+    // A server may answer before the request body is done (a 413, say): the body writer wakes up and stops.
+    if (this.waiting === Phase.Ready || this.waiting === Phase.Drain) this.settle(Effect.void)
+  }
+
+  onBody(chunk: Buffer): void {
+    this.chunks.push(chunk)
+    this.size += chunk.length
+    if (this.streaming) {
+      if (this.waiting === Phase.Chunk) {
+        this.settle(Effect.succeed(this.takeChunks()))
+      } else if (this.size >= HIGH_WATER_MARK && !this.paused && this.conn !== undefined) {
+        this.paused = true
+        this.conn.pauseReading()
+      }
+    }
+  }
+
+  /** The body ended; the connection has already gone back to the pool (or been closed). */
+  complete(): void {
+    this.bodyDone = true
+    this.done = true
+    this.conn = undefined
+    this.clearTotal()
+    switch (this.waiting) {
+      case Phase.Complete:
+        return this.settle(this.buffered())
+      case Phase.Chunk:
+        return this.settle(this.chunks.length > 0 ? Effect.succeed(this.takeChunks()) : Effect.fail(Option.none()))
+      case Phase.Head:
+        return this.settle(Effect.succeed(this.streamingResponse()))
+      case Phase.Ready:
+      case Phase.Drain:
+        return this.settle(Effect.void)
+    }
+  }
+
+  fail(error: HttpError.HttpError): void {
+    if (this.done && this.failure !== undefined) return
+    this.failure = error
+    this.done = true
+    this.conn = undefined
+    this.clearTotal()
+    this.clearPoolTimer()
+    if (this.waiting === Phase.Chunk) this.settle(Effect.fail(Option.some(error)))
+    else if (this.waiting !== Phase.None) this.settle(Effect.fail(error))
+  }
+
+  // ---- the fiber's side ------------------------------------------------------------------------------------------
+
+  /**
+   * Wait for `phase`. `start` runs inside the registration (the pool checkout for the first wait), so the common
+   * buffered request is a single `Effect.async` from checkout to the last byte.
+   */
+  await<A, E>(phase: Phase, start?: (exchange: Exchange) => void): Effect.Effect<A, E> {
+    return Effect.async<A, E>((resume) => {
+      this.waiting = phase
+      this.resume = resume
+      if (start !== undefined) {
+        this.armTotal()
+        start(this)
+      } else {
+        this.check()
+      }
+      if (this.resume !== undefined) return Effect.sync(() => this.abandon())
+    })
+  }
+
+  /** Settle at once if what is awaited has already happened. */
+  private check(): void {
+    if (this.failure !== undefined) {
+      return this.settle(this.waiting === Phase.Chunk ? Effect.fail(Option.some(this.failure)) : Effect.fail(this.failure))
+    }
+    switch (this.waiting) {
+      case Phase.Head:
+        if (this.headReceived) this.settle(Effect.succeed(this.streamingResponse()))
+        return
+      case Phase.Complete:
+        if (this.bodyDone) this.settle(this.buffered())
+        return
+      case Phase.Chunk:
+        if (this.chunks.length > 0) this.settle(Effect.succeed(this.takeChunks()))
+        else if (this.bodyDone) this.settle(Effect.fail(Option.none()))
+        return
+      case Phase.Ready:
+      case Phase.Drain:
+        if (this.headReceived || this.bodyDone) this.settle(Effect.void)
+        return
+    }
+  }
+
+  private settle(effect: Effect.Effect<any, any>): void {
+    const resume = this.resume
+    this.waiting = Phase.None
+    this.resume = undefined
+    if (resume !== undefined) resume(effect)
+  }
+
+  /**
+   * The caller stopped caring (interrupted, its scope closed, or `close`): give the slot back now. A connection
+   * with an unfinished exchange cannot be reused, so it is closed.
+   */
+  abandon(): void {
+    this.resume = undefined
+    this.waiting = Phase.None
+    this.clearTotal()
+    if (this.done) return
+    this.done = true
+    this.clearPoolTimer()
+    if (this.queued) this.owner?.dequeue(this)
+    const conn = this.conn
+    this.conn = undefined
+    if (conn !== undefined) conn.abort(this)
+  }
+
+  clearPoolTimer(): void {
+    if (this.poolTimer !== undefined) {
+      clearTimeout(this.poolTimer)
+      this.poolTimer = undefined
+    }
+  }
+
+  private armTotal(): void {
+    const total = this.timeouts.total
+    if (total > 0 && this.totalTimer === undefined) {
+      this.totalTimer = setTimeout(() => {
+        this.totalTimer = undefined
+        const error = new RequestTimeout({
+          message: `${this.method} ${this.target.href} did not complete within the total timeout of ${total} ms`,
+          request: this.requestInfo
+        })
+        const conn = this.conn
+        this.conn = undefined
+        this.fail(error)
+        this.done = true
+        if (this.queued) this.owner?.dequeue(this)
+        if (conn !== undefined) conn.abort(this)
+      }, total)
+    }
+  }
+
+  private clearTotal(): void {
+    if (this.totalTimer !== undefined) {
+      clearTimeout(this.totalTimer)
+      this.totalTimer = undefined
+    }
+  }
+
+  private takeChunks(): Chunk.Chunk<Uint8Array> {
+    const chunks = this.chunks
+    this.chunks = []
+    this.size = 0
+    if (this.paused && this.conn !== undefined) {
+      this.paused = false
+      this.conn.resumeReading()
+    }
+    return Chunk.unsafeFromArray(chunks)
+  }
+
+  // ---- responses -------------------------------------------------------------------------------------------------
+
+  private buffered(): Effect.Effect<Response, HttpError.HttpError> {
+    const chunks = this.chunks
+    let content: Uint8Array = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size)
+    this.chunks = []
+    const encoding = findHeader(this.rawHeaders, "content-encoding")
+    if (encoding !== undefined) {
+      try {
+        content = decodeAll(parseEncodings(encoding), content)
+      } catch (error) {
+        return Effect.fail(
+          new DecodingError({
+            message: `Cannot decode the body of ${this.method} ${this.target.href}: ${(error as Error).message}`,
+            request: this.requestInfo,
+            cause: error
+          })
+        )
+      }
+    }
+    return Effect.succeed(this.toResponse(content))
+  }
+
+  toResponse(content: Uint8Array): Response {
+    return new BufferedResponse(
+      this.status,
+      this.reason,
+      this.versionMinor === 0 ? "HTTP/1.0" : "HTTP/1.1",
+      this.rawHeaders,
+      this.target.href,
+      this.makeRequest,
+      [],
+      content,
+      performance.now() - this.startedAt
+    )
+  }
+
+  streamingResponse(): StreamingResponse {
+    return this.head ??= new StreamingResponseImpl(this)
+  }
+
+  /** The raw body as a stream of chunks; one pull per chunk batch, and the pull itself applies backpressure. */
+  readonly pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>> = Effect.suspend(() => {
+    if (this.chunks.length > 0) return Effect.succeed(this.takeChunks())
+    if (this.bodyDone) return Effect.fail(Option.none())
+    if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
+    return this.await<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>(Phase.Chunk)
+  })
+
+  /** Marks the body as taken; the second taker gets `StreamConsumed`. */
+  claim(): StreamConsumed | undefined {
+    if (this.consumed) {
+      return new StreamConsumed({
+        message: `The body of ${this.method} ${this.target.href} was already consumed; ` +
+          `a response body can be read once (use read to keep it)`,
+        request: this.requestInfo
+      })
+    }
+    this.consumed = true
+    return undefined
+  }
+}
+
+class StreamingResponseImpl extends HeadBase implements StreamingResponse {
+  constructor(private readonly exchange: Exchange) {
+    super(
+      exchange.status,
+      exchange.reason,
+      exchange.versionMinor === 0 ? "HTTP/1.0" : "HTTP/1.1",
+      exchange.rawHeaders,
+      exchange.target.href,
+      exchange.makeRequest,
+      []
+    )
+  }
+
+  get raw(): Stream.Stream<Uint8Array, HttpError.HttpError> {
+    return Stream.suspend(() => {
+      const consumed = this.exchange.claim()
+      return consumed !== undefined ? Stream.fail(consumed) : Stream.repeatEffectChunkOption(this.exchange.pull)
+    })
+  }
+
+  get stream(): Stream.Stream<Uint8Array, HttpError.HttpError> {
+    const encoding = findHeader(this.flatHeaders, "content-encoding")
+    if (encoding === undefined) return this.raw
+    const encodings = parseEncodings(encoding)
+    return encodings.length === 0 ? this.raw : decodeStream(this.raw, encodings, this.exchange.requestInfo)
+  }
+
+  get text(): Stream.Stream<string, HttpError.HttpError> {
+    return Stream.suspend(() => {
+      const decoder = new TextDecoder(textDecoderFor(charsetOf(findHeader(this.flatHeaders, "content-type"))).encoding)
+      return this.stream.pipe(
+        Stream.map((bytes) => decoder.decode(bytes, { stream: true })),
+        Stream.concat(Stream.sync(() => decoder.decode())),
+        Stream.filter((text) => text.length > 0)
+      )
+    })
+  }
+
+  get lines(): Stream.Stream<string, HttpError.HttpError> {
+    return Stream.splitLines(this.text)
+  }
+
+  get read(): Effect.Effect<Response, HttpError.HttpError> {
+    return Effect.map(Stream.runCollect(this.stream), (chunks) => {
+      const parts = Chunk.toReadonlyArray(chunks)
+      const content = parts.length === 1 ? parts[0]! : Buffer.concat(parts as Array<Uint8Array>)
+      return this.exchange.toResponse(content)
+    })
+  }
+
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => this.exchange.abandon())
+  }
+
+  get raiseForStatus(): Effect.Effect<StreamingResponse, HttpError.HttpStatusError> {
+    return this.isError ? Effect.fail(this.statusError()) : Effect.succeed(this)
+  }
+
+  override toString() {
+    return `<StreamingResponse [${this.status} ${this.reasonPhrase}]>`
+  }
+}
+
+/** The headers that went out, read back from the serialised head (only when someone asks). */
+const requestHeaders = (head: string): Headers.Headers => {
+  const flat: Array<string> = []
+  const lines = head.split("\r\n")
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!
+    const colon = line.indexOf(":")
+    if (colon > 0) flat.push(line.slice(0, colon), line.slice(colon + 1).trim())
+  }
+  const record: Record<string, string> = {}
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!.toLowerCase()
+    record[name] = record[name] === undefined ? flat[i + 1]! : record[name] + ", " + flat[i + 1]!
+  }
+  return Headers.unsafeFromRecord(record)
+}

@@ -1,0 +1,462 @@
+/**
+ * One HTTP/1.1 connection to one origin: connects lazily, runs one exchange at a time, reports to the pool when
+ * it is free again. Plain synchronous code driven by socket events; the fiber side lives in the exchange.
+ */
+import type * as net from "node:net"
+import {
+  ConnectError,
+  ConnectTimeout,
+  ReadError,
+  ReadTimeout,
+  RemoteProtocolError,
+  WriteError,
+  WriteTimeout
+} from "../../HttpError.js"
+import type * as HttpError from "../../HttpError.js"
+import type { Exchange, ExchangeConnection } from "../exchange.js"
+import { describeConnectFailure, openSocket } from "../net/openSocket.js"
+import type { NetworkOptions } from "../net/openSocket.js"
+import type { Target } from "../url.js"
+import { ResponseParser } from "./responseParser.js"
+import type { ResponseHandler } from "./responseParser.js"
+
+export type ConnectionState = "CONNECTING" | "ACTIVE" | "IDLE" | "CLOSED"
+
+/** What a connection needs from its pool. */
+export interface ConnectionOwner {
+  readonly network: NetworkOptions
+  readonly retries: number
+  readonly keepaliveExpiry: number
+  /** The exchange finished cleanly and the connection may serve another. */
+  released(connection: Connection): void
+  /** The connection is gone; forget it and let a waiter have the slot. */
+  closed(connection: Connection): void
+  /** Run an exchange again from the start (the stale keep-alive retry). */
+  acquire(exchange: Exchange): void
+}
+
+/** The pool's view of a connection, whatever its protocol: an HTTP/2 connection implements the same. */
+export interface Connection extends ExchangeConnection {
+  readonly target: Target
+  readonly httpVersion: "HTTP/1.1" | "HTTP/2"
+  readonly state: ConnectionState
+  readonly requestCount: number
+  /** Start an exchange now, or as soon as the connection is established. */
+  assign(exchange: Exchange): void
+  /** Still usable for a new exchange right now (not closed by the peer, not expired). */
+  isReusable(now: number): boolean
+  /** Close the socket now; idempotent. */
+  close(): void
+  /** Close the socket and fail whatever exchange is attached with `error`. */
+  shutdown(error: HttpError.HttpError | undefined): void
+}
+
+const enum Timer {
+  None = 0,
+  Connect = 1,
+  Write = 2,
+  Read = 3,
+  Idle = 4
+}
+
+// Methods that RFC 9110 §9.2.2 lets a client repeat when it cannot tell whether the server saw the request.
+const idempotent = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
+
+const noop = () => {}
+
+export class Http11Connection implements Connection, ResponseHandler {
+  readonly httpVersion = "HTTP/1.1" as const
+  state: ConnectionState = "CONNECTING"
+  requestCount = 0
+  idleSince = 0
+
+  private socket!: net.Socket
+  private exchange: Exchange | undefined = undefined
+  private readonly parser = new ResponseParser(this)
+  private completed = false
+  private attempts = 0
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  private timerMs = 0
+  private timerKind = Timer.None
+  /** ms the current exchange allows for reading; the timer switches to it once the request is written */
+  private readTimeout = 0
+  private writeTimeout = 0
+  /** bytes of a streamed request body are still to come: the connection cannot be reused before they are sent */
+  private bodyPending = false
+
+  constructor(readonly owner: ConnectionOwner, readonly target: Target, exchange: Exchange) {
+    this.onReady = this.onReady.bind(this)
+    this.onData = this.onData.bind(this)
+    this.onEnd = this.onEnd.bind(this)
+    this.onError = this.onError.bind(this)
+    this.onClose = this.onClose.bind(this)
+    this.onDrain = this.onDrain.bind(this)
+    this.onTimer = this.onTimer.bind(this)
+    this.exchange = exchange
+    exchange.conn = this
+    this.connect()
+  }
+
+  private connect(): void {
+    const { readyEvent, socket } = openSocket(this.target, this.owner.network)
+    this.socket = socket
+    socket.once(readyEvent, this.onReady)
+    socket.on("data", this.onData)
+    socket.on("end", this.onEnd)
+    socket.on("error", this.onError)
+    socket.on("close", this.onClose)
+    socket.on("drain", this.onDrain)
+    this.arm(Timer.Connect, this.exchange?.timeouts.connect ?? 0)
+  }
+
+  // ---- the pool's side -------------------------------------------------------------------------------------------
+
+  assign(exchange: Exchange): void {
+    this.exchange = exchange
+    exchange.conn = this
+    if (this.state === "IDLE") this.start(exchange)
+  }
+
+  isReusable(now: number): boolean {
+    const socket = this.socket
+    return this.state === "IDLE" && !socket.destroyed && socket.readable && socket.writable &&
+      (this.owner.keepaliveExpiry <= 0 || now - this.idleSince < this.owner.keepaliveExpiry)
+  }
+
+  abort(exchange: Exchange): void {
+    if (this.exchange === exchange) this.exchange = undefined
+    this.close()
+  }
+
+  shutdown(error: HttpError.HttpError | undefined): void {
+    const exchange = this.exchange
+    this.exchange = undefined
+    this.close()
+    if (exchange !== undefined && error !== undefined) exchange.fail(error)
+  }
+
+  pauseReading(): void {
+    this.socket.pause()
+    // A consumer that reads slowly is not a server that answers slowly.
+    if (this.timerKind === Timer.Read) this.disarm()
+  }
+
+  resumeReading(): void {
+    if (this.state === "CLOSED") return
+    this.socket.resume()
+    if (this.exchange !== undefined && this.timerKind === Timer.None) this.arm(Timer.Read, this.readTimeout)
+  }
+
+  // ---- writing ---------------------------------------------------------------------------------------------------
+
+  private start(exchange: Exchange): void {
+    this.state = "ACTIVE"
+    this.requestCount++
+    this.completed = false
+    this.readTimeout = exchange.timeouts.read
+    this.writeTimeout = exchange.timeouts.write
+    this.parser.reset(exchange.method === "HEAD")
+    const socket = this.socket
+    if (socket.isPaused()) socket.resume()
+    let flushed: boolean
+    if (exchange.body !== undefined) {
+      socket.cork()
+      socket.write(exchange.headBytes, "latin1")
+      flushed = socket.write(exchange.body)
+      socket.uncork()
+    } else {
+      flushed = socket.write(exchange.headBytes, "latin1")
+    }
+    if (exchange.streamBody) {
+      this.bodyPending = true
+      this.disarm()
+      exchange.ready()
+    } else {
+      this.arm(flushed ? Timer.Read : Timer.Write, flushed ? this.readTimeout : this.writeTimeout)
+    }
+  }
+
+  /** One piece of a streamed request body, chunked-framed (RFC 9112 §7.1). Returns false when the caller must wait for drain. */
+  writeChunk(bytes: Uint8Array): boolean {
+    if (bytes.length === 0 || this.state === "CLOSED") return true
+    const socket = this.socket
+    socket.cork()
+    socket.write(bytes.length.toString(16) + "\r\n", "latin1")
+    socket.write(bytes)
+    const flushed = socket.write("\r\n", "latin1")
+    socket.uncork()
+    if (!flushed) this.arm(Timer.Write, this.writeTimeout)
+    return flushed
+  }
+
+  /** The streamed body is done: send the last chunk and start waiting for the response. */
+  endBody(): void {
+    this.bodyPending = false
+    if (this.state === "CLOSED") return
+    const flushed = this.socket.write("0\r\n\r\n", "latin1")
+    if (this.exchange !== undefined) {
+      this.arm(flushed ? Timer.Read : Timer.Write, flushed ? this.readTimeout : this.writeTimeout)
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.state !== "CLOSED"
+  }
+
+  private onDrain(): void {
+    if (this.timerKind === Timer.Write) {
+      if (this.bodyPending) this.disarm()
+      else this.arm(Timer.Read, this.readTimeout)
+    }
+    this.exchange?.drained()
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------------------------
+
+  private onReady(): void {
+    this.disarm()
+    const exchange = this.exchange
+    if (exchange === undefined) {
+      // Its request went away while connecting; the pool closes such connections rather than keep a spare.
+      this.close()
+      return
+    }
+    this.start(exchange)
+  }
+
+  private onData(chunk: Buffer): void {
+    const exchange = this.exchange
+    if (exchange === undefined || this.state !== "ACTIVE") {
+      // Bytes nobody asked for (RFC 9112 §9.3 allows none between responses): the connection cannot be trusted.
+      this.close()
+      return
+    }
+    if (this.timerKind === Timer.Read) this.timer!.refresh()
+    const consumed = this.parser.execute(chunk)
+    if (consumed < 0) {
+      this.exchange = undefined
+      this.close()
+      exchange.fail(
+        new RemoteProtocolError({
+          message: `${exchange.method} ${exchange.target.href}: the server sent an invalid response: ${this.parser.error}`,
+          request: exchange.requestInfo
+        })
+      )
+      return
+    }
+    if (this.completed) this.finish(exchange, consumed === chunk.length)
+  }
+
+  onHead(status: number, reason: string, versionMinor: number, rawHeaders: Array<string>): void {
+    this.exchange!.onHead(status, reason, versionMinor, rawHeaders)
+  }
+
+  onBody(chunk: Buffer): void {
+    this.exchange!.onBody(chunk)
+  }
+
+  onComplete(): void {
+    this.completed = true
+  }
+
+  private finish(exchange: Exchange, clean: boolean): void {
+    this.exchange = undefined
+    this.completed = false
+    if (clean && this.parser.keepAlive && !this.bodyPending && this.socket.readable && this.socket.writable) {
+      this.state = "IDLE"
+      this.idleSince = performance.now()
+      this.arm(Timer.Idle, this.owner.keepaliveExpiry)
+      this.owner.released(this)
+    } else {
+      this.close()
+    }
+    exchange.complete()
+  }
+
+  private onEnd(): void {
+    const exchange = this.exchange
+    if (exchange === undefined || this.state !== "ACTIVE") {
+      // Closed by the server while idle: drop it now so it is never handed out.
+      this.close()
+      return
+    }
+    const problem = this.parser.finish()
+    if (this.completed) {
+      this.finish(exchange, false)
+      return
+    }
+    this.exchange = undefined
+    this.close()
+    if (this.retryable(exchange)) return this.owner.acquire(exchange)
+    exchange.fail(
+      new RemoteProtocolError({
+        message: this.parser.receivedAny
+          ? `${exchange.method} ${exchange.target.href}: ${problem}`
+          : `${exchange.method} ${exchange.target.href}: the server disconnected without sending a response`,
+        request: exchange.requestInfo
+      })
+    )
+  }
+
+  private onError(error: Error): void {
+    const exchange = this.exchange
+    this.exchange = undefined
+    if (this.state === "CONNECTING") {
+      if (exchange !== undefined && this.retryConnect(exchange)) return
+      this.close()
+      exchange?.fail(
+        new ConnectError({
+          message: `${exchange.method} ${exchange.target.href}: ` +
+            describeConnectFailure(error, this.target, this.owner.network.uds),
+          request: exchange.requestInfo,
+          cause: error
+        })
+      )
+      return
+    }
+    this.close()
+    if (exchange === undefined) return
+    if (this.retryable(exchange)) return this.owner.acquire(exchange)
+    const code = (error as NodeJS.ErrnoException).code
+    const writing = !exchange.headReceived && (code === "EPIPE" || this.bodyPending)
+    const Kind = writing ? WriteError : ReadError
+    exchange.fail(
+      new Kind({
+        message: `${exchange.method} ${exchange.target.href}: the connection failed while ` +
+          `${writing ? "sending the request" : "reading the response"}: ${error.message}`,
+        request: exchange.requestInfo,
+        cause: error
+      })
+    )
+  }
+
+  private onClose(): void {
+    if (this.state === "CLOSED") return
+    const exchange = this.exchange
+    if (exchange !== undefined) {
+      this.onEnd()
+    } else {
+      this.close()
+    }
+  }
+
+  /**
+   * A keep-alive connection that the server closed just as we reused it (RFC 9112 §9.3.1): nothing of the response
+   * arrived, so an idempotent request with a replayable body goes again, once, on another connection.
+   */
+  private retryable(exchange: Exchange): boolean {
+    if (exchange.retried || this.requestCount < 2 || exchange.streamBody || this.parser.receivedAny) return false
+    if (!idempotent.has(exchange.method)) return false
+    exchange.retried = true
+    exchange.conn = undefined
+    return true
+  }
+
+  private retryConnect(exchange: Exchange): boolean {
+    if (this.attempts >= this.owner.retries) return false
+    this.attempts++
+    this.teardownSocket()
+    // Exponential backoff as httpcore does: 0 s, then 0.5 s, 1 s, 2 s …
+    const delay = this.attempts === 1 ? 0 : 500 * 2 ** (this.attempts - 2)
+    this.exchange = exchange
+    this.timerKind = Timer.None
+    clearTimeout(this.timer)
+    // -1: never mistaken by arm() for a timer it may refresh
+    this.timerMs = -1
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      if (this.state === "CONNECTING" && this.exchange !== undefined) this.connect()
+    }, delay)
+    return true
+  }
+
+  // ---- timers ----------------------------------------------------------------------------------------------------
+
+  /** One timer per connection, refreshed rather than recreated when the duration repeats. */
+  private arm(kind: Timer, ms: number): void {
+    this.timerKind = kind
+    if (ms <= 0) {
+      if (this.timer !== undefined) {
+        clearTimeout(this.timer)
+        this.timer = undefined
+      }
+      this.timerKind = Timer.None
+      return
+    }
+    if (this.timer !== undefined && this.timerMs === ms) {
+      this.timer.refresh()
+      return
+    }
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = setTimeout(this.onTimer, ms)
+    this.timer.unref()
+    this.timerMs = ms
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    this.timerKind = Timer.None
+  }
+
+  private onTimer(): void {
+    const kind = this.timerKind
+    this.timer = undefined
+    this.timerKind = Timer.None
+    const exchange = this.exchange
+    if (kind === Timer.Idle || exchange === undefined) {
+      this.close()
+      return
+    }
+    this.exchange = undefined
+    if (kind === Timer.Connect && this.retryConnect(exchange)) return
+    this.close()
+    const where = `${exchange.method} ${exchange.target.href}`
+    switch (kind) {
+      case Timer.Connect:
+        return exchange.fail(
+          new ConnectTimeout({
+            message: `${where}: connecting to ${this.target.origin} took longer than ${this.timerMs} ms ` +
+              `(the connect timeout)`,
+            request: exchange.requestInfo
+          })
+        )
+      case Timer.Write:
+        return exchange.fail(
+          new WriteTimeout({
+            message: `${where}: the server accepted no request bytes for ${this.timerMs} ms (the write timeout)`,
+            request: exchange.requestInfo
+          })
+        )
+      case Timer.Read:
+        return exchange.fail(
+          new ReadTimeout({
+            message: `${where}: no response bytes arrived for ${this.timerMs} ms (the read timeout); ` +
+              `raise timeout.read if the server is just slow`,
+            request: exchange.requestInfo
+          })
+        )
+    }
+  }
+
+  // ---- closing ---------------------------------------------------------------------------------------------------
+
+  private teardownSocket(): void {
+    const socket = this.socket
+    socket.removeAllListeners()
+    // A late error from a socket we no longer listen to must not become an uncaught exception.
+    socket.on("error", noop)
+    socket.destroy()
+  }
+
+  /** Idempotent. Destroys the socket and tells the pool the slot is free. */
+  close(): void {
+    if (this.state === "CLOSED") return
+    this.state = "CLOSED"
+    this.disarm()
+    this.teardownSocket()
+    this.owner.closed(this)
+  }
+}

@@ -1,0 +1,467 @@
+/**
+ * The connection pool: connections indexed by origin, a FIFO of waiting requests, and one place
+ * (`processQueue`) that decides who gets what whenever a connection frees up or goes away.
+ *
+ * The common path — an idle connection to the origin exists — is a Map lookup and an array pop.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Predicate from "effect/Predicate"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import {
+  ConnectError,
+  InvalidUrl,
+  LocalProtocolError,
+  PoolTimeout,
+  ReadError,
+  UnsupportedProtocol
+} from "../HttpError.js"
+import type * as HttpError from "../HttpError.js"
+import { Exchange, Phase } from "./exchange.js"
+import type { ExchangeOwner } from "./exchange.js"
+import { Http11Connection } from "./h1/connection.js"
+import type { Connection, ConnectionOwner, ConnectionState } from "./h1/connection.js"
+import { CHUNKED, encodeHead, NO_BODY } from "./h1/requestHead.js"
+import type { HeaderInput } from "./h1/requestHead.js"
+import type { NetworkOptions, TlsOptions } from "./net/openSocket.js"
+import type { Response, StreamingResponse } from "./response.js"
+import * as Timeouts from "./timeouts.js"
+import { parseTarget } from "./url.js"
+
+export interface PoolOptions {
+  readonly maxConnections?: number | undefined
+  readonly maxConnectionsPerHost?: number | undefined
+  readonly maxKeepaliveConnections?: number | undefined
+  readonly keepaliveExpiry?: Duration.DurationInput | undefined
+  readonly http1?: boolean | undefined
+  readonly http2?: boolean | undefined
+  readonly retries?: number | undefined
+  readonly localAddress?: string | undefined
+  readonly uds?: string | undefined
+  readonly tls?: TlsOptions | undefined
+  readonly timeout?: Timeouts.TimeoutInput | undefined
+}
+
+export type Content<E = never> = Uint8Array | string | Stream.Stream<Uint8Array, E>
+
+export interface PoolRequestOptions<E = never> {
+  readonly headers?: HeaderInput | undefined
+  readonly content?: Content<E> | undefined
+  readonly timeout?: Timeouts.TimeoutInput | undefined
+}
+
+export interface ConnectionInfo {
+  readonly origin: string
+  readonly httpVersion: "HTTP/1.1" | "HTTP/2"
+  readonly state: ConnectionState
+  readonly requestCount: number
+  toString(): string
+}
+
+class ConnectionSnapshot implements ConnectionInfo {
+  constructor(
+    readonly origin: string,
+    readonly httpVersion: "HTTP/1.1" | "HTTP/2",
+    readonly state: ConnectionState,
+    readonly requestCount: number
+  ) {}
+  toString(): string {
+    return `<HTTPConnection ['${this.origin}', ${this.httpVersion}, ${this.state}, Request Count: ${this.requestCount}]>`
+  }
+  toJSON() {
+    return { origin: this.origin, httpVersion: this.httpVersion, state: this.state, requestCount: this.requestCount }
+  }
+  [Symbol.for("nodejs.util.inspect.custom")]() {
+    return this.toString()
+  }
+}
+
+/** A connection as the pool keeps it: whether it sits on its origin's idle stack right now. */
+type Pooled = Connection & { pooledIdle?: boolean }
+
+const encoder = new TextEncoder()
+
+export class PoolImpl implements ConnectionOwner, ExchangeOwner {
+  readonly network: NetworkOptions
+  readonly retries: number
+  readonly keepaliveExpiry: number
+  readonly timeouts: Timeouts.Timeouts
+  private readonly maxConnections: number
+  private readonly maxPerHost: number
+  private readonly maxKeepalive: number
+
+  /** every live connection, oldest first */
+  private readonly all = new Set<Pooled>()
+  /** idle connections per origin, most recently used on top (it is the least likely to have been closed) */
+  private readonly idle = new Map<string, Array<Pooled>>()
+  private idleCount = 0
+  private readonly perHost = new Map<string, number>()
+  private waiters: Array<Exchange | undefined> = []
+  private waitHead = 0
+  private waitCount = 0
+  private processing = false
+  private again = false
+  private isClosed = false
+
+  constructor(options: PoolOptions = {}) {
+    this.maxConnections = positive(options.maxConnections, 100, "maxConnections")
+    this.maxPerHost = positive(options.maxConnectionsPerHost, Infinity, "maxConnectionsPerHost")
+    this.maxKeepalive = Math.max(0, options.maxKeepaliveConnections ?? 20)
+    this.keepaliveExpiry = options.keepaliveExpiry === undefined
+      ? 5_000
+      : Duration.toMillis(Duration.decode(options.keepaliveExpiry))
+    this.retries = Math.max(0, options.retries ?? 0)
+    this.timeouts = Timeouts.resolve(options.timeout)
+    if (options.http1 === false && options.http2 !== true) {
+      throw new Error("httpfx: a pool needs at least one of http1 and http2 enabled")
+    }
+    this.network = {
+      uds: options.uds,
+      localAddress: options.localAddress,
+      tls: options.tls,
+      alpn: ["http/1.1"]
+    }
+    this.acquire = this.acquire.bind(this)
+  }
+
+  // ---- the public operations -------------------------------------------------------------------------------------
+
+  request<E>(
+    method: string,
+    url: string | URL,
+    options?: PoolRequestOptions<E>
+  ): Effect.Effect<Response, HttpError.HttpError | E> {
+    const exchange = this.prepare(method, url, options, false)
+    if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
+    if (exchange.streamBody) {
+      return this.sendStreamed<Response, E>(exchange, options!.content as Stream.Stream<Uint8Array, E>, Phase.Complete)
+    }
+    return exchange.await(Phase.Complete, this.acquire)
+  }
+
+  stream<E>(
+    method: string,
+    url: string | URL,
+    options?: PoolRequestOptions<E>
+  ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope> {
+    return Effect.scopeWith((scope) => {
+      const exchange = this.prepare(method, url, options, true)
+      if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
+      // The body belongs to the caller's scope: closing it before the last byte closes the connection.
+      const owned = Scope.addFinalizer(scope, Effect.sync(() => exchange.abandon()))
+      if (exchange.streamBody) {
+        return Effect.zipRight(
+          owned,
+          this.sendStreamed<StreamingResponse, E>(exchange, options!.content as Stream.Stream<Uint8Array, E>, Phase.Head)
+        )
+      }
+      return Effect.zipRight(owned, exchange.await<StreamingResponse, HttpError.HttpError>(Phase.Head, this.acquire))
+    })
+  }
+
+  get connections(): Effect.Effect<ReadonlyArray<ConnectionInfo>> {
+    return Effect.sync(() => this.snapshot())
+  }
+
+  snapshot(): ReadonlyArray<ConnectionInfo> {
+    const out: Array<ConnectionInfo> = []
+    for (const c of this.all) out.push(new ConnectionSnapshot(c.target.origin, c.httpVersion, c.state, c.requestCount))
+    return out
+  }
+
+  get isShutdown(): boolean {
+    return this.isClosed
+  }
+
+  /** Close every connection (the server sees each socket close) and fail every waiting request. */
+  shutdown(): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    for (let i = this.waitHead; i < this.waiters.length; i++) {
+      const exchange = this.waiters[i]
+      if (exchange === undefined) continue
+      exchange.queued = false
+      exchange.fail(
+        new ConnectError({
+          message: `${exchange.method} ${exchange.target.href}: the connection pool was closed while the request ` +
+            `waited for a connection`,
+          request: exchange.requestInfo
+        })
+      )
+    }
+    this.waiters = []
+    this.waitHead = 0
+    this.waitCount = 0
+    for (const connection of [...this.all]) {
+      connection.shutdown(
+        new ReadError({
+          message: `The connection pool was closed while a request to ${connection.target.origin} was in flight`
+        })
+      )
+    }
+  }
+
+  // ---- preparing a request ---------------------------------------------------------------------------------------
+
+  private prepare<E>(
+    method: string,
+    url: string | URL,
+    options: PoolRequestOptions<E> | undefined,
+    streaming: boolean
+  ): Exchange | HttpError.HttpError {
+    const target = parseTarget(url)
+    if ("_tag" in target) {
+      const request = { method, url: String(url) }
+      switch (target._tag) {
+        case "InvalidUrl":
+          return new InvalidUrl({ message: target.message, request })
+        case "UnsupportedProtocol":
+          return new UnsupportedProtocol({ message: target.message, request })
+        case "LocalProtocolError":
+          return new LocalProtocolError({ message: target.message, request })
+      }
+    }
+    let body: Uint8Array | undefined
+    let streamBody = false
+    let length = NO_BODY
+    const content = options?.content
+    if (content !== undefined) {
+      if (typeof content === "string") {
+        body = encoder.encode(content)
+        length = body.length
+      } else if (content instanceof Uint8Array) {
+        body = content
+        length = content.length
+      } else if (Predicate.hasProperty(content, Stream.StreamTypeId)) {
+        streamBody = true
+        length = CHUNKED
+      } else {
+        return new LocalProtocolError({
+          message: `${method} ${target.href}: content must be a Uint8Array, a string or a Stream of Uint8Array`,
+          request: { method, url: target.href }
+        })
+      }
+    }
+    const head = encodeHead(method, target.path, target.host, options?.headers, length)
+    if (typeof head !== "string") {
+      return new LocalProtocolError({
+        message: `${method} ${target.href}: ${head.error}`,
+        request: { method, url: target.href }
+      })
+    }
+    const timeouts = options?.timeout === undefined ? this.timeouts : Timeouts.resolve(options.timeout, this.timeouts)
+    if (body !== undefined && body.length === 0) body = undefined
+    return new Exchange(method, target, head, body, streamBody, options?.headers, timeouts, streaming)
+  }
+
+  /**
+   * A request whose body is a Stream: check out a connection and write the head, pump the body with backpressure,
+   * then wait for `phase`. Interruption or the body's own failure at any point gives the connection up.
+   */
+  private sendStreamed<A, E>(
+    exchange: Exchange,
+    body: Stream.Stream<Uint8Array, E>,
+    phase: Phase.Head | Phase.Complete
+  ): Effect.Effect<A, HttpError.HttpError | E> {
+    const write = (bytes: Uint8Array): Effect.Effect<boolean> => {
+      const connection = exchange.conn as Http11Connection | undefined
+      if (exchange.done || connection === undefined) return Effect.succeed(false)
+      if (connection.writeChunk(bytes)) return Effect.succeed(true)
+      return Effect.as(Effect.either(exchange.await<void, HttpError.HttpError>(Phase.Drain)), !exchange.done)
+    }
+    const pump = Effect.zipRight(
+      Stream.runForEachWhile(body, write),
+      Effect.sync(() => {
+        const connection = exchange.conn as Http11Connection | undefined
+        if (connection !== undefined) connection.endBody()
+      })
+    )
+    return exchange.await<void, HttpError.HttpError>(Phase.Ready, this.acquire).pipe(
+      Effect.zipRight(pump),
+      Effect.zipRight(exchange.await<A, HttpError.HttpError>(phase)),
+      Effect.onExit((exit) => Exit.isFailure(exit) ? Effect.sync(() => exchange.abandon()) : Effect.void)
+    )
+  }
+
+  // ---- assignment ------------------------------------------------------------------------------------------------
+
+  /** Give the exchange a connection now, or queue it (FIFO) until one frees up. */
+  acquire(exchange: Exchange): void {
+    exchange.owner = this
+    if (this.isClosed) {
+      exchange.fail(
+        new ConnectError({
+          message: `${exchange.method} ${exchange.target.href}: the connection pool is closed`,
+          request: exchange.requestInfo
+        })
+      )
+      return
+    }
+    if (this.waitCount === 0 && this.serve(exchange)) return
+    this.enqueue(exchange)
+    // A waiter held back by the per-host limit must not block requests to other hosts behind it.
+    if (this.maxPerHost !== Infinity) this.processQueue()
+  }
+
+  private serve(exchange: Exchange): boolean {
+    const origin = exchange.target.origin
+    const stack = this.idle.get(origin)
+    if (stack !== undefined && stack.length > 0) {
+      const now = performance.now()
+      while (stack.length > 0) {
+        const connection = stack.pop()!
+        connection.pooledIdle = false
+        this.idleCount--
+        if (connection.isReusable(now)) {
+          connection.assign(exchange)
+          return true
+        }
+        connection.close()
+      }
+    }
+    const count = this.perHost.get(origin) ?? 0
+    if (count >= this.maxPerHost) return false
+    if (this.all.size >= this.maxConnections) {
+      // Full: make room by closing an idle connection to another origin, as httpcore does.
+      if (this.idleCount === 0) return false
+      this.evictOldestIdle()
+      if (this.all.size >= this.maxConnections) return false
+    }
+    const connection: Pooled = new Http11Connection(this, exchange.target, exchange)
+    this.all.add(connection)
+    this.perHost.set(origin, count + 1)
+    return true
+  }
+
+  private evictOldestIdle(): void {
+    for (const connection of this.all) {
+      if (connection.pooledIdle) {
+        this.takeIdle(connection)
+        connection.close()
+        return
+      }
+    }
+  }
+
+  private takeIdle(connection: Pooled): void {
+    const stack = this.idle.get(connection.target.origin)
+    if (stack !== undefined) {
+      const index = stack.lastIndexOf(connection)
+      if (index >= 0) stack.splice(index, 1)
+    }
+    connection.pooledIdle = false
+    this.idleCount--
+  }
+
+  private enqueue(exchange: Exchange): void {
+    exchange.queued = true
+    this.waiters.push(exchange)
+    this.waitCount++
+    const ms = exchange.timeouts.pool
+    if (ms > 0) {
+      exchange.poolTimer = setTimeout(() => {
+        exchange.poolTimer = undefined
+        if (!exchange.queued) return
+        this.dequeue(exchange)
+        exchange.fail(
+          new PoolTimeout({
+            message: `${exchange.method} ${exchange.target.href}: no connection became free within ${ms} ms ` +
+              `(the pool timeout); ${this.all.size} of ${this.maxConnections} connections are busy — ` +
+              `raise maxConnections or timeout.pool`,
+            request: exchange.requestInfo
+          })
+        )
+      }, ms)
+    }
+  }
+
+  dequeue(exchange: Exchange): void {
+    if (!exchange.queued) return
+    exchange.queued = false
+    exchange.clearPoolTimer()
+    const index = this.waiters.indexOf(exchange, this.waitHead)
+    if (index >= 0) {
+      this.waiters[index] = undefined
+      this.waitCount--
+    }
+  }
+
+  /** The one place that hands connections to waiters, run whenever capacity may have appeared. */
+  private processQueue(): void {
+    if (this.processing) {
+      this.again = true
+      return
+    }
+    this.processing = true
+    try {
+      do {
+        this.again = false
+        const waiters = this.waiters
+        for (let i = this.waitHead; i < waiters.length && this.waitCount > 0 && !this.isClosed; i++) {
+          const exchange = waiters[i]
+          if (exchange === undefined) continue
+          if (this.all.size >= this.maxConnections && this.idleCount === 0) break
+          waiters[i] = undefined
+          this.waitCount--
+          exchange.queued = false
+          if (this.serve(exchange)) {
+            exchange.clearPoolTimer()
+          } else {
+            waiters[i] = exchange
+            this.waitCount++
+            exchange.queued = true
+          }
+        }
+        while (this.waitHead < waiters.length && waiters[this.waitHead] === undefined) this.waitHead++
+        if (this.waitHead > 1024 && this.waitHead * 2 > waiters.length) {
+          this.waiters = waiters.slice(this.waitHead)
+          this.waitHead = 0
+        }
+      } while (this.again)
+    } finally {
+      this.processing = false
+    }
+  }
+
+  // ---- what connections report -----------------------------------------------------------------------------------
+
+  released(connection: Pooled): void {
+    if (this.isClosed) return connection.close()
+    let stack = this.idle.get(connection.target.origin)
+    if (stack === undefined) {
+      stack = []
+      this.idle.set(connection.target.origin, stack)
+    }
+    stack.push(connection)
+    connection.pooledIdle = true
+    this.idleCount++
+    if (this.waitCount > 0) this.processQueue()
+    if (connection.pooledIdle && this.idleCount > this.maxKeepalive) {
+      this.takeIdle(connection)
+      connection.close()
+    }
+  }
+
+  closed(connection: Pooled): void {
+    if (!this.all.delete(connection)) return
+    if (connection.pooledIdle) this.takeIdle(connection)
+    const origin = connection.target.origin
+    const count = (this.perHost.get(origin) ?? 1) - 1
+    if (count === 0) {
+      this.perHost.delete(origin)
+      const stack = this.idle.get(origin)
+      if (stack !== undefined && stack.length === 0) this.idle.delete(origin)
+    } else {
+      this.perHost.set(origin, count)
+    }
+    if (this.waitCount > 0 && !this.isClosed) this.processQueue()
+  }
+}
+
+const positive = (value: number | undefined, fallback: number, name: string): number => {
+  if (value === undefined) return fallback
+  if (!(value >= 1)) throw new Error(`httpfx: ${name} must be at least 1, got ${value}`)
+  return value
+}

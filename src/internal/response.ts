@@ -1,0 +1,196 @@
+/**
+ * The response models: a buffered `Response` and a `StreamingResponse` whose body belongs to a scope.
+ */
+import * as Headers from "@effect/platform/Headers"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
+import { DecodingError, HttpStatusError } from "../HttpError.js"
+import type * as HttpError from "../HttpError.js"
+
+export type HttpVersion = "HTTP/1.0" | "HTTP/1.1" | "HTTP/2"
+
+/** The request as it was sent: what a response, an error or a hook can show about it. */
+export interface Request {
+  readonly method: string
+  readonly url: string
+  readonly headers: Headers.Headers
+}
+
+/** The head of a response: shared by buffered and streaming responses. */
+export interface ResponseHead {
+  readonly status: number
+  readonly reasonPhrase: string
+  readonly httpVersion: HttpVersion
+  readonly headers: Headers.Headers
+  readonly rawHeaders: ReadonlyArray<readonly [name: string, value: string]>
+  readonly url: string
+  readonly request: Request
+  readonly history: ReadonlyArray<Response>
+  readonly isSuccess: boolean
+  readonly isRedirect: boolean
+  readonly isClientError: boolean
+  readonly isServerError: boolean
+  readonly isError: boolean
+}
+
+export interface Response extends ResponseHead {
+  readonly content: Uint8Array
+  readonly text: string
+  readonly json: Effect.Effect<unknown, HttpError.DecodingError>
+  readonly raiseForStatus: Effect.Effect<Response, HttpError.HttpStatusError>
+  readonly elapsed: Duration.Duration
+}
+
+export interface StreamingResponse extends ResponseHead {
+  readonly stream: Stream.Stream<Uint8Array, HttpError.HttpError>
+  readonly raw: Stream.Stream<Uint8Array, HttpError.HttpError>
+  readonly text: Stream.Stream<string, HttpError.HttpError>
+  readonly lines: Stream.Stream<string, HttpError.HttpError>
+  readonly read: Effect.Effect<Response, HttpError.HttpError>
+  readonly close: Effect.Effect<void>
+  readonly raiseForStatus: Effect.Effect<StreamingResponse, HttpError.HttpStatusError>
+}
+
+/** Lower-case names, repeated fields joined with ", " (RFC 9110 §5.3), as @effect/platform's Headers are. */
+export const headersFromFlat = (flat: ReadonlyArray<string>): Headers.Headers => {
+  const record: Record<string, string> = Object.create(null)
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!.toLowerCase()
+    const previous = record[name]
+    record[name] = previous === undefined ? flat[i + 1]! : previous + ", " + flat[i + 1]!
+  }
+  return Headers.unsafeFromRecord(record)
+}
+
+export const pairsFromFlat = (flat: ReadonlyArray<string>): ReadonlyArray<readonly [string, string]> => {
+  const pairs: Array<readonly [string, string]> = []
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!])
+  return pairs
+}
+
+/** The first value of a field, by lower-case name, straight from the flat list (no Headers object built). */
+export const findHeader = (flat: ReadonlyArray<string>, lowerName: string): string | undefined => {
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return flat[i + 1]
+  }
+  return undefined
+}
+
+/** The charset parameter of a Content-Type, per RFC 9110 §8.3.1; utf-8 when there is none. */
+export const charsetOf = (contentType: string | undefined): string => {
+  if (contentType === undefined) return "utf-8"
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType)
+  return match === null ? "utf-8" : match[1]!.toLowerCase()
+}
+
+const decoders = new Map<string, TextDecoder>()
+export const textDecoderFor = (charset: string): TextDecoder => {
+  let decoder = decoders.get(charset)
+  if (decoder === undefined) {
+    try {
+      decoder = new TextDecoder(charset)
+    } catch {
+      // An unknown label: decode as UTF-8 rather than fail, as browsers and httpx do.
+      decoder = decoders.get("utf-8") ?? new TextDecoder("utf-8")
+    }
+    decoders.set(charset, decoder)
+  }
+  return decoder
+}
+
+/** Everything a head needs, gathered by the exchange. Getters keep the per-response work lazy. */
+export abstract class HeadBase implements ResponseHead {
+  toString(): string {
+    return `<Response [${this.status} ${this.reasonPhrase}]>`
+  }
+  constructor(
+    readonly status: number,
+    readonly reasonPhrase: string,
+    readonly httpVersion: HttpVersion,
+    readonly flatHeaders: ReadonlyArray<string>,
+    readonly url: string,
+    private readonly requestThunk: () => Request,
+    readonly history: ReadonlyArray<Response>
+  ) {}
+  private _headers: Headers.Headers | undefined
+  private _request: Request | undefined
+  get headers(): Headers.Headers {
+    return this._headers ??= headersFromFlat(this.flatHeaders)
+  }
+  get rawHeaders(): ReadonlyArray<readonly [string, string]> {
+    return pairsFromFlat(this.flatHeaders)
+  }
+  get request(): Request {
+    return this._request ??= this.requestThunk()
+  }
+  get isSuccess() {
+    return this.status >= 200 && this.status < 300
+  }
+  get isRedirect() {
+    return this.status >= 300 && this.status < 400 && this.status !== 304 &&
+      findHeader(this.flatHeaders, "location") !== undefined
+  }
+  get isClientError() {
+    return this.status >= 400 && this.status < 500
+  }
+  get isServerError() {
+    return this.status >= 500 && this.status < 600
+  }
+  get isError() {
+    return this.status >= 400 && this.status < 600
+  }
+  protected statusError(): HttpStatusError {
+    const kind = this.isClientError ? "Client error" : "Server error"
+    return new HttpStatusError({
+      message: `${kind} '${this.status} ${this.reasonPhrase}' for url '${this.url}'`,
+      request: { method: this.request.method, url: this.request.url },
+      response: this as any
+    })
+  }
+}
+
+export class BufferedResponse extends HeadBase implements Response {
+  constructor(
+    status: number,
+    reasonPhrase: string,
+    httpVersion: HttpVersion,
+    flatHeaders: ReadonlyArray<string>,
+    url: string,
+    requestThunk: () => Request,
+    history: ReadonlyArray<Response>,
+    readonly content: Uint8Array,
+    private readonly elapsedMillis: number
+  ) {
+    super(status, reasonPhrase, httpVersion, flatHeaders, url, requestThunk, history)
+  }
+  private _text: string | undefined
+  get text(): string {
+    return this._text ??= textDecoderFor(charsetOf(findHeader(this.flatHeaders, "content-type"))).decode(this.content)
+  }
+  get json(): Effect.Effect<unknown, DecodingError> {
+    return Effect.try({
+      try: () => JSON.parse(this.text),
+      catch: (cause) =>
+        new DecodingError({
+          message: `The body of ${this.request.method} ${this.url} is not valid JSON: ${(cause as Error).message}` +
+            ` (it starts ${JSON.stringify(this.text.slice(0, 40))})`,
+          request: { method: this.request.method, url: this.url },
+          cause
+        })
+    })
+  }
+  get raiseForStatus(): Effect.Effect<Response, HttpStatusError> {
+    return this.isError ? Effect.fail(this.statusError()) : Effect.succeed(this)
+  }
+  get elapsed(): Duration.Duration {
+    return Duration.millis(this.elapsedMillis)
+  }
+  toJSON() {
+    return { _id: "httpfx/Response", status: this.status, url: this.url, headers: this.headers }
+  }
+  override toString() {
+    return `<Response [${this.status} ${this.reasonPhrase}]>`
+  }
+}

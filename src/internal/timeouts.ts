@@ -1,0 +1,61 @@
+import * as Duration from "effect/Duration"
+
+/**
+ * What users may pass as `timeout`: one duration for every phase, a record of phases, or `null` to disable all.
+ */
+export type TimeoutInput =
+  | Duration.DurationInput
+  | null
+  | {
+    readonly connect?: Duration.DurationInput | null | undefined
+    readonly read?: Duration.DurationInput | null | undefined
+    readonly write?: Duration.DurationInput | null | undefined
+    readonly pool?: Duration.DurationInput | null | undefined
+    readonly total?: Duration.DurationInput | null | undefined
+  }
+
+/** Resolved timeouts in milliseconds; 0 means "no limit". */
+export interface Timeouts {
+  readonly connect: number
+  readonly read: number
+  readonly write: number
+  readonly pool: number
+  readonly total: number
+}
+
+export const DEFAULT_TIMEOUT_MS = 5_000
+
+export const defaultTimeouts: Timeouts = {
+  connect: DEFAULT_TIMEOUT_MS,
+  read: DEFAULT_TIMEOUT_MS,
+  write: DEFAULT_TIMEOUT_MS,
+  pool: DEFAULT_TIMEOUT_MS,
+  total: 0
+}
+
+const toMillis = (input: Duration.DurationInput | null | undefined, fallback: number): number => {
+  if (input === undefined) return fallback
+  if (input === null) return 0
+  const millis = Duration.toMillis(Duration.decode(input))
+  // Node timers take at most a 32-bit signed delay; anything longer is "practically never".
+  return Number.isFinite(millis) ? Math.max(1, Math.min(Math.ceil(millis), 2_147_483_647)) : 0
+}
+
+const isRecord = (input: unknown): input is Exclude<TimeoutInput, Duration.DurationInput | null> =>
+  typeof input === "object" && input !== null && !Duration.isDuration(input) && !Array.isArray(input)
+
+/** Resolve user input against a base (the pool's or client's own timeouts); omitted fields keep the base. */
+export const resolve = (input: TimeoutInput | undefined, base: Timeouts = defaultTimeouts): Timeouts => {
+  if (input === undefined) return base
+  if (isRecord(input)) {
+    return {
+      connect: toMillis(input.connect, base.connect),
+      read: toMillis(input.read, base.read),
+      write: toMillis(input.write, base.write),
+      pool: toMillis(input.pool, base.pool),
+      total: toMillis(input.total, base.total)
+    }
+  }
+  const all = toMillis(input, DEFAULT_TIMEOUT_MS)
+  return { connect: all, read: all, write: all, pool: all, total: base.total }
+}

@@ -1,0 +1,78 @@
+import * as net from "node:net"
+
+/** A request URL taken apart once: everything the pool and the codec need, with no further parsing. */
+export interface Target {
+  readonly href: string
+  readonly secure: boolean
+  /** For connecting: IPv6 literals without brackets. */
+  readonly hostname: string
+  readonly port: number
+  /** httpcore's origin string, port always present: `http://127.0.0.1:8080`. Also the pool's index key. */
+  readonly origin: string
+  /** The Host header: the URL's authority without userinfo, default port omitted. */
+  readonly host: string
+  /** The request target in origin-form: path and query. */
+  readonly path: string
+  /** TLS server name: undefined for IP literals, where SNI must not be sent (RFC 6066 §3). */
+  readonly servername: string | undefined
+}
+
+export type ParseFailure =
+  | { readonly _tag: "InvalidUrl"; readonly message: string }
+  | { readonly _tag: "UnsupportedProtocol"; readonly message: string }
+  | { readonly _tag: "LocalProtocolError"; readonly message: string }
+
+// WHATWG URL parsing silently deletes tabs and newlines, which would hide a header-injection attempt in the target.
+const FORBIDDEN_IN_URL = /[\r\n\0\t]/
+
+// Most programs call a handful of URLs over and over; parsing each once keeps `new URL` off the hot path.
+const cache = new Map<string, Target>()
+const CACHE_LIMIT = 1024
+
+export const parseTarget = (input: string | URL): Target | ParseFailure => {
+  const key = typeof input === "string" ? input : input.href
+  const cached = cache.get(key)
+  if (cached !== undefined) return cached
+  if (FORBIDDEN_IN_URL.test(key)) {
+    return {
+      _tag: "LocalProtocolError",
+      message: `The URL ${JSON.stringify(key)} contains a control character (CR, LF, TAB or NUL); refusing to send it`
+    }
+  }
+  let url: URL
+  try {
+    url = typeof input === "string" ? new URL(input) : input
+  } catch {
+    return {
+      _tag: "InvalidUrl",
+      message: `${JSON.stringify(key)} is not an absolute URL; expected something like "http://example.com/path"`
+    }
+  }
+  const scheme = url.protocol
+  if (scheme !== "http:" && scheme !== "https:") {
+    return {
+      _tag: "UnsupportedProtocol",
+      message: `The URL ${key} uses the scheme "${scheme.slice(0, -1)}"; httpfx speaks http and https`
+    }
+  }
+  if (url.hostname === "") {
+    return { _tag: "InvalidUrl", message: `The URL ${key} has no host` }
+  }
+  const secure = scheme === "https:"
+  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port)
+  const bracketed = url.hostname
+  const hostname = bracketed.startsWith("[") ? bracketed.slice(1, -1) : bracketed
+  const target: Target = {
+    href: url.href,
+    secure,
+    hostname,
+    port,
+    origin: `${scheme}//${bracketed}:${port}`,
+    host: url.host,
+    path: (url.pathname || "/") + url.search,
+    servername: net.isIP(hostname) === 0 ? hostname : undefined
+  }
+  if (cache.size >= CACHE_LIMIT) cache.clear()
+  cache.set(key, target)
+  return target
+}
