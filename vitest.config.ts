@@ -1,6 +1,8 @@
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  // Resolve `httpfx` to the TypeScript sources, so tests and examples need no build.
+  resolve: { conditions: ["source"] },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 20_000,

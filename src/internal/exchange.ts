@@ -100,11 +100,9 @@ export class Exchange {
     return { method: this.method, url: this.target.href }
   }
 
-  readonly makeRequest = (): Request => ({
-    method: this.method,
-    url: this.target.href,
-    headers: requestHeaders(this.headBytes)
-  })
+  makeRequest(): Request {
+    return { method: this.method, url: this.target.href, headers: requestHeaders(this.headBytes) }
+  }
 
   // ---- events from the connection -------------------------------------------------------------------------------
 
@@ -314,7 +312,7 @@ export class Exchange {
       this.versionMinor === 0 ? "HTTP/1.0" : "HTTP/1.1",
       this.rawHeaders,
       this.target.href,
-      this.makeRequest,
+      this,
       [],
       content,
       performance.now() - this.startedAt
@@ -326,12 +324,12 @@ export class Exchange {
   }
 
   /** The raw body as a stream of chunks; one pull per chunk batch, and the pull itself applies backpressure. */
-  readonly pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>> = Effect.suspend(() => {
+  pull(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>> {
     if (this.chunks.length > 0) return Effect.succeed(this.takeChunks())
     if (this.bodyDone) return Effect.fail(Option.none())
     if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
     return this.await<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>(Phase.Chunk)
-  })
+  }
 
   /** Marks the body as taken; the second taker gets `StreamConsumed`. */
   claim(): StreamConsumed | undefined {
@@ -355,7 +353,7 @@ class StreamingResponseImpl extends HeadBase implements StreamingResponse {
       exchange.versionMinor === 0 ? "HTTP/1.0" : "HTTP/1.1",
       exchange.rawHeaders,
       exchange.target.href,
-      exchange.makeRequest,
+      exchange,
       []
     )
   }
@@ -363,7 +361,7 @@ class StreamingResponseImpl extends HeadBase implements StreamingResponse {
   get raw(): Stream.Stream<Uint8Array, HttpError.HttpError> {
     return Stream.suspend(() => {
       const consumed = this.exchange.claim()
-      return consumed !== undefined ? Stream.fail(consumed) : Stream.repeatEffectChunkOption(this.exchange.pull)
+      return consumed !== undefined ? Stream.fail(consumed) : Stream.repeatEffectChunkOption(Effect.suspend(() => this.exchange.pull()))
     })
   }
 

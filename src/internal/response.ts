@@ -111,7 +111,7 @@ export abstract class HeadBase implements ResponseHead {
     readonly httpVersion: HttpVersion,
     readonly flatHeaders: ReadonlyArray<string>,
     readonly url: string,
-    private readonly requestThunk: () => Request,
+    private readonly requestSource: { makeRequest(): Request },
     readonly history: ReadonlyArray<Response>
   ) {}
   private _headers: Headers.Headers | undefined
@@ -123,7 +123,7 @@ export abstract class HeadBase implements ResponseHead {
     return pairsFromFlat(this.flatHeaders)
   }
   get request(): Request {
-    return this._request ??= this.requestThunk()
+    return this._request ??= this.requestSource.makeRequest()
   }
   get isSuccess() {
     return this.status >= 200 && this.status < 300
@@ -158,12 +158,12 @@ export class BufferedResponse extends HeadBase implements Response {
     httpVersion: HttpVersion,
     flatHeaders: ReadonlyArray<string>,
     url: string,
-    requestThunk: () => Request,
+    requestSource: { makeRequest(): Request },
     history: ReadonlyArray<Response>,
     readonly content: Uint8Array,
     private readonly elapsedMillis: number
   ) {
-    super(status, reasonPhrase, httpVersion, flatHeaders, url, requestThunk, history)
+    super(status, reasonPhrase, httpVersion, flatHeaders, url, requestSource, history)
   }
   private _text: string | undefined
   get text(): string {

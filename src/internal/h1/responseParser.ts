@@ -197,8 +197,8 @@ export class ResponseParser {
           return len
         }
         default:
-          // S_DONE reached through a handler calling reset()/finish() re-entrantly: stop where we are.
-          return pos
+          // Only reachable when a handler called finish() re-entrantly: stop where we are.
+          return this.state === S_DEAD ? -1 : pos
       }
     }
     return pos
@@ -222,7 +222,8 @@ export class ResponseParser {
         } else message = "the connection closed before the response head was complete"
         break
       case S_LENGTH:
-        message = `the connection closed after ${this.contentLength - this.remaining} of ${this.contentLength} body bytes`
+        message = `the connection closed after ${this.contentLength - this.remaining} of ${this.contentLength} ` +
+          "body bytes"
         break
       case S_TRAILERS:
         message = "the connection closed in the middle of the trailer section of a chunked body"
