@@ -1,14 +1,16 @@
+import { defaultServerConditions } from "vite"
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
-  // Resolve `httpfx` to the TypeScript sources, so tests and examples need no build.
+  // Resolve `httpfx` to the TypeScript sources, so tests and examples need no build. Tests run in Vite's server
+  // environment, which takes its conditions from `ssr.resolve`, not `resolve`.
   resolve: { conditions: ["source"] },
+  ssr: { resolve: { conditions: ["source", ...defaultServerConditions] } },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
-    // Tests open real loopback servers; threads keep each file's sockets to itself.
-    pool: "forks",
-    reporters: ["default"]
+    // Tests open real loopback servers; separate processes keep each file's sockets to itself.
+    pool: "forks"
   }
 })

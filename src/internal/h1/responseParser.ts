@@ -70,6 +70,7 @@ for (let c = 65; c <= 90; c++) {
 }
 
 const EMPTY = Buffer.alloc(0)
+const CRLF_CRLF = Buffer.from("\r\n\r\n", "latin1")
 
 export class ResponseParser {
   error: string | undefined = undefined
@@ -100,6 +101,16 @@ export class ResponseParser {
   private connKeepAlive = false
   private trailers: Array<string> = []
 
+  // Decoding a whole head with one toString and slicing the strings out of it costs a fraction of one toString per
+  // name and value. `text` is chunk[textStart, textEnd) of the chunk being executed; lines outside it (split heads,
+  // LF-only heads) are decoded on their own.
+  private text = ""
+  private textChunk: Buffer | undefined = undefined
+  private textStart = 0
+  private textEnd = 0
+  /** No new decoding is attempted for the current chunk before this offset. */
+  private textTried = 0
+
   constructor(handler: ResponseHandler) {
     this.handler = handler
   }
@@ -128,12 +139,24 @@ export class ResponseParser {
     const len = chunk.length
     if (len === 0) return 0
     this.receivedAny = true
+    this.textChunk = chunk
+    this.textStart = this.textEnd = this.textTried = 0
+    const result = this.parse(chunk, len)
+    // Neither the chunk nor its decoding may outlive this call: an idle connection should not pin them, and a caller
+    // could refill a buffer it passed before.
+    this.textChunk = undefined
+    this.text = ""
+    return result
+  }
+
+  private parse(chunk: Buffer, len: number): number {
     let pos = 0
     while (pos < len) {
       switch (this.state) {
         case S_HEAD:
         case S_CHUNK_SIZE:
         case S_TRAILERS: {
+          if (this.state === S_HEAD && pos >= this.textTried && this.partialLen === 0) this.decodeHead(chunk, pos)
           const lf = chunk.indexOf(10, pos)
           if (lf === -1) return this.holdPartial(chunk, pos, len) ? len : -1
           if (!this.checkLineLimit(chunk, pos, lf)) return -1
@@ -235,6 +258,25 @@ export class ResponseParser {
     return message
   }
 
+  private decodeHead(chunk: Buffer, pos: number): void {
+    const found = chunk.indexOf(CRLF_CRLF, pos)
+    if (found !== -1 && found + 4 - pos <= MAX_HEAD) {
+      this.textStart = pos
+      this.textEnd = this.textTried = found + 4
+      this.text = chunk.toString("latin1", pos, found + 4)
+    } else {
+      this.textStart = this.textEnd = 0
+      this.textTried = chunk.length
+    }
+  }
+
+  private latin1(buf: Buffer, start: number, end: number): string {
+    const base = this.textStart
+    return buf === this.textChunk && start >= base && end <= this.textEnd
+      ? this.text.slice(start - base, end - base)
+      : buf.toString("latin1", start, end)
+  }
+
   private startHead(): void {
     this.status = 0
     this.versionMinor = 1
@@ -332,7 +374,7 @@ export class ResponseParser {
     if (this.status === 0) return this.statusLine(buf, start, end)
     if (start === end) return this.headEnd()
     const fields = this.fields
-    const err = parseField(buf, start, end, fields, "header", fields.length === 0)
+    const err = this.parseField(buf, start, end, fields, "header", fields.length === 0)
     if (err !== undefined) return this.fail(err)
     // Interim (1xx) heads are only checked for syntax; their framing and connection fields mean nothing.
     if (this.status < 200) return CONTINUE
@@ -374,7 +416,7 @@ export class ResponseParser {
     }
     this.status = d0 * 100 + d1 * 10 + d2
     this.versionMinor = buf[start + 7]! - 48
-    this.reason = len > 13 ? buf.toString("latin1", start + 13, end) : ""
+    this.reason = len > 13 ? this.latin1(buf, start + 13, end) : ""
     return CONTINUE
   }
 
@@ -494,57 +536,57 @@ export class ResponseParser {
       this.complete(0, this.trailers)
       return COMPLETE
     }
-    const err = parseField(buf, start, end, this.trailers, "trailer", false)
+    const err = this.parseField(buf, start, end, this.trailers, "trailer", false)
     return err === undefined ? CONTINUE : this.fail(err)
   }
-}
 
-/** Parses one field line into `out`; returns an error message instead when the line is malformed. */
-function parseField(
-  buf: Buffer,
-  start: number,
-  end: number,
-  out: Array<string>,
-  kind: string,
-  first: boolean
-): string | undefined {
-  const c0 = buf[start]
-  if (c0 === 32 || c0 === 9) {
-    // RFC 9112 §2.2 and §5.2: whitespace after the start line, or obs-fold, must be rejected or dropped; a peer that
-    // unfolds it differently would see different fields, so we reject.
-    return first
-      ? "whitespace between the status line and the first header field"
-      : `obsolete line folding (a ${kind} field line starting with whitespace)`
-  }
-  let i = start
-  while (i < end && TCHAR[buf[i]!] === 1) i++
-  if (i === end) return `${kind} field line without a colon: ${excerpt(buf, start, end)}`
-  const c = buf[i]!
-  if (c !== 58) {
-    if (c === 32 || c === 9) {
-      let colon = i
-      while (colon < end && buf[colon] !== 58) colon++
-      // RFC 9112 §5.1: whitespace before the colon has been used to make proxies and origins see different names.
-      if (colon < end) return `whitespace between ${kind} field name and colon: ${excerpt(buf, start, colon + 1)}`
-      return `${kind} field line without a colon: ${excerpt(buf, start, end)}`
+  /** Parses one field line into `out`; returns an error message instead when the line is malformed. */
+  private parseField(
+    buf: Buffer,
+    start: number,
+    end: number,
+    out: Array<string>,
+    kind: string,
+    first: boolean
+  ): string | undefined {
+    const c0 = buf[start]
+    if (c0 === 32 || c0 === 9) {
+      // RFC 9112 §2.2 and §5.2: whitespace after the start line, or obs-fold, must be rejected or dropped; a peer that
+      // unfolds it differently would see different fields, so we reject.
+      return first
+        ? "whitespace between the status line and the first header field"
+        : `obsolete line folding (a ${kind} field line starting with whitespace)`
     }
-    return `invalid character ${escapeByte(c)} in ${kind} field name ${excerpt(buf, start, i)}`
-  }
-  if (i === start) return `empty ${kind} field name`
-  let vs = i + 1
-  let ve = end
-  while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++
-  while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--
-  for (let j = vs; j < ve; j++) {
-    const b = buf[j]
-    // RFC 9110 §5.5: CR, LF and NUL are never valid in a field value. The value itself stays out of the message:
-    // it may be a cookie or a token.
-    if (b === 0 || b === 13) {
-      return `${b === 0 ? "NUL" : "bare CR"} in the value of ${kind} field ${excerpt(buf, start, i)}`
+    let i = start
+    while (i < end && TCHAR[buf[i]!] === 1) i++
+    if (i === end) return `${kind} field line without a colon: ${excerpt(buf, start, end)}`
+    const c = buf[i]!
+    if (c !== 58) {
+      if (c === 32 || c === 9) {
+        let colon = i
+        while (colon < end && buf[colon] !== 58) colon++
+        // RFC 9112 §5.1: whitespace before the colon has been used to make proxies and origins see different names.
+        if (colon < end) return `whitespace between ${kind} field name and colon: ${excerpt(buf, start, colon + 1)}`
+        return `${kind} field line without a colon: ${excerpt(buf, start, end)}`
+      }
+      return `invalid character ${escapeByte(c)} in ${kind} field name ${excerpt(buf, start, i)}`
     }
+    if (i === start) return `empty ${kind} field name`
+    let vs = i + 1
+    let ve = end
+    while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++
+    while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--
+    for (let j = vs; j < ve; j++) {
+      const b = buf[j]
+      // RFC 9110 §5.5: CR, LF and NUL are never valid in a field value. The value itself stays out of the message:
+      // it may be a cookie or a token.
+      if (b === 0 || b === 13) {
+        return `${b === 0 ? "NUL" : "bare CR"} in the value of ${kind} field ${excerpt(buf, start, i)}`
+      }
+    }
+    out.push(this.latin1(buf, start, i), vs === ve ? "" : this.latin1(buf, vs, ve))
+    return undefined
   }
-  out.push(buf.toString("latin1", start, i), vs === ve ? "" : buf.toString("latin1", vs, ve))
-  return undefined
 }
 
 function versionOk(buf: Buffer, start: number, end: number): boolean {
