@@ -63,6 +63,8 @@ export class Exchange {
   poolTimer: ReturnType<typeof setTimeout> | undefined = undefined
   /** the one automatic retry on a stale keep-alive connection has been used */
   retried = false
+  /** a streamed body's declared Content-Length, sent without chunked framing; -1 for chunked */
+  streamLength = -1
 
   // the response
   status = 0

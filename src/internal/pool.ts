@@ -23,7 +23,7 @@ import { Exchange, Phase } from "./exchange.js"
 import type { ExchangeOwner } from "./exchange.js"
 import { Http11Connection } from "./h1/connection.js"
 import type { Connection, ConnectionOwner, ConnectionState } from "./h1/connection.js"
-import { CHUNKED, encodeHead, NO_BODY } from "./h1/requestHead.js"
+import { CHUNKED, declaredLength, encodeHead, NO_BODY } from "./h1/requestHead.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import type { NetworkOptions, TlsOptions } from "./net/openSocket.js"
 import type { Response, StreamingResponse } from "./response.js"
@@ -253,7 +253,9 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     }
     const timeouts = options?.timeout === undefined ? this.timeouts : Timeouts.resolve(options.timeout, this.timeouts)
     if (body !== undefined && body.length === 0) body = undefined
-    return new Exchange(method, target, head, body, streamBody, options?.headers, timeouts, streaming)
+    const exchange = new Exchange(method, target, head, body, streamBody, options?.headers, timeouts, streaming)
+    if (streamBody) exchange.streamLength = declaredLength(options?.headers)
+    return exchange
   }
 
   /**

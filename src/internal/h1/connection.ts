@@ -6,6 +6,7 @@ import type * as net from "node:net"
 import {
   ConnectError,
   ConnectTimeout,
+  LocalProtocolError,
   ReadError,
   ReadTimeout,
   RemoteProtocolError,
@@ -83,6 +84,8 @@ export class Http11Connection implements Connection, ResponseHandler {
   private writeTimeout = 0
   /** bytes of a streamed request body are still to come: the connection cannot be reused before they are sent */
   private bodyPending = false
+  /** bytes of a streamed body with a declared length written so far */
+  private bodySent = 0
 
   constructor(readonly owner: ConnectionOwner, readonly target: Target, exchange: Exchange) {
     this.onReady = this.onReady.bind(this)
@@ -169,6 +172,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     }
     if (exchange.streamBody) {
       this.bodyPending = true
+      this.bodySent = 0
       this.disarm()
       exchange.ready()
     } else {
@@ -176,10 +180,24 @@ export class Http11Connection implements Connection, ResponseHandler {
     }
   }
 
-  /** One piece of a streamed request body, chunked-framed (RFC 9112 §7.1). Returns false when the caller must wait for drain. */
+  /**
+   * One piece of a streamed request body, chunked-framed (RFC 9112 §7.1) unless the caller declared its length.
+   * Returns false when the caller must wait for drain; fails the exchange when a declared length is exceeded.
+   */
   writeChunk(bytes: Uint8Array): boolean {
     if (bytes.length === 0 || this.state === "CLOSED") return true
     const socket = this.socket
+    const declared = this.exchange?.streamLength ?? -1
+    if (declared >= 0) {
+      this.bodySent += bytes.length
+      if (this.bodySent > declared) {
+        this.failBody(`the body stream produced more than the ${declared} bytes its Content-Length declared`)
+        return false
+      }
+      const flushed = socket.write(bytes)
+      if (!flushed) this.arm(Timer.Write, this.writeTimeout)
+      return flushed
+    }
     socket.cork()
     socket.write(bytes.length.toString(16) + "\r\n", "latin1")
     socket.write(bytes)
@@ -191,9 +209,13 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   /** The streamed body is done: send the last chunk and start waiting for the response. */
   endBody(): void {
-    this.bodyPending = false
     if (this.state === "CLOSED") return
-    const flushed = this.socket.write("0\r\n\r\n", "latin1")
+    const declared = this.exchange?.streamLength ?? -1
+    if (declared >= 0 && this.bodySent !== declared) {
+      return this.failBody(`the body stream ended after ${this.bodySent} of the ${declared} bytes its Content-Length declared`)
+    }
+    this.bodyPending = false
+    const flushed = declared >= 0 || this.socket.write("0\r\n\r\n", "latin1")
     if (this.exchange !== undefined) {
       this.arm(flushed ? Timer.Read : Timer.Write, flushed ? this.readTimeout : this.writeTimeout)
     }
@@ -201,6 +223,19 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   get isOpen(): boolean {
     return this.state !== "CLOSED"
+  }
+
+  /** A streamed body broke its declared length: the request on the wire is unfinishable, so the connection goes. */
+  private failBody(reason: string): void {
+    const exchange = this.exchange
+    this.exchange = undefined
+    this.close()
+    exchange?.fail(
+      new LocalProtocolError({
+        message: `${exchange.method} ${exchange.target.href}: ${reason}`,
+        request: exchange.requestInfo
+      })
+    )
   }
 
   private onDrain(): void {

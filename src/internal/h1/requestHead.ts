@@ -41,6 +41,8 @@ export const encodeHead = (
   let head = method + " " + path + " HTTP/1.1\r\n"
   let hasHost = false
   let framing = 0
+  let userLength: string | undefined
+  let userCoding: string | undefined
   if (headers !== undefined) {
     if (isIterable(headers)) {
       for (const [name, value] of headers) {
@@ -49,7 +51,9 @@ export const encodeHead = (
         head += line
         const kind = special(name)
         if (kind === 1) hasHost = true
-        else if (kind !== 0) framing |= kind
+        else if (kind === 2) userLength = userLength === undefined ? value : userLength + "," + value
+        else if (kind === 4) userCoding = userCoding === undefined ? value : userCoding + "," + value
+        framing |= kind & 6
       }
     } else {
       for (const name in headers) {
@@ -68,7 +72,9 @@ export const encodeHead = (
         }
         const kind = special(name)
         if (kind === 1) hasHost = true
-        else if (kind !== 0) framing |= kind
+        else if (kind === 2) userLength = String(value)
+        else if (kind === 4) userCoding = String(value)
+        framing |= kind & 6
       }
     }
   }
@@ -81,10 +87,44 @@ export const encodeHead = (
     } else if (expectsBody(method)) {
       head += "Content-Length: 0\r\n"
     }
-  } else if (bodyLength === CHUNKED && (framing & 4) === 0) {
-    return { error: "A Content-Length header was given for a streamed body of unknown length; leave framing to httpfx" }
+  } else {
+    // Framing headers from the caller are accepted only when they tell the truth about the body: a length that
+    // disagrees with the bytes sent would desynchronise the connection (request smuggling, RFC 9112 §6.3).
+    const problem = checkFraming(userLength, userCoding, bodyLength)
+    if (problem !== undefined) return { error: problem }
   }
   return head + "\r\n"
+}
+
+const checkFraming = (length: string | undefined, coding: string | undefined, bodyLength: number) => {
+  if (length !== undefined && coding !== undefined) {
+    return "Both Content-Length and Transfer-Encoding were given; leave framing to httpfx"
+  }
+  if (length !== undefined) {
+    if (bodyLength === CHUNKED) {
+      // A stream of declared size is sent as is; the connection checks that it delivers exactly that many bytes.
+      return /^\s*\d{1,15}\s*$/.test(length) ? undefined : `The Content-Length header ${JSON.stringify(length)} is not a number`
+    }
+    const actual = bodyLength < 0 ? 0 : bodyLength
+    if (length.trim() !== String(actual)) {
+      return `The Content-Length header says ${JSON.stringify(length)} but the body has ${actual} bytes`
+    }
+    return undefined
+  }
+  if (bodyLength !== CHUNKED || coding!.trim().toLowerCase() !== "chunked") {
+    return `Transfer-Encoding ${JSON.stringify(coding)} does not describe this body; httpfx sends streams chunked itself`
+  }
+  return undefined
+}
+
+/** The Content-Length a caller declared, for a streamed body sent without chunked framing; -1 when none. */
+export const declaredLength = (headers: HeaderInput | undefined): number => {
+  if (headers === undefined) return -1
+  const entries = isIterable(headers) ? headers : Object.entries(headers)
+  for (const [name, value] of entries) {
+    if (special(name) === 2 && value !== undefined) return Number(String(value).trim())
+  }
+  return -1
 }
 
 const isIterable = (u: HeaderInput): u is Iterable<readonly [string, string]> =>
