@@ -6,20 +6,20 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { DecodingError } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
+import type { StreamDecoder } from "./decoding.js"
 import { decoderStreams } from "./decoding.js"
 
 const stage = <E>(
   input: Stream.Stream<Uint8Array, E>,
-  transform: NodeJS.ReadWriteStream,
+  makeDecoder: StreamDecoder,
   name: string,
   request: HttpError.RequestInfo
 ): Stream.Stream<Uint8Array, E | DecodingError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
-    yield* Effect.addFinalizer(() => Effect.sync(() => (transform as any).destroy()))
+    let decoder: NodeJS.ReadWriteStream | undefined
     const output: Array<Uint8Array> = []
     let failure: Error | undefined
-    transform.on("data", (bytes: Buffer) => output.push(bytes))
-    transform.on("error", (error: Error) => failure = error)
+    yield* Effect.addFinalizer(() => Effect.sync(() => (decoder as any)?.destroy()))
     const fail = (error: Error) =>
       new DecodingError({
         message: `The body of ${request.method} ${request.url} is not valid ${name}: ${error.message}`,
@@ -27,18 +27,48 @@ const stage = <E>(
         cause: error
       })
     const take = () => Chunk.unsafeFromArray(output.splice(0, output.length))
-    const write = (bytes: Uint8Array) =>
+    const open = (first: Uint8Array) => {
+      const created = makeDecoder(first)
+      created.on("data", (bytes: Buffer) => output.push(bytes))
+      created.on("error", (error: Error) => failure ??= error)
+      return created
+    }
+    // zlib reports bad input with an "error" event and never calls the write callback, so each wait listens for both.
+    const settleOn = (
+      target: NodeJS.ReadWriteStream,
+      event: "end" | "written",
+      act: (done: () => void) => void
+    ) =>
       Effect.async<Chunk.Chunk<Uint8Array>, DecodingError>((resume) => {
-        transform.write(bytes, (error) => {
-          const problem = error ?? failure
-          resume(problem ? Effect.fail(fail(problem)) : Effect.succeed(take()))
+        if (failure !== undefined) return resume(Effect.fail(fail(failure)))
+        let settled = false
+        const onError = (error: Error) => {
+          if (settled) return
+          settled = true
+          resume(Effect.fail(fail(error)))
+        }
+        target.once("error", onError)
+        act(() => {
+          if (settled) return
+          settled = true
+          target.removeListener("error", onError)
+          resume(failure !== undefined ? Effect.fail(fail(failure)) : Effect.succeed(take()))
         })
+        if (event === "end") return Effect.sync(() => target.removeListener("error", onError))
       })
-    const end = Effect.async<Chunk.Chunk<Uint8Array>, DecodingError>((resume) => {
-      if (failure !== undefined) return resume(Effect.fail(fail(failure)))
-      transform.once("end", () => resume(Effect.succeed(take())))
-      transform.once("error", (error: Error) => resume(Effect.fail(fail(error))))
-      transform.end()
+    const write = (bytes: Uint8Array) => {
+      if (bytes.length === 0) return Effect.succeed(Chunk.empty<Uint8Array>())
+      const target = decoder ??= open(bytes)
+      return settleOn(target, "written", (done) => target.write(bytes, () => done()))
+    }
+    const end = Effect.suspend(() => {
+      // An empty body decodes to nothing, whatever its Content-Encoding says.
+      if (decoder === undefined) return Effect.succeed(Chunk.empty<Uint8Array>())
+      const target = decoder
+      return settleOn(target, "end", (done) => {
+        target.once("end", done)
+        target.end()
+      })
     })
     return input.pipe(
       Stream.mapEffect(write),

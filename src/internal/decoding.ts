@@ -5,7 +5,8 @@ import * as zlib from "node:zlib"
 
 type Codec = {
   readonly sync: (input: Uint8Array) => Buffer
-  readonly stream: () => zlib.Gzip | zlib.Inflate | zlib.BrotliDecompress | NodeJS.ReadWriteStream
+  /** A streaming decoder, chosen once the first bytes are seen (deflate comes in two formats). */
+  readonly stream: (first: Uint8Array) => NodeJS.ReadWriteStream
 }
 
 const zstd = (zlib as any).zstdDecompressSync as ((input: Uint8Array) => Buffer) | undefined
@@ -13,8 +14,9 @@ const zstdStream = (zlib as any).createZstdDecompress as (() => NodeJS.ReadWrite
 
 // Servers disagree on what "deflate" means (zlib-wrapped per the RFC, or raw as old IIS sent it); look at the
 // first byte, as browsers do: a zlib header has CM = 8 in the low nibble.
+const isZlibWrapped = (input: Uint8Array) => input.length > 0 && (input[0]! & 0x0f) === 8
 const inflateAny = (input: Uint8Array): Buffer =>
-  input.length > 0 && (input[0]! & 0x0f) === 8 ? zlib.inflateSync(input) : zlib.inflateRawSync(input)
+  isZlibWrapped(input) ? zlib.inflateSync(input) : zlib.inflateRawSync(input)
 
 const codecs: Record<string, Codec> = {
   gzip: { sync: (b) => zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH }), stream: () => zlib.createGunzip() },
@@ -22,7 +24,7 @@ const codecs: Record<string, Codec> = {
     sync: (b) => zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH }),
     stream: () => zlib.createGunzip()
   },
-  deflate: { sync: inflateAny, stream: () => zlib.createInflate() },
+  deflate: { sync: inflateAny, stream: (first) => isZlibWrapped(first) ? zlib.createInflate() : zlib.createInflateRaw() },
   br: { sync: (b) => zlib.brotliDecompressSync(b), stream: () => zlib.createBrotliDecompress() }
 }
 if (zstd !== undefined && zstdStream !== undefined) {
@@ -60,12 +62,15 @@ export const decodeAll = (encodings: ReadonlyArray<string>, body: Uint8Array): U
   return out
 }
 
-export const decoderStreams = (encodings: ReadonlyArray<string>): Array<NodeJS.ReadWriteStream> | string => {
-  const result: Array<NodeJS.ReadWriteStream> = []
+export type StreamDecoder = (first: Uint8Array) => NodeJS.ReadWriteStream
+
+/** The streaming decoders for a Content-Encoding list, in the order to apply them; or why it cannot be decoded. */
+export const decoderStreams = (encodings: ReadonlyArray<string>): Array<StreamDecoder> | string => {
+  const result: Array<StreamDecoder> = []
   for (let i = encodings.length - 1; i >= 0; i--) {
     const codec = codecs[encodings[i]!]
     if (codec === undefined) return `unsupported Content-Encoding "${encodings[i]}"`
-    result.push(codec.stream())
+    result.push(codec.stream)
   }
   return result
 }

@@ -133,12 +133,15 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     url: string | URL,
     options?: PoolRequestOptions<E>
   ): Effect.Effect<Response, HttpError.HttpError | E> {
-    const exchange = this.prepare(method, url, options, false)
-    if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
-    if (exchange.streamBody) {
-      return this.sendStreamed<Response, E>(exchange, options!.content as Stream.Stream<Uint8Array, E>, Phase.Complete)
-    }
-    return exchange.await(Phase.Complete, this.acquire)
+    // Each run is a new exchange: an Effect may be run many times, and concurrently.
+    return Effect.suspend(() => {
+      const exchange = this.prepare(method, url, options, false)
+      if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
+      if (exchange.streamBody) {
+        return this.sendStreamed<Response, E>(exchange, options!.content as Stream.Stream<Uint8Array, E>, Phase.Complete)
+      }
+      return exchange.await<Response, HttpError.HttpError>(Phase.Complete, this.acquire)
+    })
   }
 
   stream<E>(

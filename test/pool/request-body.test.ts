@@ -51,3 +51,22 @@ describe("a streamed body with a declared Content-Length", () => {
       yield* eventually(() => server.openSockets() === 0, 2_000, "the server to see the socket closed")
     }))
 })
+
+describe("a request Effect", () => {
+  it.scoped("can be run many times, and concurrently, each run a new request", () =>
+    Effect.gen(function*() {
+      let seen = 0
+      const server = yield* httpServer((request, response) => {
+        seen++
+        request.resume()
+        request.on("end", () => response.end(String(seen)))
+      })
+      const pool = yield* Pool.make()
+      const once = pool.request("POST", `${server.url}/`, { content: "abc" })
+      const responses = yield* Effect.all([once, once, once], { concurrency: "unbounded" })
+      expect(responses.map((r) => r.status)).toEqual([200, 200, 200])
+      const again = yield* once
+      expect(again.request.method).toBe("POST")
+      expect(seen).toBe(4)
+    }))
+})

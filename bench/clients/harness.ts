@@ -1,0 +1,235 @@
+// Measurement loop shared by all client processes, so that every client is
+// timed, counted and reported in exactly the same way and only the code that
+// issues one request differs.
+import { parseArgs } from "node:util"
+import { Effect } from "effect"
+import { assertLoopback, isWorkloadName, workloads } from "../shared.js"
+import type { BenchResult, Workload } from "../shared.js"
+
+export interface ClientConfig {
+  // Origin of the benchmark server, e.g. http://127.0.0.1:12345
+  readonly origin: URL
+  // Full URL of the workload's route.
+  readonly url: URL
+  readonly workload: Workload
+  readonly concurrency: number
+  readonly warmup: number
+  readonly requests: number
+  // Any extra, client-specific --variant value.
+  readonly variant: string | undefined
+  // Request body for workloads that upload (empty for GET).
+  readonly payload: Uint8Array
+}
+
+const positiveInt = (name: string, raw: string | undefined, min: number): number => {
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`--${name} must be an integer >= ${min}, got ${String(raw)}`)
+  }
+  return value
+}
+
+export const parseConfig = (argv: ReadonlyArray<string> = process.argv.slice(2)): ClientConfig => {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      url: { type: "string" },
+      workload: { type: "string" },
+      concurrency: { type: "string" },
+      warmup: { type: "string" },
+      requests: { type: "string" },
+      variant: { type: "string" }
+    },
+    strict: true
+  })
+  if (values.url === undefined) throw new Error("--url is required")
+  const origin = new URL(values.url)
+  assertLoopback(origin)
+  const workloadName = values.workload ?? "get1k"
+  if (!isWorkloadName(workloadName)) throw new Error(`unknown workload ${workloadName}`)
+  const workload = workloads[workloadName]
+  return {
+    origin,
+    url: new URL(workload.path, origin),
+    workload,
+    concurrency: positiveInt("concurrency", values.concurrency ?? "1", 1),
+    warmup: positiveInt("warmup", values.warmup ?? "0", 0),
+    requests: positiveInt("requests", values.requests ?? "1000", 1),
+    variant: values.variant,
+    // Non-zero bytes so nothing can shortcut an all-zero buffer.
+    payload: new Uint8Array(workload.requestBytes).fill(0x78)
+  }
+}
+
+// Hands out request indices to the C workers until the budget is spent, so
+// every loop is bounded by the request count, however the work is split.
+class Budget {
+  private next = 0
+  readonly latencies: Float64Array
+  constructor(readonly total: number) {
+    this.latencies = new Float64Array(total)
+  }
+  take(): number {
+    return this.next < this.total ? this.next++ : -1
+  }
+}
+
+// Throws unless a response looks exactly as the server sends it.
+export const checkResponse = (config: ClientConfig, status: number, bodyBytes: number): void => {
+  if (status !== 200) throw new Error(`unexpected status ${status}`)
+  if (bodyBytes !== config.workload.responseBytes) {
+    throw new Error(`body has ${bodyBytes} bytes, expected ${config.workload.responseBytes}`)
+  }
+}
+
+const percentile = (sorted: Float64Array, p: number): number =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))]!
+
+const round = (value: number, digits: number): number => Number(value.toFixed(digits))
+
+// Peak resident memory while the measured requests run. Not maxRSS: under
+// tsx the process peaks while loading modules (tsx alone adds ~60 MB), which
+// would hide what the client itself holds during the run.
+class RssSampler {
+  private peak = process.memoryUsage.rss()
+  private readonly timer = setInterval(() => this.sample(), 20).unref()
+  sample(): void {
+    this.peak = Math.max(this.peak, process.memoryUsage.rss())
+  }
+  stop(): number {
+    clearInterval(this.timer)
+    this.sample()
+    return this.peak
+  }
+}
+
+const summarize = (
+  client: string,
+  config: ClientConfig,
+  budget: Budget,
+  wallMs: number,
+  cpu: NodeJS.CpuUsage,
+  rssBytes: number
+): BenchResult => {
+  const sorted = budget.latencies.slice().sort()
+  return {
+    client,
+    workload: config.workload.name,
+    concurrency: config.concurrency,
+    requests: budget.total,
+    cpuMicrosPerRequest: round((cpu.user + cpu.system) / budget.total, 2),
+    requestsPerSecond: round(budget.total / (wallMs / 1000), 0),
+    p50Ms: round(percentile(sorted, 0.5), 3),
+    p99Ms: round(percentile(sorted, 0.99), 3),
+    rssMb: round(rssBytes / (1024 * 1024), 1)
+  }
+}
+
+// For Promise-based clients: C async loops, each issuing one request at a time.
+export const measurePromise = async (
+  client: string,
+  config: ClientConfig,
+  send: () => Promise<void>
+): Promise<BenchResult> => {
+  const phase = async (budget: Budget): Promise<void> => {
+    const worker = async (): Promise<void> => {
+      for (let i = budget.take(); i >= 0; i = budget.take()) {
+        const start = performance.now()
+        await send()
+        budget.latencies[i] = performance.now() - start
+      }
+    }
+    await Promise.all(Array.from({ length: config.concurrency }, worker))
+  }
+  await phase(new Budget(config.warmup))
+  const measured = new Budget(config.requests)
+  const rss = new RssSampler()
+  const cpuStart = process.cpuUsage()
+  const wallStart = performance.now()
+  await phase(measured)
+  const wallMs = performance.now() - wallStart
+  const cpu = process.cpuUsage(cpuStart)
+  return summarize(client, config, measured, wallMs, cpu, rss.stop())
+}
+
+// For Effect-based clients: C fibers, each issuing one request at a time, so
+// the cost of the fiber runtime is part of what gets measured. `send` builds a
+// fresh Effect per request, as application code calling `pool.request(...)`
+// does, so building the request description is measured too.
+export const measureEffect = <E, R>(
+  client: string,
+  config: ClientConfig,
+  send: () => Effect.Effect<void, E, R>
+): Effect.Effect<BenchResult, E, R> => {
+  const phase = (budget: Budget) => {
+    const worker = Effect.gen(function*() {
+      for (let i = budget.take(); i >= 0; i = budget.take()) {
+        const start = performance.now()
+        yield* send()
+        budget.latencies[i] = performance.now() - start
+      }
+    })
+    return Effect.all(Array.from({ length: config.concurrency }, () => worker), {
+      concurrency: "unbounded",
+      discard: true
+    })
+  }
+  return Effect.gen(function*() {
+    yield* phase(new Budget(config.warmup))
+    const measured = new Budget(config.requests)
+    const rss = new RssSampler()
+    const cpuStart = process.cpuUsage()
+    const wallStart = performance.now()
+    yield* phase(measured)
+    const wallMs = performance.now() - wallStart
+    const cpu = process.cpuUsage(cpuStart)
+    return summarize(client, config, measured, wallMs, cpu, rss.stop())
+  })
+}
+
+const firstLine = (error: unknown): string => {
+  const text = error instanceof Error ? error.message : String(error)
+  return text.split("\n").find((line) => line.trim() !== "")?.trim() ?? "unknown error"
+}
+
+// Entry point of every client process. Prints the result as one JSON line, or
+// a one-line error first on stderr (the runner shows that line in the table),
+// then exits explicitly: an agent left with an idle keep-alive socket must not
+// keep the process alive.
+export const main = (client: string, run: (config: ClientConfig) => Promise<BenchResult>): void => {
+  let settled = false
+  // A client whose pending work holds no timer or socket lets the event loop
+  // drain and Node exits with code 0 and no output; say so instead.
+  process.on("exit", () => {
+    if (!settled) {
+      process.stderr.write(`${client}: exited before finishing (requests still pending, nothing left to wake them)\n`)
+      process.exitCode = 1
+    }
+  })
+  // An exception thrown from a socket callback never reaches the promise
+  // chain below; report it the same way, with its own message first.
+  process.on("uncaughtException", (error) => {
+    settled = true
+    process.stderr.write(`${client}: uncaught ${firstLine(error)}\n`)
+    if (error.stack !== undefined) process.stderr.write(error.stack + "\n")
+    process.exit(1)
+  })
+  const finish = (code: number): void => {
+    settled = true
+    // Exit only once stdout/stderr have been handed to the OS.
+    process.stdout.write("", () => process.stderr.write("", () => process.exit(code)))
+  }
+  Promise.resolve()
+    .then(() => run(parseConfig()))
+    .then(
+      (result) => {
+        process.stdout.write(JSON.stringify(result) + "\n")
+        finish(0)
+      },
+      (error: unknown) => {
+        process.stderr.write(`${client}: ${firstLine(error)}\n`)
+        if (error instanceof Error && error.stack !== undefined) process.stderr.write(error.stack + "\n")
+        finish(1)
+      }
+    )
+}

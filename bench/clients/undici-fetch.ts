@@ -1,0 +1,26 @@
+// undici's fetch (the WHATWG API, same engine Node's global fetch uses), on an
+// explicit Agent so the connection count matches the other clients.
+import { Agent, fetch } from "undici"
+import { checkResponse, main, measurePromise } from "./harness.js"
+
+main("undici-fetch", async (config) => {
+  const dispatcher = new Agent({ connections: config.concurrency })
+  const url = config.url.href
+  const init = config.workload.requestBytes > 0
+    ? {
+      method: config.workload.method,
+      body: config.payload,
+      headers: { "content-type": "application/octet-stream" },
+      dispatcher
+    }
+    : { method: config.workload.method, dispatcher }
+  try {
+    return await measurePromise("undici-fetch", config, async () => {
+      const response = await fetch(url, init)
+      const content = await response.arrayBuffer()
+      checkResponse(config, response.status, content.byteLength)
+    })
+  } finally {
+    await dispatcher.close()
+  }
+})
