@@ -10,13 +10,14 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { DecodingError, RequestTimeout, StreamConsumed } from "../HttpError.js"
+import { DecodingError, RequestTimeout } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
-import { decodeStream } from "./bodyDecoding.js"
 import { decodeAll, parseEncodings } from "./decoding.js"
 import type { HeaderInput } from "./h1/requestHead.js"
-import type { Request, Response, StreamingResponse } from "./response.js"
-import { BufferedResponse, charsetOf, findHeader, HeadBase, textDecoderFor } from "./response.js"
+import { emptyBody } from "./request.js"
+import type { Request } from "./request.js"
+import type { Response, StreamingResponse } from "./response.js"
+import { BufferedResponse, findHeader, StreamingBase } from "./response.js"
 import type { Timeouts } from "./timeouts.js"
 import type { Target } from "./url.js"
 
@@ -84,7 +85,6 @@ export class Exchange {
   private resume: Resume | undefined = undefined
   private totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private paused = false
-  private consumed = false
   private head: StreamingResponse | undefined = undefined
 
   constructor(
@@ -103,7 +103,12 @@ export class Exchange {
   }
 
   makeRequest(): Request {
-    return { method: this.method, url: this.target.href, headers: requestHeaders(this.headBytes) }
+    return {
+      method: this.method,
+      url: this.target.href,
+      headers: requestHeaders(this.headBytes),
+      body: this.body !== undefined ? { _tag: "Bytes", bytes: this.body } : emptyBody
+    }
   }
 
   // ---- events from the connection -------------------------------------------------------------------------------
@@ -332,22 +337,9 @@ export class Exchange {
     if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
     return this.await<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>(Phase.Chunk)
   }
-
-  /** Marks the body as taken; the second taker gets `StreamConsumed`. */
-  claim(): StreamConsumed | undefined {
-    if (this.consumed) {
-      return new StreamConsumed({
-        message: `The body of ${this.method} ${this.target.href} was already consumed; ` +
-          `a response body can be read once (use read to keep it)`,
-        request: this.requestInfo
-      })
-    }
-    this.consumed = true
-    return undefined
-  }
 }
 
-class StreamingResponseImpl extends HeadBase implements StreamingResponse {
+class StreamingResponseImpl extends StreamingBase {
   constructor(private readonly exchange: Exchange) {
     super(
       exchange.status,
@@ -356,57 +348,17 @@ class StreamingResponseImpl extends HeadBase implements StreamingResponse {
       exchange.rawHeaders,
       exchange.target.href,
       exchange,
-      []
+      [],
+      exchange.startedAt
     )
   }
 
-  get raw(): Stream.Stream<Uint8Array, HttpError.HttpError> {
-    return Stream.suspend(() => {
-      const consumed = this.exchange.claim()
-      return consumed !== undefined ? Stream.fail(consumed) : Stream.repeatEffectChunkOption(Effect.suspend(() => this.exchange.pull()))
-    })
-  }
-
-  get stream(): Stream.Stream<Uint8Array, HttpError.HttpError> {
-    const encoding = findHeader(this.flatHeaders, "content-encoding")
-    if (encoding === undefined) return this.raw
-    const encodings = parseEncodings(encoding)
-    return encodings.length === 0 ? this.raw : decodeStream(this.raw, encodings, this.exchange.requestInfo)
-  }
-
-  get text(): Stream.Stream<string, HttpError.HttpError> {
-    return Stream.suspend(() => {
-      const decoder = new TextDecoder(textDecoderFor(charsetOf(findHeader(this.flatHeaders, "content-type"))).encoding)
-      return this.stream.pipe(
-        Stream.map((bytes) => decoder.decode(bytes, { stream: true })),
-        Stream.concat(Stream.sync(() => decoder.decode())),
-        Stream.filter((text) => text.length > 0)
-      )
-    })
-  }
-
-  get lines(): Stream.Stream<string, HttpError.HttpError> {
-    return Stream.splitLines(this.text)
-  }
-
-  get read(): Effect.Effect<Response, HttpError.HttpError> {
-    return Effect.map(Stream.runCollect(this.stream), (chunks) => {
-      const parts = Chunk.toReadonlyArray(chunks)
-      const content = parts.length === 1 ? parts[0]! : Buffer.concat(parts as Array<Uint8Array>)
-      return this.exchange.toResponse(content)
-    })
+  protected rawBody(): Stream.Stream<Uint8Array, HttpError.HttpError> {
+    return Stream.repeatEffectChunkOption(Effect.suspend(() => this.exchange.pull()))
   }
 
   get close(): Effect.Effect<void> {
     return Effect.sync(() => this.exchange.abandon())
-  }
-
-  get raiseForStatus(): Effect.Effect<StreamingResponse, HttpError.HttpStatusError> {
-    return this.isError ? Effect.fail(this.statusError()) : Effect.succeed(this)
-  }
-
-  override toString() {
-    return `<StreamingResponse [${this.status} ${this.reasonPhrase}]>`
   }
 }
 

@@ -2,20 +2,19 @@
  * The response models: a buffered `Response` and a `StreamingResponse` whose body belongs to a scope.
  */
 import * as Headers from "@effect/platform/Headers"
+import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Stream from "effect/Stream"
-import { DecodingError, HttpStatusError } from "../HttpError.js"
+import * as Stream from "effect/Stream"
+import { DecodingError, HttpStatusError, StreamConsumed } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
+import { decodeStream } from "./bodyDecoding.js"
+import { parseEncodings } from "./decoding.js"
+import type { Request } from "./request.js"
 
 export type HttpVersion = "HTTP/1.0" | "HTTP/1.1" | "HTTP/2"
 
-/** The request as it was sent: what a response, an error or a hook can show about it. */
-export interface Request {
-  readonly method: string
-  readonly url: string
-  readonly headers: Headers.Headers
-}
+export type { Request } from "./request.js"
 
 /** The head of a response: shared by buffered and streaming responses. */
 export interface ResponseHead {
@@ -100,7 +99,12 @@ export const textDecoderFor = (charset: string): TextDecoder => {
   return decoder
 }
 
-/** Everything a head needs, gathered by the exchange. Getters keep the per-response work lazy. */
+/** Where a response's `request` comes from: built only when someone asks. */
+export interface RequestSource {
+  makeRequest(): Request
+}
+
+/** Everything a head needs. Getters keep the per-response work lazy. */
 export abstract class HeadBase implements ResponseHead {
   toString(): string {
     return `<Response [${this.status} ${this.reasonPhrase}]>`
@@ -111,8 +115,8 @@ export abstract class HeadBase implements ResponseHead {
     readonly httpVersion: HttpVersion,
     readonly flatHeaders: ReadonlyArray<string>,
     readonly url: string,
-    private readonly requestSource: { makeRequest(): Request },
-    readonly history: ReadonlyArray<Response>
+    private requestSource: RequestSource,
+    public history: ReadonlyArray<Response>
   ) {}
   private _headers: Headers.Headers | undefined
   private _request: Request | undefined
@@ -124,6 +128,11 @@ export abstract class HeadBase implements ResponseHead {
   }
   get request(): Request {
     return this._request ??= this.requestSource.makeRequest()
+  }
+  /** The client replaces the transport's view of the request with its own, and adds the redirect history. */
+  setContext(request: Request, history: ReadonlyArray<Response>): void {
+    this._request = request
+    this.history = history
   }
   get isSuccess() {
     return this.status >= 200 && this.status < 300
@@ -158,7 +167,7 @@ export class BufferedResponse extends HeadBase implements Response {
     httpVersion: HttpVersion,
     flatHeaders: ReadonlyArray<string>,
     url: string,
-    requestSource: { makeRequest(): Request },
+    requestSource: RequestSource,
     history: ReadonlyArray<Response>,
     readonly content: Uint8Array,
     private readonly elapsedMillis: number
@@ -192,5 +201,134 @@ export class BufferedResponse extends HeadBase implements Response {
   }
   override toString() {
     return `<Response [${this.status} ${this.reasonPhrase}]>`
+  }
+}
+
+/**
+ * A streaming response over any body: the pool's connections, a mock, an in-process app. Subclasses give the raw body
+ * once; this class guards single consumption, decodes Content-Encoding and charsets, and buffers on `read`.
+ */
+export abstract class StreamingBase extends HeadBase implements StreamingResponse {
+  private consumed = false
+  constructor(
+    status: number,
+    reasonPhrase: string,
+    httpVersion: HttpVersion,
+    flatHeaders: ReadonlyArray<string>,
+    url: string,
+    requestSource: RequestSource,
+    history: ReadonlyArray<Response>,
+    private readonly startedAt: number
+  ) {
+    super(status, reasonPhrase, httpVersion, flatHeaders, url, requestSource, history)
+  }
+
+  /** The body bytes as they came, run at most once. */
+  protected abstract rawBody(): Stream.Stream<Uint8Array, HttpError.HttpError>
+  abstract readonly close: Effect.Effect<void>
+
+  get raw(): Stream.Stream<Uint8Array, HttpError.HttpError> {
+    return Stream.suspend(() => {
+      if (this.consumed) {
+        return Stream.fail(
+          new StreamConsumed({
+            message: `The body of ${this.request.method} ${this.url} was already consumed; ` +
+              `a response body can be read once (use read to keep it)`,
+            request: { method: this.request.method, url: this.url }
+          })
+        )
+      }
+      this.consumed = true
+      return this.rawBody()
+    })
+  }
+
+  get stream(): Stream.Stream<Uint8Array, HttpError.HttpError> {
+    const encoding = findHeader(this.flatHeaders, "content-encoding")
+    const encodings = encoding === undefined ? [] : parseEncodings(encoding)
+    if (encodings.length === 0) return this.raw
+    return decodeStream(this.raw, encodings, { method: this.request.method, url: this.url })
+  }
+
+  get text(): Stream.Stream<string, HttpError.HttpError> {
+    return Stream.suspend(() => {
+      const decoder = new TextDecoder(textDecoderFor(charsetOf(findHeader(this.flatHeaders, "content-type"))).encoding)
+      return this.stream.pipe(
+        Stream.map((bytes) => decoder.decode(bytes, { stream: true })),
+        Stream.concat(Stream.sync(() => decoder.decode())),
+        Stream.filter((text) => text.length > 0)
+      )
+    })
+  }
+
+  get lines(): Stream.Stream<string, HttpError.HttpError> {
+    return Stream.splitLines(this.text)
+  }
+
+  get read(): Effect.Effect<Response, HttpError.HttpError> {
+    return Effect.map(Stream.runCollect(this.stream), (chunks) => {
+      const parts = Chunk.toReadonlyArray(chunks)
+      const content = parts.length === 1 ? parts[0]! : Buffer.concat(parts as Array<Uint8Array>)
+      return this.toBuffered(content)
+    })
+  }
+
+  /** This head with a buffered body: what `read` returns. */
+  toBuffered(content: Uint8Array): Response {
+    const response = new BufferedResponse(
+      this.status,
+      this.reasonPhrase,
+      this.httpVersion,
+      this.flatHeaders,
+      this.url,
+      this,
+      this.history,
+      content,
+      performance.now() - this.startedAt
+    )
+    return response
+  }
+
+  makeRequest(): Request {
+    return this.request
+  }
+
+  get raiseForStatus(): Effect.Effect<StreamingResponse, HttpError.HttpStatusError> {
+    return this.isError ? Effect.fail(this.statusError()) : Effect.succeed(this)
+  }
+
+  override toString() {
+    return `<StreamingResponse [${this.status} ${this.reasonPhrase}]>`
+  }
+}
+
+/** A streaming response whose body is a given Stream: what mock and in-process transports return. */
+export class StreamBodyResponse extends StreamingBase {
+  constructor(
+    head: {
+      readonly status: number
+      readonly reasonPhrase: string
+      readonly httpVersion: HttpVersion
+      readonly flatHeaders: ReadonlyArray<string>
+      readonly url: string
+      readonly request: Request
+    },
+    private readonly body: Stream.Stream<Uint8Array, HttpError.HttpError>,
+    readonly close: Effect.Effect<void>,
+    startedAt: number
+  ) {
+    super(
+      head.status,
+      head.reasonPhrase,
+      head.httpVersion,
+      head.flatHeaders,
+      head.url,
+      { makeRequest: () => head.request },
+      [],
+      startedAt
+    )
+  }
+  protected rawBody() {
+    return this.body
   }
 }

@@ -1,0 +1,351 @@
+/**
+ * Request body encoding: turns the `json` / `form` / `files` / `content` options of a request into a `Body` and the
+ * Content-Type that goes with it. Pure and synchronous; a multipart body with streamed parts stays a Stream, so a
+ * large upload never sits in memory whole.
+ */
+import { randomBytes } from "node:crypto"
+import * as Chunk from "effect/Chunk"
+import * as Predicate from "effect/Predicate"
+import * as Stream from "effect/Stream"
+import type { Body } from "./request.js"
+import { emptyBody } from "./request.js"
+
+export type FormValue = string | number | boolean | ReadonlyArray<string | number | boolean>
+
+export type FormInput =
+  | Readonly<Record<string, FormValue | undefined>>
+  | ReadonlyArray<readonly [string, string | number | boolean]>
+
+export type FileContent<E = unknown> = Uint8Array | string | Stream.Stream<Uint8Array, E>
+
+export type FileInput<E = unknown> = FileContent<E> | {
+  readonly filename?: string | undefined
+  readonly content: FileContent<E>
+  readonly contentType?: string | undefined
+  /** byte size of a Stream content, when known: lets the whole multipart body get a Content-Length */
+  readonly size?: number | undefined
+}
+
+export type FilesInput<E = unknown> =
+  | Readonly<Record<string, FileInput<E> | ReadonlyArray<FileInput<E>>>>
+  | ReadonlyArray<readonly [string, FileInput<E>]>
+
+export interface BodyOptions<E = unknown> {
+  readonly json?: unknown
+  readonly form?: FormInput | undefined
+  readonly files?: FilesInput<E> | undefined
+  readonly content?: Uint8Array | string | Stream.Stream<Uint8Array, E> | undefined
+}
+
+/** What `encode` returns: the body and its Content-Type, or why the options cannot be encoded. */
+export type EncodeResult =
+  | { readonly body: Body; readonly contentType: string | undefined }
+  | { readonly error: string }
+
+// Most requests carry no body; one shared result keeps that path free of allocation.
+const NO_BODY: EncodeResult = { body: emptyBody, contentType: undefined }
+
+const utf8 = new TextEncoder()
+const CRLF = utf8.encode("\r\n")
+
+/** Encode the body options of one request. contentType: the Content-Type to send unless the caller set one. */
+export const encode = (options: BodyOptions<any>): EncodeResult =>
+  options.json === undefined && options.form === undefined && options.files === undefined &&
+    options.content === undefined
+    ? NO_BODY
+    : encodeWith(options, makeBoundary)
+
+// 128 random bits: a part's content cannot realistically contain the delimiter, so contents need no scanning.
+const makeBoundary = (): string => `httpfx-${randomBytes(16).toString("hex")}`
+
+/** Only for tests: encode with a fixed boundary. */
+export const encodeWithBoundary = (options: BodyOptions<any>, boundary: string): EncodeResult =>
+  encodeWith(options, () => boundary)
+
+// The boundary is asked for only when the body is multipart: JSON and form requests skip the random bytes.
+const encodeWith = (options: BodyOptions<any>, boundary: () => string): EncodeResult => {
+  const { content, files, form, json } = options
+  const given = (content !== undefined ? 1 : 0) + (json !== undefined ? 1 : 0) +
+    (form !== undefined || files !== undefined ? 1 : 0)
+  if (given === 0) return NO_BODY
+  if (given > 1) return { error: "give only one of content, json, form/files" }
+  if (content !== undefined) return encodeContent(content)
+  if (json !== undefined) return encodeJson(json)
+  const fields = formPairs(form)
+  if (typeof fields === "string") return { error: fields }
+  const parts = files === undefined ? [] : fileParts(files)
+  if (typeof parts === "string") return { error: parts }
+  // As httpx: an empty `files` adds nothing, so the form goes urlencoded rather than as a multipart of fields only.
+  if (parts.length === 0) return encodeUrlencoded(fields)
+  return encodeMultipart(fields, parts, boundary())
+}
+
+// Raw content gets no Content-Type: only the caller knows what it is (httpx sends none either).
+const encodeContent = (content: Uint8Array | string | Stream.Stream<Uint8Array, unknown>): EncodeResult => {
+  if (typeof content === "string") return { body: bytesBody(utf8.encode(content)), contentType: undefined }
+  if (content instanceof Uint8Array) return { body: bytesBody(content), contentType: undefined }
+  if (isStream(content)) {
+    // A caller's stream may be a socket or a generator: running it twice cannot be assumed to give the same bytes.
+    return { body: { _tag: "Stream", stream: content, length: undefined, replayable: false }, contentType: undefined }
+  }
+  return { error: `content must be a Uint8Array, a string or a Stream, got ${describe(content)}` }
+}
+
+const encodeJson = (value: unknown): EncodeResult => {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch (e) {
+    // BigInt values and cycles throw; so may a toJSON method.
+    return { error: `the json body cannot be encoded: ${e instanceof Error ? e.message : String(e)}` }
+  }
+  // JSON.stringify returns undefined, rather than throwing, for a function, a symbol or undefined.
+  if (text === undefined) return { error: `the json body cannot be encoded: JSON has no form for ${describe(value)}` }
+  return { body: bytesBody(utf8.encode(text)), contentType: "application/json" }
+}
+
+const encodeUrlencoded = (fields: ReadonlyArray<readonly [string, string]>): EncodeResult => {
+  // URLSearchParams is the WHATWG application/x-www-form-urlencoded serializer (spaces as "+"), what servers expect.
+  const text = new URLSearchParams(fields as Array<[string, string]>).toString()
+  return { body: bytesBody(utf8.encode(text)), contentType: "application/x-www-form-urlencoded" }
+}
+
+// ----- form fields -----
+
+const formPairs = (form: FormInput | undefined): Array<readonly [string, string]> | string => {
+  const pairs: Array<readonly [string, string]> = []
+  if (form === undefined) return pairs
+  if (Array.isArray(form)) {
+    for (const pair of form as ReadonlyArray<readonly [string, unknown]>) {
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string") {
+        return `form pairs must be [name, value] with a string name, got ${describe(pair)}`
+      }
+      const value = scalar(pair[1])
+      if (value === undefined) return formValueError(pair[0], pair[1])
+      pairs.push([pair[0], value])
+    }
+    return pairs
+  }
+  if (typeof form !== "object" || form === null) {
+    return `form must be a record or a list of pairs, got ${describe(form)}`
+  }
+  for (const [name, value] of Object.entries(form as Record<string, unknown>)) {
+    if (value === undefined) continue
+    if (Array.isArray(value)) {
+      // Repeating the key is how urlencoded and multipart forms both carry a list (what a <select multiple> sends).
+      for (const item of value) {
+        const text = scalar(item)
+        if (text === undefined) return formValueError(name, item)
+        pairs.push([name, text])
+      }
+    } else {
+      const text = scalar(value)
+      if (text === undefined) return formValueError(name, value)
+      pairs.push([name, text])
+    }
+  }
+  return pairs
+}
+
+// Anything else would be sent as "[object Object]" or "null", which no server means to receive.
+const scalar = (value: unknown): string | undefined =>
+  typeof value === "string"
+    ? value
+    : typeof value === "number" || typeof value === "boolean"
+    ? String(value)
+    : undefined
+
+const formValueError = (name: string, value: unknown): string =>
+  `the form field ${JSON.stringify(name)} must be a string, a number, a boolean or a list of them, got ${
+    describe(value)
+  }`
+
+// ----- files -----
+
+interface FilePart {
+  readonly name: string
+  readonly filename: string
+  readonly contentType: string
+  readonly content: Uint8Array | Stream.Stream<Uint8Array, unknown>
+  readonly size: number | undefined
+}
+
+const fileParts = (files: FilesInput<unknown>): Array<FilePart> | string => {
+  const parts: Array<FilePart> = []
+  const add = (name: string, input: unknown): string | undefined => {
+    const part = filePart(name, input)
+    if (typeof part === "string") return part
+    parts.push(part)
+    return undefined
+  }
+  if (Array.isArray(files)) {
+    for (const pair of files as ReadonlyArray<readonly [string, unknown]>) {
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string") {
+        return `files pairs must be [name, file] with a string name, got ${describe(pair)}`
+      }
+      const error = add(pair[0], pair[1])
+      if (error !== undefined) return error
+    }
+    return parts
+  }
+  if (typeof files !== "object" || files === null) {
+    return `files must be a record or a list of pairs, got ${describe(files)}`
+  }
+  for (const [name, value] of Object.entries(files as Record<string, unknown>)) {
+    for (const input of Array.isArray(value) ? value : [value]) {
+      const error = add(name, input)
+      if (error !== undefined) return error
+    }
+  }
+  return parts
+}
+
+const filePart = (name: string, input: unknown): FilePart | string => {
+  const bare = fileContent(input)
+  if (bare !== undefined) {
+    return { name, filename: "upload", contentType: "application/octet-stream", content: bare, size: undefined }
+  }
+  if (!Predicate.hasProperty(input, "content")) {
+    return `the file ${JSON.stringify(name)} must be a Uint8Array, a string, a Stream or { filename?, content, ` +
+      `contentType?, size? }, got ${describe(input)}`
+  }
+  const { content: raw, contentType, filename, size } = input as {
+    content: unknown
+    filename?: unknown
+    contentType?: unknown
+    size?: unknown
+  }
+  const content = fileContent(raw)
+  if (content === undefined) {
+    return `the content of the file ${JSON.stringify(name)} must be a Uint8Array, a string or a Stream, got ${
+      describe(raw)
+    }`
+  }
+  if (filename !== undefined && typeof filename !== "string") {
+    return `the filename of the file ${JSON.stringify(name)} must be a string, got ${describe(filename)}`
+  }
+  if (contentType !== undefined && (typeof contentType !== "string" || /[\r\n\0]/.test(contentType))) {
+    // A line break here would let the value write its own part headers into the body.
+    return `the contentType of the file ${JSON.stringify(name)} must be a string without CR, LF or NUL, got ${
+      describe(contentType)
+    }`
+  }
+  if (size !== undefined && !(Number.isSafeInteger(size) && (size as number) >= 0)) {
+    return `the size of the file ${JSON.stringify(name)} must be a non-negative integer, got ${describe(size)}`
+  }
+  return {
+    name,
+    filename: filename ?? "upload",
+    contentType: contentType ?? "application/octet-stream",
+    content,
+    // Bytes know their own length; a declared size only matters for a Stream.
+    size: content instanceof Uint8Array ? content.length : size as number | undefined
+  }
+}
+
+const fileContent = (value: unknown): Uint8Array | Stream.Stream<Uint8Array, unknown> | undefined =>
+  typeof value === "string"
+    ? utf8.encode(value)
+    : value instanceof Uint8Array
+    ? value
+    : isStream(value)
+    ? value
+    : undefined
+
+// ----- multipart/form-data (RFC 7578) -----
+
+// HTML's multipart/form-data encoding escapes these three rather than backslash-quoting: servers follow browsers, and
+// a raw CR or LF would end the header line.
+const escapeParam = (value: string): string =>
+  value.replace(/["\r\n]/g, (c) => c === "\"" ? "%22" : c === "\r" ? "%0D" : "%0A")
+
+const encodeMultipart = (
+  fields: ReadonlyArray<readonly [string, string]>,
+  files: ReadonlyArray<FilePart>,
+  boundary: string
+): EncodeResult => {
+  // Each part opens with "--boundary" and ends with CRLF, so that CRLF plus the next "--boundary" is the delimiter
+  // of RFC 2046 §5.1.1; the body closes with "--boundary--".
+  const segments: Array<Uint8Array | Stream.Stream<Uint8Array, unknown>> = []
+  let length: number | undefined = 0
+  let streamed = false
+  const bytes = (chunk: Uint8Array) => {
+    segments.push(chunk)
+    if (length !== undefined) length += chunk.length
+  }
+  // Fields first, as RFC 7578 §5.2 advises: a server can read the small values before the files arrive.
+  for (const [name, value] of fields) {
+    bytes(utf8.encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${escapeParam(name)}"\r\n\r\n${value}\r\n`
+    ))
+  }
+  for (const part of files) {
+    bytes(utf8.encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${escapeParam(part.name)}"; filename="${
+        escapeParam(part.filename)
+      }"\r\nContent-Type: ${part.contentType}\r\n\r\n`
+    ))
+    if (part.content instanceof Uint8Array) {
+      bytes(part.content)
+    } else {
+      segments.push(part.content)
+      streamed = true
+      length = length === undefined || part.size === undefined ? undefined : length + part.size
+    }
+    bytes(CRLF)
+  }
+  bytes(utf8.encode(`--${boundary}--\r\n`))
+  const contentType = `multipart/form-data; boundary=${boundary}`
+  if (!streamed) return { body: bytesBody(concatBytes(segments as Array<Uint8Array>)), contentType }
+  // Adjacent byte segments (a part's trailing CRLF and the next part's headers) go out as one chunk.
+  const streams: Array<Stream.Stream<Uint8Array, unknown>> = []
+  let pending: Array<Uint8Array> = []
+  const flush = () => {
+    if (pending.length > 0) streams.push(Stream.succeed(concatBytes(pending)))
+    pending = []
+  }
+  for (const segment of segments) {
+    if (segment instanceof Uint8Array) {
+      pending.push(segment)
+    } else {
+      flush()
+      streams.push(segment)
+    }
+  }
+  flush()
+  return {
+    body: { _tag: "Stream", stream: Stream.concatAll(Chunk.unsafeFromArray(streams)), length, replayable: false },
+    contentType
+  }
+}
+
+const concatBytes = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]!
+  let total = 0
+  for (const chunk of chunks) total += chunk.length
+  const out = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.length
+  }
+  return out
+}
+
+// ----- helpers -----
+
+const bytesBody = (bytes: Uint8Array): Body => ({ _tag: "Bytes", bytes })
+
+const isStream = (value: unknown): value is Stream.Stream<Uint8Array, unknown> =>
+  Predicate.hasProperty(value, Stream.StreamTypeId)
+
+const describe = (value: unknown): string =>
+  value === null
+    ? "null"
+    : value === undefined
+    ? "undefined"
+    : Array.isArray(value)
+    ? "an array"
+    : typeof value === "object"
+    ? `an object (${Object.prototype.toString.call(value).slice(8, -1)})`
+    : `a ${typeof value}`
