@@ -5,6 +5,20 @@
  */
 
 /**
+ * Authentication: basic, bearer, digest and custom flows.
+ *
+ * @since 0.1.0
+ */
+export * as Auth from "./Auth.js"
+
+/**
+ * The high-level client (httpx's AsyncClient) as an Effect service.
+ *
+ * @since 0.1.0
+ */
+export * as Client from "./Client.js"
+
+/**
  * Typed failures: one tagged class per way a request can fail.
  *
  * @since 0.1.0
@@ -24,3 +38,10 @@ export * as Pool from "./Pool.js"
  * @since 0.1.0
  */
 export * as Response from "./Response.js"
+
+/**
+ * Transports: the pool, mocks, in-process apps.
+ *
+ * @since 0.1.0
+ */
+export * as Transport from "./Transport.js"

@@ -1,0 +1,552 @@
+/**
+ * The client (httpx's AsyncClient): builds requests from options, then runs them through the layers
+ * auth → redirects → (per hop) retries, cookies, hooks → transport.
+ */
+import * as Headers from "@effect/platform/Headers"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import type { Auth } from "../Auth.js"
+import {
+  LocalProtocolError,
+  RequestTimeout,
+  StreamConsumed,
+  TooManyRedirects
+} from "../HttpError.js"
+import * as HttpError from "../HttpError.js"
+import { basic as basicAuth, isAuth } from "./auth.js"
+import * as Body from "./body.js"
+import { CookieJar } from "./cookieJar.js"
+import { supportedEncodings } from "./decoding.js"
+import type { ConnectionInfo, PoolOptions } from "./pool.js"
+import { PoolImpl } from "./pool.js"
+import type { Request } from "./request.js"
+import type { HeadBase, Response, ResponseHead, StreamingBase, StreamingResponse } from "./response.js"
+import { findHeader } from "./response.js"
+import type { TimeoutInput } from "./timeouts.js"
+import * as Timeouts from "./timeouts.js"
+import * as Transport from "./transport.js"
+import { version } from "./version.js"
+
+// ---- options -----------------------------------------------------------------------------------------------------
+
+export type HeadersInput = Headers.Input
+
+export type ParamValue = string | number | boolean
+export type ParamsInput =
+  | Readonly<Record<string, ParamValue | ReadonlyArray<ParamValue> | undefined>>
+  | ReadonlyArray<readonly [string, ParamValue]>
+
+export type AuthInput = Auth | readonly [username: string, password: string]
+
+export type RequestHook = (request: Request) => Effect.Effect<void, HttpError.HttpError>
+export type ResponseHook = (response: StreamingResponse) => Effect.Effect<void, HttpError.HttpError>
+
+/**
+ * Retries of idempotent requests on transport errors and on 429/503 (honouring Retry-After): a count with
+ * exponential backoff, or any Schedule.
+ */
+export type RetryInput =
+  | number
+  | {
+    readonly times: number
+    /** first delay [0.5 seconds], doubled at each retry */
+    readonly backoff?: Duration.DurationInput | undefined
+    /** statuses to retry [429, 503] */
+    readonly statuses?: ReadonlyArray<number> | undefined
+  }
+  | Schedule.Schedule<unknown, unknown>
+
+export interface ClientOptions extends PoolOptions {
+  readonly baseUrl?: string | URL | undefined
+  readonly headers?: HeadersInput | undefined
+  readonly params?: ParamsInput | undefined
+  readonly auth?: AuthInput | undefined
+  /** keep a cookie jar across requests [true]; or a jar to share */
+  readonly cookies?: boolean | CookieJar | undefined
+  readonly followRedirects?: boolean | undefined
+  readonly maxRedirects?: number | undefined
+  readonly transport?: Transport.Transport | undefined
+  readonly eventHooks?: {
+    readonly request?: ReadonlyArray<RequestHook> | undefined
+    readonly response?: ReadonlyArray<ResponseHook> | undefined
+  } | undefined
+  readonly retry?: RetryInput | undefined
+}
+
+export interface RequestOptions<E = never> extends Body.BodyOptions<E> {
+  readonly headers?: HeadersInput | undefined
+  readonly params?: ParamsInput | undefined
+  readonly auth?: AuthInput | null | undefined
+  readonly timeout?: TimeoutInput | undefined
+  readonly followRedirects?: boolean | undefined
+}
+
+// ---- requests ----------------------------------------------------------------------------------------------------
+
+/** A request that could not be built carries why, and fails when sent (buildRequest itself cannot fail). */
+const invalid = new WeakMap<Request, HttpError.HttpError>()
+
+const defaultHeaders = (): Headers.Headers =>
+  Headers.fromInput({
+    "user-agent": `httpfx/${version}`,
+    accept: "*/*",
+    "accept-encoding": supportedEncodings.join(", ")
+  })
+
+const appendParams = (url: string, params: ReadonlyArray<readonly [string, string]>): string => {
+  if (params.length === 0) return url
+  const hash = url.indexOf("#")
+  const base = hash >= 0 ? url.slice(0, hash) : url
+  const search = new URLSearchParams()
+  for (const [name, value] of params) search.append(name, value)
+  const query = search.toString()
+  return base + (base.includes("?") ? (base.endsWith("?") || base.endsWith("&") ? "" : "&") : "?") + query
+}
+
+const paramPairs = (params: ParamsInput | undefined): Array<readonly [string, string]> => {
+  const out: Array<readonly [string, string]> = []
+  if (params === undefined) return out
+  if (Array.isArray(params)) {
+    for (const [name, value] of params as ReadonlyArray<readonly [string, ParamValue]>) out.push([name, String(value)])
+    return out
+  }
+  for (const [name, value] of Object.entries(params as Record<string, ParamValue | ReadonlyArray<ParamValue>>)) {
+    if (value === undefined) continue
+    if (Array.isArray(value)) for (const item of value) out.push([name, String(item)])
+    else out.push([name, String(value)])
+  }
+  return out
+}
+
+/** Request params replace client params of the same name and add the rest (httpx's merge). */
+const mergeParams = (
+  client: ReadonlyArray<readonly [string, string]>,
+  request: ParamsInput | undefined
+): ReadonlyArray<readonly [string, string]> => {
+  if (request === undefined) return client
+  const own = paramPairs(request)
+  if (client.length === 0) return own
+  const replaced = new Set(own.map(([name]) => name))
+  return [...client.filter(([name]) => !replaced.has(name)), ...own]
+}
+
+/**
+ * httpx's URL merge: a relative URL is appended to the base URL's path (so `http://h/api` + `/get` gives
+ * `http://h/api/get`, unlike RFC 3986 resolution, which would drop `/api`).
+ */
+export const mergeUrl = (base: URL | undefined, url: string | URL): string => {
+  if (typeof url !== "string") return url.href
+  if (base === undefined || /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)) return url
+  const path = url.startsWith("/") ? url.slice(1) : url
+  return base.origin + base.pathname + path
+}
+
+const toAuth = (input: AuthInput | null | undefined): Auth | null | undefined => {
+  if (input === undefined || input === null) return input
+  if (isAuth(input)) return input
+  return basicAuth(input[0], input[1])
+}
+
+// ---- redirects ---------------------------------------------------------------------------------------------------
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
+
+const sameOrigin = (a: URL, b: URL) => a.protocol === b.protocol && a.host === b.host
+
+/**
+ * The next hop of a redirect, as httpx builds it (RFC 9110 §15.4): 303 turns every method but HEAD into GET,
+ * 301/302 turn POST into GET (as browsers do), 307/308 keep method and body. Authorization goes when the origin
+ * changes, except on an upgrade of the same host to https.
+ */
+const redirectRequest = (
+  request: Request,
+  response: ResponseHead,
+  location: string
+): Request | HttpError.HttpError => {
+  let next: URL
+  try {
+    next = new URL(location, response.url)
+  } catch {
+    return new HttpError.RemoteProtocolError({
+      message: `${request.method} ${request.url}: the server redirected to an invalid Location ${JSON.stringify(location)}`,
+      request: { method: request.method, url: request.url }
+    })
+  }
+  const previous = new URL(request.url)
+  if (next.hash === "" && previous.hash !== "") next.hash = previous.hash
+  const status = response.status
+  let method = request.method
+  if (status === 303 && method !== "HEAD") method = "GET"
+  if ((status === 301 || status === 302) && method === "POST") method = "GET"
+  let headers = Headers.remove(request.headers, "cookie")
+  const upgrade = previous.hostname === next.hostname && previous.protocol === "http:" && next.protocol === "https:"
+  if (!sameOrigin(previous, next) && !upgrade) {
+    headers = Headers.remove(headers, "authorization")
+  }
+  if (previous.host !== next.host) headers = Headers.remove(headers, "host")
+  let body = request.body
+  if (method !== request.method || status === 303) {
+    body = { _tag: "Empty" }
+    headers = Headers.remove(Headers.remove(Headers.remove(headers, "content-length"), "content-type"), "transfer-encoding")
+  } else if (body._tag === "Stream" && !body.replayable) {
+    return new StreamConsumed({
+      message: `${request.method} ${request.url}: the server answered ${status} to ${next.href}, which needs the ` +
+        `request body sent again, but the body is a stream that cannot be replayed; buffer it (a Uint8Array) to ` +
+        `follow such redirects`,
+      request: { method: request.method, url: request.url }
+    })
+  }
+  return { ...request, method, url: next.href, headers, body }
+}
+
+// ---- retries -----------------------------------------------------------------------------------------------------
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
+
+interface RetryPolicy {
+  readonly schedule: Schedule.Schedule<unknown, unknown>
+  readonly statuses: ReadonlySet<number>
+}
+
+const toRetryPolicy = (input: RetryInput | undefined): RetryPolicy | undefined => {
+  if (input === undefined) return undefined
+  if (Schedule.isSchedule(input)) return { schedule: input, statuses: new Set([429, 503]) }
+  const times = typeof input === "number" ? input : input.times
+  if (times <= 0) return undefined
+  const backoff = typeof input === "number" ? undefined : input.backoff
+  const statuses = typeof input === "number" ? undefined : input.statuses
+  return {
+    schedule: Schedule.intersect(Schedule.exponential(backoff ?? "500 millis", 2), Schedule.recurs(times)),
+    statuses: new Set(statuses ?? [429, 503])
+  }
+}
+
+/** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; milliseconds from now. */
+export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+const retryableError = (error: HttpError.HttpError) =>
+  HttpError.isTransportError(error) && error._tag !== "LocalProtocolError" && error._tag !== "UnsupportedProtocol"
+
+// ---- the client --------------------------------------------------------------------------------------------------
+
+type Sent = Response | StreamingResponse
+
+const flatOf = (response: ResponseHead): ReadonlyArray<string> => {
+  const flat = (response as Partial<HeadBase>).flatHeaders
+  return flat ?? response.rawHeaders.flatMap(([name, value]) => [name, value])
+}
+
+export class ClientImpl {
+  readonly transport: Transport.Transport
+  readonly jar: CookieJar | undefined
+  private readonly baseUrl: URL | undefined
+  private readonly headers: Headers.Headers
+  private readonly params: ReadonlyArray<readonly [string, string]>
+  private readonly auth: Auth | undefined
+  private readonly followRedirects: boolean
+  private readonly maxRedirects: number
+  private readonly requestHooks: ReadonlyArray<RequestHook>
+  private readonly responseHooks: ReadonlyArray<ResponseHook>
+  private readonly retry: RetryPolicy | undefined
+  private readonly total: number
+  private readonly timeouts: Timeouts.Timeouts
+
+  constructor(options: ClientOptions, transport: Transport.Transport) {
+    this.transport = transport
+    this.jar = options.cookies === false ? undefined : options.cookies instanceof CookieJar ? options.cookies : new CookieJar()
+    if (options.baseUrl !== undefined) {
+      const base = new URL(String(options.baseUrl))
+      // httpx enforces a trailing slash so that relative paths extend the base path.
+      if (!base.pathname.endsWith("/")) base.pathname += "/"
+      this.baseUrl = base
+    }
+    this.headers = options.headers === undefined
+      ? defaultHeaders()
+      : Headers.merge(defaultHeaders(), Headers.fromInput(options.headers))
+    this.params = paramPairs(options.params)
+    this.auth = toAuth(options.auth) ?? undefined
+    this.followRedirects = options.followRedirects ?? false
+    this.maxRedirects = options.maxRedirects ?? 20
+    this.requestHooks = options.eventHooks?.request ?? []
+    this.responseHooks = options.eventHooks?.response ?? []
+    this.retry = toRetryPolicy(options.retry)
+    this.timeouts = Timeouts.resolve(options.timeout)
+    this.total = this.timeouts.total
+  }
+
+  // ---- building --------------------------------------------------------------------------------------------------
+
+  buildRequest<E>(method: string, url: string | URL, options?: RequestOptions<E>): Request {
+    const upper = method.toUpperCase()
+    let target = mergeUrl(this.baseUrl, url)
+    const params = mergeParams(this.params, options?.params)
+    if (params.length > 0) target = appendParams(target, params)
+    const encoded = options === undefined ? Body.encode({}) : Body.encode(options)
+    let headers = options?.headers === undefined
+      ? this.headers
+      : Headers.merge(this.headers, Headers.fromInput(options.headers))
+    let error: HttpError.HttpError | undefined
+    let body: Request["body"] = { _tag: "Empty" }
+    if ("error" in encoded) {
+      error = new LocalProtocolError({
+        message: `${upper} ${target}: cannot encode the request body: ${encoded.error}`,
+        request: { method: upper, url: target }
+      })
+    } else {
+      body = encoded.body
+      if (encoded.contentType !== undefined && headers["content-type"] === undefined) {
+        headers = Headers.set(headers, "content-type", encoded.contentType)
+      }
+      if (body._tag === "Stream" && body.length !== undefined && headers["content-length"] === undefined) {
+        headers = Headers.set(headers, "content-length", String(body.length))
+      }
+    }
+    const request: Request = {
+      method: upper,
+      url: target,
+      headers,
+      body,
+      timeout: options?.timeout,
+      followRedirects: options?.followRedirects,
+      auth: options?.auth === undefined ? undefined : toAuth(options.auth)
+    }
+    if (error !== undefined) invalid.set(request, error)
+    return request
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------------------------
+
+  request<E>(method: string, url: string | URL, options?: RequestOptions<E>): Effect.Effect<Response, HttpError.HttpError | E> {
+    return Effect.suspend(() => this.sendBuffered(this.buildRequest(method, url, options))) as Effect.Effect<Response, HttpError.HttpError | E>
+  }
+
+  stream<E>(
+    method: string,
+    url: string | URL,
+    options?: RequestOptions<E>
+  ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope> {
+    return Effect.suspend(() => this.sendStreaming(this.buildRequest(method, url, options))) as Effect.Effect<
+      StreamingResponse,
+      HttpError.HttpError | E,
+      Scope.Scope
+    >
+  }
+
+  sendBuffered(request: Request): Effect.Effect<Response, HttpError.HttpError> {
+    return this.execute(request, false) as Effect.Effect<Response, HttpError.HttpError>
+  }
+
+  sendStreaming(request: Request): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> {
+    return this.execute(request, true) as Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>
+  }
+
+  get pool(): Effect.Effect<ReadonlyArray<ConnectionInfo>> {
+    return this.transport.connections ?? Effect.succeed([])
+  }
+
+  private execute(request: Request, streaming: boolean): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
+    const error = invalid.get(request)
+    if (error !== undefined) return Effect.fail(error)
+    const auth = request.auth === undefined ? this.auth : (request.auth as Auth | null) ?? undefined
+    const follow = request.followRedirects ?? this.followRedirects
+    const simple = auth === undefined && !follow
+    let effect: Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> = simple
+      ? this.hop(request, streaming, [])
+      : auth === undefined
+      ? this.redirects(request, streaming, follow)
+      : streaming
+      ? this.withAuth(auth, request, streaming, follow)
+      // A buffered response holds no connection, so the flow's scope can end with the request.
+      : Effect.scoped(this.withAuth(auth, request, streaming, follow))
+    const total = request.timeout === undefined ? this.total : Timeouts.resolve(request.timeout, this.timeouts).total
+    if (total > 0) {
+      effect = Effect.timeoutFail(effect, {
+        duration: Duration.millis(total),
+        onTimeout: () =>
+          new RequestTimeout({
+            message: `${request.method} ${request.url} did not complete within the total timeout of ${total} ms`,
+            request: { method: request.method, url: request.url }
+          })
+      })
+    }
+    return effect
+  }
+
+  /** Auth is the outer layer, as in httpx: a flow's second try runs the whole redirect chain again. */
+  private withAuth(
+    auth: Auth,
+    request: Request,
+    streaming: boolean,
+    follow: boolean
+  ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
+    return Effect.flatMap(Effect.scope, (scope) => {
+      let previous: StreamingResponse | undefined
+      const send = (next: Request): Effect.Effect<Sent, HttpError.HttpError> => {
+        // A flow that sends again is done with the earlier response: release its connection now.
+        const release = previous === undefined ? Effect.void : previous.close
+        previous = undefined
+        return Effect.zipRight(
+          release,
+          Effect.tap(
+            Effect.provideService(this.redirects(next, streaming, follow), Scope.Scope, scope),
+            (response) => {
+              if (streaming) previous = response as StreamingResponse
+            }
+          )
+        )
+      }
+      return auth.flow(request, send as any) as Effect.Effect<Sent, HttpError.HttpError>
+    })
+  }
+
+  private redirects(
+    request: Request,
+    streaming: boolean,
+    follow: boolean
+  ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
+    if (!follow) return this.hop(request, streaming, [])
+    const history: Array<Response> = []
+    const loop = (current: Request): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> =>
+      Effect.flatMap(this.hop(current, streaming, history), (response) => {
+        const location = REDIRECT_STATUSES.has(response.status)
+          ? findHeader(flatOf(response), "location")
+          : undefined
+        if (location === undefined) return Effect.succeed(response)
+        if (history.length >= this.maxRedirects) {
+          return Effect.zipRight(
+            release(response),
+            Effect.fail(
+              new TooManyRedirects({
+                message: `${request.method} ${request.url}: more than ${this.maxRedirects} redirects ` +
+                  `(the last to ${location}); raise maxRedirects if this is expected`,
+                request: { method: request.method, url: request.url }
+              })
+            )
+          )
+        }
+        const next = redirectRequest(current, response, location)
+        return Effect.flatMap(streaming ? drain(response as StreamingResponse) : Effect.succeed(response as Response), (hop) => {
+          history.push(hop)
+          return HttpError.isHttpError(next) ? Effect.fail(next) : loop(next)
+        })
+      })
+    return loop(request)
+  }
+
+  /** One request on the wire: retries, cookies, hooks, transport. */
+  private hop(
+    request: Request,
+    streaming: boolean,
+    history: ReadonlyArray<Response>
+  ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
+    const once = this.single(request, streaming, history)
+    const retry = this.retry
+    if (retry === undefined || !IDEMPOTENT.has(request.method)) return once
+    if (request.body._tag === "Stream" && !request.body.replayable) return once
+    return Effect.flatMap(Schedule.driver(retry.schedule), (driver) => {
+      const attempt: Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> = Effect.flatMap(
+        Effect.either(once),
+        (result) => {
+          if (Either.isLeft(result)) {
+            if (!retryableError(result.left)) return Effect.fail(result.left)
+            return Effect.matchEffect(driver.next(result.left), {
+              onFailure: () => Effect.fail(result.left),
+              onSuccess: () => attempt
+            })
+          }
+          const response = result.right
+          if (!retry.statuses.has(response.status)) return Effect.succeed(response)
+          const wait = parseRetryAfter(findHeader(flatOf(response), "retry-after"), Date.now())
+          return Effect.matchEffect(driver.next(response), {
+            onFailure: () => Effect.succeed(response),
+            onSuccess: () =>
+              Effect.zipRight(
+                release(response),
+                wait === undefined ? attempt : Effect.zipRight(Effect.sleep(Duration.millis(wait)), attempt)
+              )
+          })
+        }
+      )
+      return attempt
+    })
+  }
+
+  private single(
+    request: Request,
+    streaming: boolean,
+    history: ReadonlyArray<Response>
+  ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
+    let outgoing = request
+    const jar = this.jar
+    if (jar !== undefined && !jar.isEmpty && request.headers.cookie === undefined) {
+      const cookie = jar.header(request.url)
+      if (cookie !== undefined) outgoing = { ...request, headers: Headers.set(request.headers, "cookie", cookie) }
+    }
+    const transport = this.transport
+    const hooks = this.requestHooks.length > 0 || this.responseHooks.length > 0
+    let sent: Effect.Effect<Sent, HttpError.HttpError, Scope.Scope>
+    if (!streaming && !hooks && transport.send !== undefined) {
+      sent = transport.send(outgoing)
+    } else if (!hooks) {
+      sent = streaming
+        ? transport.handle(outgoing)
+        : Effect.scoped(Effect.flatMap(transport.handle(outgoing), (response) => response.read))
+    } else {
+      const withHooks = Effect.zipRight(
+        Effect.forEach(this.requestHooks, (hook) => hook(outgoing), { discard: true }),
+        Effect.tap(transport.handle(outgoing), (response) => {
+          // Cookies are stored before response hooks run, so a hook sees the jar as the next request will.
+          this.storeCookies(outgoing.url, response)
+          return Effect.forEach(this.responseHooks, (hook) => hook(response), { discard: true })
+        })
+      )
+      sent = streaming ? withHooks : Effect.scoped(Effect.flatMap(withHooks, (response) => response.read))
+    }
+    return Effect.map(sent, (response) => {
+      if (!hooks) this.storeCookies(outgoing.url, response)
+      ;(response as unknown as HeadBase).setContext(outgoing, history.slice())
+      return response
+    })
+  }
+
+  private storeCookies(url: string, response: ResponseHead): void {
+    const jar = this.jar
+    if (jar === undefined) return
+    const flat = flatOf(response)
+    let lines: Array<string> | undefined
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i]!
+      if (name.length === 10 && name.toLowerCase() === "set-cookie") (lines ??= []).push(flat[i + 1]!)
+    }
+    if (lines !== undefined) jar.store(url, lines)
+  }
+}
+
+/** Read a redirect's body to the end so its connection can be reused, or close it: never pin it. */
+const drain = (response: StreamingResponse): Effect.Effect<Response> =>
+  Effect.catchAll(
+    response.read,
+    () => Effect.as(response.close, (response as unknown as StreamingBase).toBuffered(new Uint8Array(0)))
+  )
+
+const release = (response: Sent): Effect.Effect<void> =>
+  "close" in response && Effect.isEffect((response as StreamingResponse).close)
+    ? (response as StreamingResponse).close
+    : Effect.void
+
+export const makeClient = (options: ClientOptions = {}): Effect.Effect<ClientImpl, never, Scope.Scope> =>
+  options.transport !== undefined
+    ? Effect.sync(() => new ClientImpl(options, options.transport!))
+    : Effect.map(
+      Effect.acquireRelease(Effect.sync(() => new PoolImpl(options)), (pool) => Effect.sync(() => pool.shutdown())),
+      (pool) => new ClientImpl(options, Transport.fromPool(pool))
+    )

@@ -1,0 +1,64 @@
+/**
+ * Transports: what turns a client Request into a response. The pool is the default; mocks and in-process apps are
+ * others. A transport may offer a buffered fast path (`send`), which the client uses when nothing needs the head
+ * before the body.
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as HttpError from "../HttpError.js"
+import type { ConnectionInfo, PoolOptions } from "./pool.js"
+import { PoolImpl } from "./pool.js"
+import type { Request } from "./request.js"
+import type { Response, StreamingResponse } from "./response.js"
+
+export const TypeId: unique symbol = Symbol.for("httpfx/Transport")
+export type TypeId = typeof TypeId
+
+export interface Transport {
+  readonly [TypeId]: TypeId
+  /** Send the request; the response's body belongs to the scope. */
+  handle(request: Request): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>
+  /** Send the request and read the whole body; when absent the client uses `handle` and `read`. */
+  readonly send?: ((request: Request) => Effect.Effect<Response, HttpError.HttpError>) | undefined
+  /** The connections behind the transport, when it has any. */
+  readonly connections?: Effect.Effect<ReadonlyArray<ConnectionInfo>> | undefined
+}
+
+export const isTransport = (u: unknown): u is Transport => typeof u === "object" && u !== null && TypeId in u
+
+export const make = (
+  handle: Transport["handle"],
+  extras?: { readonly send?: Transport["send"]; readonly connections?: Transport["connections"] }
+): Transport => ({ [TypeId]: TypeId, handle, send: extras?.send, connections: extras?.connections })
+
+const contentOf = (request: Request) => {
+  const body = request.body
+  return body._tag === "Empty" ? undefined : body._tag === "Bytes" ? body.bytes : body.stream
+}
+
+/** The pool as a transport: requests go out on its connections. */
+export const fromPool = (pool: PoolImpl): Transport =>
+  make(
+    (request) =>
+      pool.stream(request.method, request.url, {
+        headers: request.headers,
+        content: contentOf(request),
+        timeout: request.timeout
+      }) as Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>,
+    {
+      send: (request) =>
+        pool.request(request.method, request.url, {
+          headers: request.headers,
+          content: contentOf(request),
+          timeout: request.timeout
+        }) as Effect.Effect<Response, HttpError.HttpError>,
+      connections: pool.connections
+    }
+  )
+
+/** A pool owned by the scope, as a transport. */
+export const pool = (options?: PoolOptions): Effect.Effect<Transport, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(Effect.sync(() => new PoolImpl(options)), (p) => Effect.sync(() => p.shutdown())),
+    fromPool
+  )
