@@ -26,9 +26,12 @@ import type { Connection, ConnectionOwner, ConnectionState } from "./h1/connecti
 import { CHUNKED, declaredLength, encodeHead, NO_BODY } from "./h1/requestHead.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import type { NetworkOptions, TlsOptions } from "./net/openSocket.js"
+import { proxyAuthorization, proxyFor, routesFrom } from "./net/proxy.js"
+import type { ProxyConfig, ProxyInput, ProxyRoutes } from "./net/proxy.js"
 import type { Response, StreamingResponse } from "./response.js"
 import * as Timeouts from "./timeouts.js"
 import { parseTarget } from "./url.js"
+import type { Target } from "./url.js"
 
 export interface PoolOptions {
   readonly maxConnections?: number | undefined
@@ -42,6 +45,11 @@ export interface PoolOptions {
   readonly uds?: string | undefined
   readonly tls?: TlsOptions | undefined
   readonly timeout?: Timeouts.TimeoutInput | undefined
+  /**
+   * Send requests through a proxy: `"http://[user:pass@]host:port"` (CONNECT tunnels for https, forwarding for
+   * http) or `"socks5://[user:pass@]host:port"`; or `{ http, https, noProxy }` per scheme.
+   */
+  readonly proxy?: ProxyInput | undefined
 }
 
 export type Content<E = never> = Uint8Array | string | Stream.Stream<Uint8Array, E>
@@ -91,6 +99,7 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
   private readonly maxConnections: number
   private readonly maxPerHost: number
   private readonly maxKeepalive: number
+  private readonly proxies: ProxyRoutes | undefined
 
   /** every live connection, oldest first */
   private readonly all = new Set<Pooled>()
@@ -123,7 +132,16 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
       tls: options.tls,
       alpn: ["http/1.1"]
     }
+    if (options.proxy !== undefined) {
+      const routes = routesFrom(options.proxy)
+      if (typeof routes === "string") throw new Error(`httpfx: ${routes}`)
+      this.proxies = routes
+    }
     this.acquire = this.acquire.bind(this)
+  }
+
+  proxyFor(target: Target): ProxyConfig | undefined {
+    return proxyFor(this.proxies, target)
   }
 
   // ---- the public operations -------------------------------------------------------------------------------------
@@ -247,7 +265,17 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
         })
       }
     }
-    const head = encodeHead(method, target.path, target.host, options?.headers, length)
+    let path = target.path
+    let extra = ""
+    if (this.proxies !== undefined && !target.secure) {
+      const proxy = proxyFor(this.proxies, target)
+      if (proxy !== undefined && proxy.kind === "http") {
+        // A forward proxy needs the absolute-form target (RFC 9112 §3.2.2) and its own credentials.
+        path = target.href
+        extra = proxyAuthorization(proxy)
+      }
+    }
+    const head = encodeHead(method, path, target.host, options?.headers, length, extra)
     if (typeof head !== "string") {
       return new LocalProtocolError({
         message: `${method} ${target.href}: ${head.error}`,

@@ -7,6 +7,7 @@ import {
   ConnectError,
   ConnectTimeout,
   LocalProtocolError,
+  ProxyError,
   ReadError,
   ReadTimeout,
   RemoteProtocolError,
@@ -15,8 +16,9 @@ import {
 } from "../../HttpError.js"
 import type * as HttpError from "../../HttpError.js"
 import type { Exchange, ExchangeConnection } from "../exchange.js"
-import { describeConnectFailure, openSocket } from "../net/openSocket.js"
-import type { NetworkOptions } from "../net/openSocket.js"
+import { describeConnectFailure, destroyQuietly, openSocket } from "../net/openSocket.js"
+import type { NetworkOptions, OpenFailure, Opening } from "../net/openSocket.js"
+import type { ProxyConfig } from "../net/proxy.js"
 import type { Target } from "../url.js"
 import { ResponseParser } from "./responseParser.js"
 import type { ResponseHandler } from "./responseParser.js"
@@ -26,6 +28,8 @@ export type ConnectionState = "CONNECTING" | "ACTIVE" | "IDLE" | "CLOSED"
 /** What a connection needs from its pool. */
 export interface ConnectionOwner {
   readonly network: NetworkOptions
+  /** The proxy a connection to this target goes through, if any. */
+  proxyFor(target: Target): ProxyConfig | undefined
   readonly retries: number
   readonly keepaliveExpiry: number
   /** The exchange finished cleanly and the connection may serve another. */
@@ -63,15 +67,17 @@ const enum Timer {
 // Methods that RFC 9110 §9.2.2 lets a client repeat when it cannot tell whether the server saw the request.
 const idempotent = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
 
-const noop = () => {}
-
 export class Http11Connection implements Connection, ResponseHandler {
   readonly httpVersion = "HTTP/1.1" as const
   state: ConnectionState = "CONNECTING"
   requestCount = 0
   idleSince = 0
 
+  // Set once the stream is open; every state but CONNECTING has one.
   private socket!: net.Socket
+  /** the stream being opened (TCP, proxy handshake, TLS), until it is ready */
+  private opening: Opening | undefined = undefined
+  private readonly proxy: ProxyConfig | undefined
   private exchange: Exchange | undefined = undefined
   private readonly parser = new ResponseParser(this)
   private completed = false
@@ -88,7 +94,9 @@ export class Http11Connection implements Connection, ResponseHandler {
   private bodySent = 0
 
   constructor(readonly owner: ConnectionOwner, readonly target: Target, exchange: Exchange) {
-    this.onReady = this.onReady.bind(this)
+    this.proxy = owner.proxyFor(target)
+    this.onOpen = this.onOpen.bind(this)
+    this.onOpenFailed = this.onOpenFailed.bind(this)
     this.onData = this.onData.bind(this)
     this.onEnd = this.onEnd.bind(this)
     this.onError = this.onError.bind(this)
@@ -101,15 +109,49 @@ export class Http11Connection implements Connection, ResponseHandler {
   }
 
   private connect(): void {
-    const { readyEvent, socket } = openSocket(this.target, this.owner.network)
+    this.arm(Timer.Connect, this.exchange?.timeouts.connect ?? 0)
+    this.opening = openSocket(this.target, this.owner.network, this.proxy, this.onOpen, this.onOpenFailed)
+  }
+
+  private onOpen(socket: net.Socket): void {
+    this.opening = undefined
     this.socket = socket
-    socket.once(readyEvent, this.onReady)
     socket.on("data", this.onData)
     socket.on("end", this.onEnd)
     socket.on("error", this.onError)
     socket.on("close", this.onClose)
     socket.on("drain", this.onDrain)
-    this.arm(Timer.Connect, this.exchange?.timeouts.connect ?? 0)
+    this.disarm()
+    const exchange = this.exchange
+    if (exchange === undefined) {
+      // Its request went away while connecting; the pool closes such connections rather than keep a spare.
+      this.close()
+      return
+    }
+    this.start(exchange)
+  }
+
+  private onOpenFailed(failure: OpenFailure): void {
+    this.opening = undefined
+    const exchange = this.exchange
+    this.exchange = undefined
+    if (exchange !== undefined && this.retryConnect(exchange)) return
+    this.close()
+    if (exchange === undefined) return
+    const where = `${exchange.method} ${exchange.target.href}`
+    exchange.fail(
+      failure.phase === "proxy"
+        ? new ProxyError({
+          message: `${where}: ${(failure.error as Error).message}`,
+          request: exchange.requestInfo,
+          cause: failure.error
+        })
+        : new ConnectError({
+          message: `${where}: ` + describeConnectFailure(failure.error, this.target, this.owner.network.uds, this.proxy),
+          request: exchange.requestInfo,
+          cause: failure.error
+        })
+    )
   }
 
   // ---- the pool's side -------------------------------------------------------------------------------------------
@@ -122,7 +164,7 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   isReusable(now: number): boolean {
     const socket = this.socket
-    return this.state === "IDLE" && !socket.destroyed && socket.readable && socket.writable &&
+    return this.state === "IDLE" && socket !== undefined && !socket.destroyed && socket.readable && socket.writable &&
       (this.owner.keepaliveExpiry <= 0 || now - this.idleSince < this.owner.keepaliveExpiry)
   }
 
@@ -248,17 +290,6 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   // ---- reading ---------------------------------------------------------------------------------------------------
 
-  private onReady(): void {
-    this.disarm()
-    const exchange = this.exchange
-    if (exchange === undefined) {
-      // Its request went away while connecting; the pool closes such connections rather than keep a spare.
-      this.close()
-      return
-    }
-    this.start(exchange)
-  }
-
   private onData(chunk: Buffer): void {
     const exchange = this.exchange
     if (exchange === undefined || this.state !== "ACTIVE") {
@@ -336,19 +367,6 @@ export class Http11Connection implements Connection, ResponseHandler {
   private onError(error: Error): void {
     const exchange = this.exchange
     this.exchange = undefined
-    if (this.state === "CONNECTING") {
-      if (exchange !== undefined && this.retryConnect(exchange)) return
-      this.close()
-      exchange?.fail(
-        new ConnectError({
-          message: `${exchange.method} ${exchange.target.href}: ` +
-            describeConnectFailure(error, this.target, this.owner.network.uds),
-          request: exchange.requestInfo,
-          cause: error
-        })
-      )
-      return
-    }
     this.close()
     if (exchange === undefined) return
     if (this.retryable(exchange)) return this.owner.acquire(exchange)
@@ -390,7 +408,8 @@ export class Http11Connection implements Connection, ResponseHandler {
   private retryConnect(exchange: Exchange): boolean {
     if (this.attempts >= this.owner.retries) return false
     this.attempts++
-    this.teardownSocket()
+    this.opening?.abort()
+    this.opening = undefined
     // Exponential backoff as httpcore does: 0 s, then 0.5 s, 1 s, 2 s …
     const delay = this.attempts === 1 ? 0 : 500 * 2 ** (this.attempts - 2)
     this.exchange = exchange
@@ -479,11 +498,12 @@ export class Http11Connection implements Connection, ResponseHandler {
   // ---- closing ---------------------------------------------------------------------------------------------------
 
   private teardownSocket(): void {
-    const socket = this.socket
-    socket.removeAllListeners()
+    if (this.opening !== undefined) {
+      this.opening.abort()
+      this.opening = undefined
+    }
     // A late error from a socket we no longer listen to must not become an uncaught exception.
-    socket.on("error", noop)
-    socket.destroy()
+    if (this.socket !== undefined) destroyQuietly(this.socket)
   }
 
   /** Idempotent. Destroys the socket and tells the pool the slot is free. */

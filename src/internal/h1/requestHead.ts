@@ -30,7 +30,9 @@ export const encodeHead = (
   path: string,
   host: string,
   headers: HeaderInput | undefined,
-  bodyLength: number
+  bodyLength: number,
+  /** field lines httpfx adds itself (Proxy-Authorization), already valid and CRLF-terminated */
+  extra = ""
 ): string | { readonly error: string } => {
   if (!knownMethods.has(method) && !TOKEN.test(method)) {
     return { error: `The method ${JSON.stringify(method)} is not a valid HTTP token` }
@@ -79,6 +81,7 @@ export const encodeHead = (
     }
   }
   if (!hasHost) head = head + "Host: " + host + "\r\n"
+  if (extra !== "") head += extra
   if (framing === 0) {
     if (bodyLength >= 0) {
       if (bodyLength > 0 || expectsBody(method)) head += "Content-Length: " + bodyLength + "\r\n"

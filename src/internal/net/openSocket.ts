@@ -4,6 +4,8 @@
 import * as net from "node:net"
 import * as tls from "node:tls"
 import type { Target } from "../url.js"
+import { httpTunnel, socks5Handshake } from "./proxy.js"
+import type { ProxyConfig } from "./proxy.js"
 
 export interface TlsOptions {
   readonly ca?: string | Buffer | ReadonlyArray<string | Buffer> | undefined
@@ -21,25 +23,85 @@ export interface NetworkOptions {
   readonly alpn: ReadonlyArray<string>
 }
 
+/** A stream being opened; `abort` destroys whatever sockets exist so far. */
+export interface Opening {
+  abort(): void
+}
+
+export type OpenFailure = { readonly phase: "connect" | "proxy"; readonly error: unknown }
+
+const tlsOptionsFor = (target: Target, options: NetworkOptions): tls.ConnectionOptions => {
+  const tlsOptions = options.tls
+  const base: tls.ConnectionOptions = {
+    ALPNProtocols: options.alpn as Array<string>,
+    rejectUnauthorized: tlsOptions?.rejectUnauthorized ?? true
+  }
+  const servername = tlsOptions?.servername ?? target.servername
+  if (servername !== undefined) base.servername = servername
+  if (tlsOptions?.ca !== undefined) base.ca = tlsOptions.ca as tls.ConnectionOptions["ca"]
+  if (tlsOptions?.cert !== undefined) base.cert = tlsOptions.cert as tls.ConnectionOptions["cert"]
+  if (tlsOptions?.key !== undefined) base.key = tlsOptions.key as tls.ConnectionOptions["key"]
+  return base
+}
+
 /**
- * Starts connecting and returns the socket at once; it emits `readyEvent` when usable (after the TLS handshake
- * for https) and `error` otherwise.
+ * Open a stream to the target — directly, through a Unix socket, or through a proxy — and TLS on top for https.
+ * Exactly one of `onOpen` and `onFail` is called, unless the opening is aborted first.
  */
 export const openSocket = (
   target: Target,
-  options: NetworkOptions
-): { readonly socket: net.Socket; readonly readyEvent: "connect" | "secureConnect" } => {
-  if (target.secure) {
-    const tlsOptions = options.tls
-    const base: tls.ConnectionOptions = {
-      ALPNProtocols: options.alpn as Array<string>,
-      rejectUnauthorized: tlsOptions?.rejectUnauthorized ?? true
-    }
-    const servername = tlsOptions?.servername ?? target.servername
-    if (servername !== undefined) base.servername = servername
-    if (tlsOptions?.ca !== undefined) base.ca = tlsOptions.ca as tls.ConnectionOptions["ca"]
-    if (tlsOptions?.cert !== undefined) base.cert = tlsOptions.cert as tls.ConnectionOptions["cert"]
-    if (tlsOptions?.key !== undefined) base.key = tlsOptions.key as tls.ConnectionOptions["key"]
+  options: NetworkOptions,
+  proxy: ProxyConfig | undefined,
+  onOpen: (socket: net.Socket) => void,
+  onFail: (failure: OpenFailure) => void
+): Opening => {
+  const sockets: Array<net.Socket> = []
+  let settled = false
+  const fail = (phase: OpenFailure["phase"]) => (error: unknown) => {
+    if (settled) return
+    settled = true
+    for (const socket of sockets) destroyQuietly(socket)
+    onFail({ phase, error })
+  }
+  const open = (socket: net.Socket) => {
+    if (settled) return
+    settled = true
+    socket.removeAllListeners("error")
+    onOpen(socket)
+  }
+  const track = <S extends net.Socket>(socket: S, phase: OpenFailure["phase"]): S => {
+    sockets.push(socket)
+    socket.on("error", fail(phase))
+    return socket
+  }
+  /** TLS over an already connected stream (a tunnel), or the stream itself for http. */
+  const finish = (raw: net.Socket) => {
+    raw.removeAllListeners("error")
+    if (!target.secure) return open(raw)
+    raw.on("error", fail("connect"))
+    const secure = track(tls.connect({ ...tlsOptionsFor(target, options), socket: raw }), "connect")
+    secure.once("secureConnect", () => {
+      raw.removeAllListeners("error")
+      open(secure)
+    })
+  }
+
+  if (proxy !== undefined) {
+    const connectOptions: net.TcpNetConnectOpts = { host: proxy.host, port: proxy.port, noDelay: true }
+    if (options.localAddress !== undefined) connectOptions.localAddress = options.localAddress
+    const raw = track(net.connect(connectOptions), "connect")
+    raw.once("connect", () => {
+      if (proxy.kind === "socks5") {
+        socks5Handshake(raw, target, proxy, (error) => (error === undefined ? finish(raw) : fail("proxy")(error)))
+      } else if (target.secure) {
+        httpTunnel(raw, target, proxy, (error) => (error === undefined ? finish(raw) : fail("proxy")(error)))
+      } else {
+        // A forward proxy: requests go to it in absolute-form (RFC 9112 §3.2.2) on this very stream.
+        open(raw)
+      }
+    })
+  } else if (target.secure) {
+    const base = tlsOptionsFor(target, options)
     if (options.uds !== undefined) {
       base.path = options.uds
     } else {
@@ -47,28 +109,58 @@ export const openSocket = (
       base.port = target.port
       if (options.localAddress !== undefined) (base as net.TcpNetConnectOpts).localAddress = options.localAddress
     }
-    const socket = tls.connect(base)
+    const socket = track(tls.connect(base), "connect")
     socket.setNoDelay(true)
-    return { socket, readyEvent: "secureConnect" }
+    socket.once("secureConnect", () => open(socket))
+  } else {
+    let socket: net.Socket
+    if (options.uds !== undefined) {
+      socket = net.connect({ path: options.uds })
+    } else {
+      const tcp: net.TcpNetConnectOpts = { host: target.hostname, port: target.port, noDelay: true }
+      if (options.localAddress !== undefined) tcp.localAddress = options.localAddress
+      socket = net.connect(tcp)
+    }
+    track(socket, "connect").once("connect", () => open(socket))
   }
-  if (options.uds !== undefined) {
-    return { socket: net.connect({ path: options.uds }), readyEvent: "connect" }
+  return {
+    abort: () => {
+      if (settled) return
+      settled = true
+      for (const socket of sockets) destroyQuietly(socket)
+    }
   }
-  const tcp: net.TcpNetConnectOpts = { host: target.hostname, port: target.port, noDelay: true }
-  if (options.localAddress !== undefined) tcp.localAddress = options.localAddress
-  return { socket: net.connect(tcp), readyEvent: "connect" }
+}
+
+const noop = () => {}
+
+/** Destroy a socket whose errors nobody listens to any more, without letting a late one become uncaught. */
+export const destroyQuietly = (socket: net.Socket): void => {
+  socket.removeAllListeners()
+  socket.on("error", noop)
+  socket.destroy()
 }
 
 /** A connect failure in words a person can act on. */
-export const describeConnectFailure = (error: unknown, target: Target, uds: string | undefined): string => {
+export const describeConnectFailure = (
+  error: unknown,
+  target: Target,
+  uds: string | undefined,
+  proxy?: ProxyConfig | undefined
+): string => {
   const code = (error as NodeJS.ErrnoException)?.code
-  const where = uds !== undefined ? `the Unix socket ${uds}` : `${target.hostname}:${target.port}`
+  const where = proxy !== undefined && (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN")
+    ? `the proxy ${proxy.display}`
+    : uds !== undefined
+    ? `the Unix socket ${uds}`
+    : `${target.hostname}:${target.port}`
   switch (code) {
     case "ECONNREFUSED":
       return `Connection refused by ${where}: is the server running and listening there?`
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return `Could not resolve the host "${target.hostname}" (${code}): check the URL's host name`
+      return `Could not resolve ${where.startsWith("the proxy") ? where : `the host "${target.hostname}"`} (${code}): ` +
+        `check the host name`
     case "ENOENT":
       return `No Unix socket at ${uds}: is the server running?`
     case "ECONNRESET":
