@@ -32,6 +32,7 @@ interface ClientSpec {
 const clientSpecs: ReadonlyArray<ClientSpec> = [
   { name: "raw-socket", file: "clients/raw-socket.ts", args: [] },
   { name: "undici-pool", file: "clients/undici-pool.ts", args: [] },
+  { name: "httpfx-client", file: "clients/httpfx-client.ts", args: [] },
   { name: "httpfx-pool", file: "clients/httpfx-pool.ts", args: [] },
   { name: "node-http", file: "clients/node-http.ts", args: [] },
   { name: "undici-fetch", file: "clients/undici-fetch.ts", args: [] },

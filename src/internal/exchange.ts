@@ -185,17 +185,20 @@ export class Exchange {
    * buffered request is a single `Effect.async` from checkout to the last byte.
    */
   await<A, E>(phase: Phase, start?: (exchange: Exchange) => void): Effect.Effect<A, E> {
-    return Effect.async<A, E>((resume) => {
-      this.waiting = phase
-      this.resume = resume
-      if (start !== undefined) {
-        this.armTotal()
-        start(this)
-      } else {
-        this.check()
-      }
-      if (this.resume !== undefined) return Effect.sync(() => this.abandon())
-    })
+    return Effect.async<A, E>((resume) => this.register(resume, phase, start))
+  }
+
+  /** The body of an `Effect.async` registration: returns the canceller while the fiber waits. */
+  register(resume: Resume, phase: Phase, start?: (exchange: Exchange) => void): Effect.Effect<void> | undefined {
+    this.waiting = phase
+    this.resume = resume
+    if (start !== undefined) {
+      this.armTotal()
+      start(this)
+    } else {
+      this.check()
+    }
+    return this.resume !== undefined ? Effect.sync(() => this.abandon()) : undefined
   }
 
   /** Settle at once if what is awaited has already happened. */

@@ -151,14 +151,20 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     url: string | URL,
     options?: PoolRequestOptions<E>
   ): Effect.Effect<Response, HttpError.HttpError | E> {
-    // Each run is a new exchange: an Effect may be run many times, and concurrently.
-    return Effect.suspend(() => {
+    const content = options?.content
+    if (content !== undefined && typeof content !== "string" && !(content instanceof Uint8Array)) {
+      // Each run is a new exchange: an Effect may be run many times, and concurrently.
+      return Effect.suspend(() => {
+        const exchange = this.prepare(method, url, options, false)
+        if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
+        return this.sendStreamed<Response, E>(exchange, content as Stream.Stream<Uint8Array, E>, Phase.Complete)
+      })
+    }
+    // The common case is one Effect.async from checkout to the last byte; the exchange is made when it runs.
+    return Effect.async<Response, HttpError.HttpError>((resume) => {
       const exchange = this.prepare(method, url, options, false)
-      if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
-      if (exchange.streamBody) {
-        return this.sendStreamed<Response, E>(exchange, options!.content as Stream.Stream<Uint8Array, E>, Phase.Complete)
-      }
-      return exchange.await<Response, HttpError.HttpError>(Phase.Complete, this.acquire)
+      if (!(exchange instanceof Exchange)) return resume(Effect.fail(exchange))
+      return exchange.register(resume, Phase.Complete, this.acquire)
     })
   }
 

@@ -40,46 +40,10 @@ export const encodeHead = (
   if (INVALID_TARGET.test(path)) {
     return { error: `The request target ${JSON.stringify(path)} contains a space or control character` }
   }
-  let head = method + " " + path + " HTTP/1.1\r\n"
-  let hasHost = false
-  let framing = 0
-  let userLength: string | undefined
-  let userCoding: string | undefined
-  if (headers !== undefined) {
-    if (isIterable(headers)) {
-      for (const [name, value] of headers) {
-        const line = fieldLine(name, value)
-        if (typeof line !== "string") return line
-        head += line
-        const kind = special(name)
-        if (kind === 1) hasHost = true
-        else if (kind === 2) userLength = userLength === undefined ? value : userLength + "," + value
-        else if (kind === 4) userCoding = userCoding === undefined ? value : userCoding + "," + value
-        framing |= kind & 6
-      }
-    } else {
-      for (const name in headers) {
-        const value = headers[name]
-        if (value === undefined) continue
-        if (typeof value === "object") {
-          for (const item of value) {
-            const line = fieldLine(name, item)
-            if (typeof line !== "string") return line
-            head += line
-          }
-        } else {
-          const line = fieldLine(name, typeof value === "number" ? String(value) : value)
-          if (typeof line !== "string") return line
-          head += line
-        }
-        const kind = special(name)
-        if (kind === 1) hasHost = true
-        else if (kind === 2) userLength = String(value)
-        else if (kind === 4) userCoding = String(value)
-        framing |= kind & 6
-      }
-    }
-  }
+  const fields = headers === undefined ? NO_FIELDS : fieldsOf(headers)
+  if ("error" in fields) return fields
+  let head = method + " " + path + " HTTP/1.1\r\n" + fields.lines
+  const { framing, hasHost, userCoding, userLength } = fields
   if (!hasHost) head = head + "Host: " + host + "\r\n"
   if (extra !== "") head += extra
   if (framing === 0) {
@@ -128,6 +92,76 @@ export const declaredLength = (headers: HeaderInput | undefined): number => {
     if (special(name) === 2 && value !== undefined) return Number(String(value).trim())
   }
   return -1
+}
+
+/** The caller's fields, validated and serialised, with what the writer needs to know about them. */
+interface Fields {
+  readonly lines: string
+  readonly hasHost: boolean
+  /** 2: Content-Length given, 4: Transfer-Encoding given */
+  readonly framing: number
+  readonly userLength: string | undefined
+  readonly userCoding: string | undefined
+}
+
+const NO_FIELDS: Fields = { lines: "", hasHost: false, framing: 0, userLength: undefined, userCoding: undefined }
+
+// @effect/platform's Headers are immutable, and a client passes the same defaults object with every request:
+// validating and serialising such an object once is enough.
+const HeadersTypeId = Symbol.for("@effect/platform/Headers")
+const serialised = new WeakMap<object, Fields | { readonly error: string }>()
+
+const fieldsOf = (headers: HeaderInput): Fields | { readonly error: string } => {
+  const immutable = HeadersTypeId in headers
+  if (immutable) {
+    const cached = serialised.get(headers)
+    if (cached !== undefined) return cached
+  }
+  const fields = serialise(headers)
+  if (immutable) serialised.set(headers, fields)
+  return fields
+}
+
+const serialise = (headers: HeaderInput): Fields | { readonly error: string } => {
+  let lines = ""
+  let hasHost = false
+  let framing = 0
+  let userLength: string | undefined
+  let userCoding: string | undefined
+  if (isIterable(headers)) {
+    for (const [name, value] of headers) {
+      const line = fieldLine(name, value)
+      if (typeof line !== "string") return line
+      lines += line
+      const kind = special(name)
+      if (kind === 1) hasHost = true
+      else if (kind === 2) userLength = userLength === undefined ? value : userLength + "," + value
+      else if (kind === 4) userCoding = userCoding === undefined ? value : userCoding + "," + value
+      framing |= kind & 6
+    }
+  } else {
+    for (const name in headers) {
+      const value = headers[name]
+      if (value === undefined) continue
+      if (typeof value === "object") {
+        for (const item of value) {
+          const line = fieldLine(name, item)
+          if (typeof line !== "string") return line
+          lines += line
+        }
+      } else {
+        const line = fieldLine(name, typeof value === "number" ? String(value) : value)
+        if (typeof line !== "string") return line
+        lines += line
+      }
+      const kind = special(name)
+      if (kind === 1) hasHost = true
+      else if (kind === 2) userLength = String(value)
+      else if (kind === 4) userCoding = String(value)
+      framing |= kind & 6
+    }
+  }
+  return { lines, hasHost, framing, userLength, userCoding }
 }
 
 const isIterable = (u: HeaderInput): u is Iterable<readonly [string, string]> =>
