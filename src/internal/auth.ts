@@ -142,8 +142,13 @@ interface HashAlgorithm {
   readonly session: boolean
 }
 
-// RFC 7616 §6.1's registry. SHA-512-256 needs an OpenSSL that has it; checked once, when first asked.
+// RFC 7616 §6.1's registry, plus SHA-512 and SHA (SHA-1), which servers such as httpbin send and httpx answers.
+// SHA-512-256 needs an OpenSSL that has it; checked once, when first asked.
 const ALGORITHMS: ReadonlyMap<string, HashAlgorithm> = new Map([
+  ["SHA", { hash: "sha1", session: false }],
+  ["SHA-SESS", { hash: "sha1", session: true }],
+  ["SHA-512", { hash: "sha512", session: false }],
+  ["SHA-512-SESS", { hash: "sha512", session: true }],
   ["MD5", { hash: "md5", session: false }],
   ["MD5-SESS", { hash: "md5", session: true }],
   ["SHA-256", { hash: "sha256", session: false }],
