@@ -4,10 +4,13 @@
  *
  * @since 0.1.0
  */
+import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type * as Pool from "./Pool.js"
 import * as internal from "./internal/transport.js"
+import * as transportMock from "./internal/transportMock.js"
+import type * as Pool from "./Pool.js"
+import type { Request } from "./Response.js"
 
 /**
  * @since 0.1.0
@@ -53,3 +56,75 @@ export const make: (
  * @category constructors
  */
 export const pool: (options?: Pool.Options) => Effect.Effect<Transport, never, Scope.Scope> = internal.pool
+
+/**
+ * A transport that answers every request with the handler's web `Response` (httpx's MockTransport). The handler sees
+ * the request the client built (base URL, params, headers, cookies and body merged); its response is served as the
+ * wire would be: Content-Encoding is decoded, Set-Cookie lines reach the cookie jar, redirects, auth and retries
+ * apply. An empty `statusText` reads as the standard reason phrase. There are no connections (`client.pool` is
+ * empty) and only the client's `total` timeout applies.
+ *
+ * When the handler throws, or its Effect fails or dies, the request dies with that original error as a defect
+ * (httpx's `raise_app_exceptions`), so a test sees its own exception through `Effect.exit` or `Cause.squash`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client, Transport } from "httpfx"
+ *
+ * const transport = Transport.mock((request) =>
+ *   request.url.endsWith("/user") ? Response.json({ name: "Ada" }) : new Response("no such page", { status: 404 })
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = yield* Client.Client
+ *   const response = yield* client.get("/user")
+ *   return yield* response.json
+ * }).pipe(Effect.provide(Client.layer({ baseUrl: "http://api.test", transport })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const mock: (
+  handler: (request: Request) => Effect.Effect<globalThis.Response, unknown> | globalThis.Response
+) => Transport = transportMock.mock
+
+/**
+ * A transport that calls a web application in-process, with no socket (httpx's ASGITransport). Bodies stream both
+ * ways: a streamed request body reaches the app chunk by chunk as its `ReadableStream`, and the app's response body
+ * reaches `client.stream` as the app produces it; closing the response (or its scope) cancels the app's body stream
+ * and aborts the web request's `signal`. GET and HEAD requests carry no body; a HEAD response's body is dropped.
+ *
+ * The application is either of:
+ *
+ * - a fetch-style handler, `(request: Request) => Response | Promise<Response>` (Hono's `app.fetch`, a bare
+ *   function). When it throws or rejects, the request dies with that original error.
+ * - an `@effect/platform` `HttpApp` (an `HttpRouter` is one), run in the caller's fiber with platform's own error
+ *   handling, so errors platform answers stay responses (`RouteNotFound` → 404, `HttpServerError`s and other
+ *   `Respondable` errors → their response, a `ParseError` → 400). Any other failure or defect, which platform would
+ *   turn into a bare 500, makes the request die with that original error instead. Interrupting the request
+ *   interrupts the app. Its requirements must be met already: only `HttpServerRequest` and `Scope` are provided
+ *   (provide anything else with `Effect.provide`, or turn the app into a fetch handler with platform's
+ *   `HttpApp.toWebHandlerRuntime(runtime)` and pass that).
+ *
+ * A request whose streamed body fails fails with that stream's own error, as over the pool.
+ *
+ * @example
+ * ```ts
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Client, Transport } from "httpfx"
+ *
+ * const fetchStyle = Transport.handler((request) => new Response(`you sent ${request.method}`))
+ *
+ * const app = HttpRouter.empty.pipe(HttpRouter.get("/hello", HttpServerResponse.text("hi")))
+ * const layer = Client.layer({ baseUrl: "http://app.test", transport: Transport.handler(app) })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const handler: {
+  <E>(app: HttpApp.Default<E, Scope.Scope>): Transport
+  (fetchHandler: (request: globalThis.Request) => globalThis.Response | Promise<globalThis.Response>): Transport
+} = transportMock.handler

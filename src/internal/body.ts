@@ -22,8 +22,11 @@ export type FileInput<E = unknown> = FileContent<E> | {
   readonly filename?: string | undefined
   readonly content: FileContent<E>
   readonly contentType?: string | undefined
-  /** byte size of a Stream content, when known: lets the whole multipart body get a Content-Length */
-  readonly size?: number | undefined
+  /**
+   * byte size of a Stream content, when known: lets the whole multipart body get a Content-Length (a bigint, as
+   * @effect/platform's FileSystem reports sizes, is accepted too)
+   */
+  readonly size?: number | bigint | undefined
 }
 
 export type FilesInput<E = unknown> =
@@ -230,7 +233,8 @@ const filePart = (name: string, input: unknown): FilePart | string => {
       describe(contentType)
     }`
   }
-  if (size !== undefined && !(Number.isSafeInteger(size) && (size as number) >= 0)) {
+  const declared = typeof size === "bigint" && size <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(size) : size
+  if (declared !== undefined && !(Number.isSafeInteger(declared) && (declared as number) >= 0)) {
     return `the size of the file ${JSON.stringify(name)} must be a non-negative integer, got ${describe(size)}`
   }
   return {
@@ -239,7 +243,7 @@ const filePart = (name: string, input: unknown): FilePart | string => {
     contentType: contentType ?? "application/octet-stream",
     content,
     // Bytes know their own length; a declared size only matters for a Stream.
-    size: content instanceof Uint8Array ? content.length : size as number | undefined
+    size: content instanceof Uint8Array ? content.length : declared as number | undefined
   }
 }
 

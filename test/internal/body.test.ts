@@ -332,7 +332,7 @@ describe("encode: multipart", () => {
 })
 
 describe("encode: multipart with streamed parts", () => {
-  const streamed = (size: number | undefined) =>
+  const streamed = (size: number | bigint | undefined) =>
     encodeWithBoundary({
       form: { a: "1" },
       files: {
@@ -353,6 +353,10 @@ describe("encode: multipart with streamed parts", () => {
         "Content-Type: application/octet-stream\r\n\r\nbytes\r\n--BOUNDARY--\r\n"
     )
   ])
+
+  it("takes a bigint size, as FileSystem.stat reports it", () => {
+    expect(ok(streamed(7n)).body).toMatchObject({ _tag: "Stream", length: ok(streamed(7)).body._tag === "Stream" ? (ok(streamed(7)).body as any).length : -1 })
+  })
 
   it.effect("streams the parts in order, with the length when the stream's size is given", () =>
     Effect.gen(function*() {

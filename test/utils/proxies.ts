@@ -3,7 +3,6 @@
  * the scope. Missing binaries are reported, never silently passed over.
  */
 import { Effect } from "effect"
-import type { Scope } from "effect"
 import { spawn } from "node:child_process"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
