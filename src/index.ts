@@ -26,6 +26,13 @@ export * as Client from "./Client.js"
 export * as HttpError from "./HttpError.js"
 
 /**
+ * `@effect/platform`'s HttpClient on httpfx: existing platform code runs on the httpfx engine unchanged.
+ *
+ * @since 0.1.0
+ */
+export * as Platform from "./Platform.js"
+
+/**
  * The connection pool (httpcore's AsyncConnectionPool).
  *
  * @since 0.1.0

@@ -1,0 +1,413 @@
+/**
+ * @effect/platform's HttpClient on top of an httpfx Client: platform requests become httpfx requests sent in
+ * streaming mode, and the StreamingResponse that comes back is wrapped as a platform HttpClientResponse.
+ *
+ * Lifetimes. Platform has no Scope for a response: it hands `make` an AbortSignal, aborts it when the caller is
+ * interrupted, when `stream` ends, when the response is garbage-collected without its body being read, or (with
+ * `HttpClient.withScope`) when the caller's scope closes. So each request gets a Scope of its own: the httpfx
+ * streaming response lives in it, the signal closes it, and so does the end of any read of the body. Closing it
+ * before the last byte closes the connection; after the last byte the connection is already back in the pool.
+ */
+import * as Cookies from "@effect/platform/Cookies"
+import * as Headers from "@effect/platform/Headers"
+import type * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as UrlParams from "@effect/platform/UrlParams"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Inspectable from "effect/Inspectable"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Client } from "../Client.js"
+import * as HttpError from "../HttpError.js"
+import type { Body, Request } from "./request.js"
+import type { Response, StreamingResponse } from "./response.js"
+
+// ---- requests ----------------------------------------------------------------------------------------------------
+
+const utf8 = new TextEncoder()
+
+interface Encoded {
+  readonly body: Body
+  /** set when the encoding decides it (multipart boundary), replacing whatever the request said */
+  readonly contentType?: string | undefined
+}
+
+const bytes = (data: Uint8Array): Encoded => ({ body: { _tag: "Bytes", bytes: data } })
+
+const streamOf = (stream: Stream.Stream<Uint8Array, unknown>, length: number | undefined): Encoded => ({
+  // A platform body stream may be a socket or a generator: it is never assumed to give the same bytes twice.
+  body: { _tag: "Stream", stream, length, replayable: false }
+})
+
+const encodeError = (request: HttpClientRequest.HttpClientRequest, description: string, cause?: unknown) =>
+  new HttpClientError.RequestError({ request, reason: "Encode", description, cause })
+
+/** A web FormData as multipart bytes: the runtime's own encoder (undici's, in Node) picks the boundary. */
+const encodeFormData = (
+  request: HttpClientRequest.HttpClientRequest,
+  formData: FormData
+): Effect.Effect<Encoded, HttpClientError.RequestError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const response = new globalThis.Response(formData)
+      const contentType = response.headers.get("content-type") ?? undefined
+      // Buffered, so it goes with a Content-Length (some servers refuse chunked uploads) and survives a 307/308.
+      // File parts of a web FormData are Blobs, which are in memory or file-backed already.
+      return { body: { _tag: "Bytes", bytes: new Uint8Array(await response.arrayBuffer()) }, contentType } as Encoded
+    },
+    catch: (cause) => encodeError(request, `cannot encode the FormData body: ${String(cause)}`, cause)
+  })
+
+const chunkBytes = (chunk: unknown): Uint8Array =>
+  typeof chunk === "string"
+    ? utf8.encode(chunk)
+    : chunk instanceof Uint8Array
+    ? chunk
+    : new Uint8Array(chunk as ArrayBuffer)
+
+/** A Raw body is whatever the caller put there (fetch's BodyInit, a Node Readable …): read every kind we can. */
+const encodeRaw = (
+  request: HttpClientRequest.HttpClientRequest,
+  body: HttpBody.Raw
+): Effect.Effect<Encoded, HttpClientError.RequestError> => {
+  const value = body.body
+  const length = body.contentLength
+  if (value === undefined || value === null) return Effect.succeed({ body: { _tag: "Empty" } })
+  if (typeof value === "string") return Effect.succeed(bytes(utf8.encode(value)))
+  if (value instanceof Uint8Array) return Effect.succeed(bytes(value))
+  if (value instanceof ArrayBuffer) return Effect.succeed(bytes(new Uint8Array(value)))
+  if (ArrayBuffer.isView(value)) {
+    return Effect.succeed(bytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)))
+  }
+  if (value instanceof URLSearchParams) return Effect.succeed(bytes(utf8.encode(value.toString())))
+  if (value instanceof FormData) return encodeFormData(request, value)
+  if (value instanceof Blob) {
+    return Effect.succeed(streamOf(Stream.fromReadableStream(() => value.stream(), (cause) => cause), value.size))
+  }
+  if (value instanceof ReadableStream) {
+    return Effect.succeed(
+      streamOf(
+        Stream.map(Stream.fromReadableStream(() => value as ReadableStream<unknown>, (cause) => cause), chunkBytes),
+        length
+      )
+    )
+  }
+  if (typeof value === "object" && Symbol.asyncIterator in value) {
+    return Effect.succeed(
+      streamOf(
+        Stream.map(Stream.fromAsyncIterable(value as AsyncIterable<unknown>, (cause) => cause), chunkBytes),
+        length
+      )
+    )
+  }
+  return Effect.fail(
+    encodeError(
+      request,
+      `cannot send a Raw body of type ${value?.constructor?.name ?? typeof value}: give a string, bytes, a Blob, ` +
+        `a FormData, a ReadableStream or an async iterable of bytes`
+    )
+  )
+}
+
+const encodeBody = (
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<Encoded, HttpClientError.RequestError> => {
+  const body = request.body
+  switch (body._tag) {
+    case "Empty":
+      return Effect.succeed({ body: { _tag: "Empty" } })
+    case "Uint8Array":
+      return Effect.succeed(bytes(body.body))
+    case "Raw":
+      return encodeRaw(request, body)
+    case "FormData":
+      return encodeFormData(request, body.formData)
+    case "Stream":
+      return Effect.succeed(streamOf(body.stream, body.contentLength))
+  }
+}
+
+/** The httpfx request for a platform request: the client's defaults, with the platform request's fields on top. */
+const toRequest = (
+  client: Client,
+  request: HttpClientRequest.HttpClientRequest,
+  url: URL,
+  encoded: Encoded
+): Request => {
+  const target = new URL(url)
+  // The fragment is the client's own business (RFC 9110 §4.2.4): it never goes on the wire.
+  target.hash = ""
+  let headers = request.headers
+  if (encoded.contentType !== undefined) headers = Headers.set(headers, "content-type", encoded.contentType)
+  const body = encoded.body
+  if (body._tag === "Stream" && body.length !== undefined && headers["content-length"] === undefined) {
+    headers = Headers.set(headers, "content-length", String(body.length))
+  }
+  return { ...client.buildRequest(request.method, target.href, { headers }), body }
+}
+
+// ---- errors ------------------------------------------------------------------------------------------------------
+
+/** An httpfx failure of the exchange, in platform's terms; `cause` keeps the httpfx error for catchTag on it. */
+export const toRequestError = (
+  request: HttpClientRequest.HttpClientRequest,
+  error: unknown
+): HttpClientError.RequestError => {
+  if (!HttpError.isHttpError(error)) {
+    // Not ours, so it came from the request body's own stream.
+    return encodeError(request, `the request body stream failed: ${describe(error)}`, error)
+  }
+  const reason = error._tag === "InvalidUrl" || error._tag === "UnsupportedProtocol"
+    ? "InvalidUrl"
+    : error._tag === "LocalProtocolError"
+    ? "Encode"
+    // Everything else failed on the network or in the exchange, and is what retryTransient should retry: connect,
+    // read and write errors and timeouts, a peer that broke HTTP, a proxy, too many redirects.
+    : "Transport"
+  return new HttpClientError.RequestError({ request, reason, cause: error, description: withoutRequest(error) })
+}
+
+/** Platform's message ends with the method and URL already: drop our own leading copy. */
+const withoutRequest = (error: HttpError.HttpError): string => {
+  const prefix = error.request === undefined ? undefined : `${error.request.method} ${error.request.url}: `
+  return prefix !== undefined && error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message
+}
+
+const describe = (u: unknown): string =>
+  u instanceof Error ? u.message : typeof u === "object" && u !== null && "message" in u ? String(u.message) : String(u)
+
+// ---- responses ---------------------------------------------------------------------------------------------------
+
+type BodyState =
+  | { readonly _tag: "Unread" }
+  | { readonly _tag: "Streamed" }
+  | { readonly _tag: "Buffered"; readonly deferred: Deferred.Deferred<Response, HttpClientError.ResponseError> }
+
+/**
+ * A platform HttpClientResponse over an httpfx StreamingResponse. The buffered accessors (text, json, arrayBuffer,
+ * formData, urlParamsBody) share one read of the body, so any of them can be used any number of times. `stream`
+ * reads the body as it comes; after a buffered read it replays the buffer, but a streamed body is gone once read.
+ */
+export class PlatformResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
+  readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
+  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
+  private state: BodyState = { _tag: "Unread" }
+  private cachedCookies: Cookies.Cookies | undefined
+  /** the body, once a buffered read has finished */
+  private cached: Response | undefined
+
+  constructor(
+    readonly request: HttpClientRequest.HttpClientRequest,
+    /** the httpfx response: its body belongs to `scope` */
+    readonly source: StreamingResponse,
+    private readonly scope: Scope.CloseableScope
+  ) {
+    super()
+  }
+
+  get status(): number {
+    return this.source.status
+  }
+
+  get statusText(): string {
+    return this.source.reasonPhrase
+  }
+
+  get headers(): Headers.Headers {
+    return this.source.headers
+  }
+
+  get cookies(): Cookies.Cookies {
+    // From the field lines one by one: a joined Set-Cookie header cannot be split again (Expires has a comma).
+    return this.cachedCookies ??= Cookies.fromSetCookie(
+      this.source.rawHeaders.filter(([name]) => name.toLowerCase() === "set-cookie").map(([, value]) => value)
+    )
+  }
+
+  get remoteAddress(): Option.Option<string> {
+    return Option.none()
+  }
+
+  /** Release the connection now: closed if the body is unread, a no-op once its last byte is in. */
+  get release(): Effect.Effect<void> {
+    return Scope.close(this.scope, Exit.void)
+  }
+
+  private decodeError(description: string, cause?: unknown): HttpClientError.ResponseError {
+    return new HttpClientError.ResponseError({
+      request: this.request,
+      response: this,
+      reason: "Decode",
+      description,
+      cause
+    })
+  }
+
+  private bodyError = (error: HttpError.HttpError): HttpClientError.ResponseError =>
+    this.decodeError(withoutRequest(error), error)
+
+  private consumed(): HttpClientError.ResponseError {
+    return this.decodeError(
+      "the body was already read by `stream`, which keeps nothing; read it with text, json or arrayBuffer " +
+        "first to use it more than once"
+    )
+  }
+
+  /** The whole body, read once and shared: the first caller reads, later and concurrent callers wait for it. */
+  get buffered(): Effect.Effect<Response, HttpClientError.ResponseError> {
+    return Effect.suspend(() => {
+      const state = this.state
+      if (state._tag === "Streamed") return Effect.fail(this.consumed())
+      if (state._tag === "Buffered") return Deferred.await(state.deferred)
+      const deferred = Deferred.unsafeMake<Response, HttpClientError.ResponseError>(FiberId.none)
+      this.state = { _tag: "Buffered", deferred }
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Effect.exit(restore(Effect.mapError(this.source.read, this.bodyError))), (exit) => {
+          // Waiters must not hang, nor be interrupted by someone else's interruption: they get a failure instead.
+          const shared = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+            ? Exit.fail(this.decodeError("the body was being read by a fiber that was interrupted; it is lost"))
+            : exit
+          if (Exit.isSuccess(exit)) this.cached = exit.value
+          return Effect.zipRight(Effect.zipRight(Deferred.done(deferred, shared), this.release), exit)
+        })
+      )
+    })
+  }
+
+  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
+    return Effect.map(this.buffered, ({ content }) => {
+      // A fresh ArrayBuffer of exactly the body: `content` may be a view into a larger (pooled) buffer.
+      const copy = new Uint8Array(content.byteLength)
+      copy.set(content)
+      return copy.buffer
+    })
+  }
+
+  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+    // Decoded per the Content-Type charset, utf-8 by default.
+    return Effect.map(this.buffered, (response) => response.text)
+  }
+
+  get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
+    return Effect.flatMap(this.text, (text) =>
+      Effect.try({
+        // As platform's own clients: an empty body is null, not a parse error (204, or a 200 with nothing).
+        try: () => (text === "" ? null : JSON.parse(text)),
+        catch: (cause) =>
+          this.decodeError(
+            `the body is not valid JSON: ${describe(cause)} (it starts ${JSON.stringify(text.slice(0, 40))})`,
+            cause
+          )
+      }))
+  }
+
+  get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
+    return Effect.map(this.text, (text) => UrlParams.fromInput(new URLSearchParams(text)))
+  }
+
+  get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
+    return Effect.flatMap(this.buffered, (response) =>
+      Effect.tryPromise({
+        // The runtime's multipart and urlencoded parser, over the buffered bytes.
+        try: () =>
+          new globalThis.Response(response.content as BodyInit, {
+            headers: { "content-type": this.headers["content-type"] ?? "" }
+          }).formData(),
+        catch: (cause) => this.decodeError(`the body is not form data: ${describe(cause)}`, cause)
+      }))
+  }
+
+  get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    return Stream.suspend(() => {
+      const state = this.state
+      if (state._tag === "Streamed") return Stream.fail(this.consumed())
+      if (state._tag === "Buffered") {
+        return Stream.filter(
+          Stream.map(Stream.fromEffect(Deferred.await(state.deferred)), (response) => response.content),
+          (chunk) => chunk.length > 0
+        )
+      }
+      this.state = { _tag: "Streamed" }
+      // However the stream ends (last byte, failure, interruption) the scope goes: early, that closes the connection.
+      return Stream.ensuring(Stream.mapError(this.source.stream, this.bodyError), this.release)
+    })
+  }
+
+  toJSON(): unknown {
+    // Unlike HttpIncomingMessage.inspect, never start a read: printing a response must not consume its body.
+    const out: Record<string, unknown> = {
+      _id: "@effect/platform/HttpClientResponse",
+      request: this.request.toJSON(),
+      status: this.status,
+      headers: Inspectable.redact(this.headers),
+      remoteAddress: this.remoteAddress.toJSON()
+    }
+    const cached = this.cached
+    if (cached !== undefined) {
+      const contentType = this.headers["content-type"] ?? ""
+      if (contentType.includes("json")) {
+        try {
+          out.body = cached.text === "" ? null : JSON.parse(cached.text)
+        } catch {
+          out.body = cached.text
+        }
+      } else if (contentType.includes("text/") || contentType.includes("urlencoded")) {
+        out.body = cached.text
+      }
+    }
+    return out
+  }
+}
+
+// ---- the client --------------------------------------------------------------------------------------------------
+
+/**
+ * Close `scope` when platform aborts the request: on interruption, at the end of `stream`, when the response is
+ * garbage-collected unread, or when the caller's scope closes under `HttpClient.withScope`.
+ */
+const closeOnAbort = (signal: AbortSignal, scope: Scope.CloseableScope): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (signal.aborted) return Scope.close(scope, Exit.void)
+    // The listener must not hold the response, or the GC-driven abort could never happen.
+    const onAbort = () => {
+      Effect.runFork(Scope.close(scope, Exit.void))
+    }
+    signal.addEventListener("abort", onAbort, { once: true })
+    return Scope.addFinalizer(scope, Effect.sync(() => signal.removeEventListener("abort", onAbort)))
+  })
+
+const execute = (
+  client: Client,
+  request: HttpClientRequest.HttpClientRequest,
+  url: URL,
+  signal: AbortSignal
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
+  Effect.flatMap(encodeBody(request), (encoded) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(Scope.make(), (scope) =>
+        Effect.matchCauseEffect(
+          restore(Scope.extend(client.send(toRequest(client, request, url, encoded), { stream: true }), scope)),
+          {
+            onFailure: (cause) =>
+              Effect.zipRight(
+                Scope.close(scope, Exit.failCause(cause)),
+                Effect.failCause(Cause.map(cause, (error) => toRequestError(request, error)))
+              ),
+            onSuccess: (response) =>
+              Effect.as(closeOnAbort(signal, scope), new PlatformResponse(request, response, scope))
+          }
+        ))
+    ))
+
+/** A platform HttpClient that sends with the given httpfx client. */
+export const fromClient = (client: Client): HttpClient.HttpClient =>
+  HttpClient.make((request, url, signal) => execute(client, request, url, signal))
