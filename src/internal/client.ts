@@ -3,6 +3,7 @@
  * auth → redirects → (per hop) retries, cookies, hooks → transport.
  */
 import * as Headers from "@effect/platform/Headers"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -159,7 +160,7 @@ const sameOrigin = (a: URL, b: URL) => a.protocol === b.protocol && a.host === b
 /**
  * The next hop of a redirect, as httpx builds it (RFC 9110 §15.4): 303 turns every method but HEAD into GET,
  * 301/302 turn POST into GET (as browsers do), 307/308 keep method and body. Authorization goes when the origin
- * changes, except on an upgrade of the same host to https.
+ * changes, except on an upgrade of the same host from http (port 80) to https (port 443).
  */
 const redirectRequest = (
   request: Request,
@@ -182,7 +183,9 @@ const redirectRequest = (
   if (status === 303 && method !== "HEAD") method = "GET"
   if ((status === 301 || status === 302) && method === "POST") method = "GET"
   let headers = Headers.remove(request.headers, "cookie")
-  const upgrade = previous.hostname === next.hostname && previous.protocol === "http:" && next.protocol === "https:"
+  // As httpx, only between the default ports: another port of the same host may be another service.
+  const upgrade = previous.hostname === next.hostname && previous.protocol === "http:" && previous.port === "" &&
+    next.protocol === "https:" && next.port === ""
   if (!sameOrigin(previous, next) && !upgrade) {
     headers = Headers.remove(headers, "authorization")
   }
@@ -239,6 +242,8 @@ const retryableError = (error: HttpError.HttpError) =>
 // ---- the client --------------------------------------------------------------------------------------------------
 
 type Sent = Response | StreamingResponse
+
+const NO_HISTORY: ReadonlyArray<Response> = []
 
 const flatOf = (response: ResponseHead): ReadonlyArray<string> => {
   const flat = (response as Partial<HeadBase>).flatHeaders
@@ -367,7 +372,12 @@ export class ClientImpl {
       ? this.withAuth(auth, request, streaming, follow)
       // A buffered response holds no connection, so the flow's scope can end with the request.
       : Effect.scoped(this.withAuth(auth, request, streaming, follow))
-    const total = request.timeout === undefined ? this.total : Timeouts.resolve(request.timeout, this.timeouts).total
+    // A request's `timeout: null` lifts every limit, the client's total included.
+    const total = request.timeout === undefined
+      ? this.total
+      : request.timeout === null
+      ? 0
+      : Timeouts.resolve(request.timeout, this.timeouts).total
     if (total > 0) {
       effect = Effect.timeoutFail(effect, {
         duration: Duration.millis(total),
@@ -404,7 +414,12 @@ export class ClientImpl {
           )
         )
       }
-      return auth.flow(request, send as any) as Effect.Effect<Sent, HttpError.HttpError>
+      // A flow that fails after a send (a challenge it cannot answer) leaves that response unreturned: the caller
+      // cannot close it, and its scope may live long, so release it here.
+      return Effect.onError(
+        auth.flow(request, send as any) as Effect.Effect<Sent, HttpError.HttpError>,
+        () => Effect.suspend(() => previous === undefined ? Effect.void : previous.close)
+      )
     })
   }
 
@@ -448,10 +463,11 @@ export class ClientImpl {
     streaming: boolean,
     history: ReadonlyArray<Response>
   ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
-    const once = this.single(request, streaming, history)
     const retry = this.retry
-    if (retry === undefined || !IDEMPOTENT.has(request.method)) return once
-    if (request.body._tag === "Stream" && !request.body.replayable) return once
+    if (retry === undefined || !IDEMPOTENT.has(request.method)) return this.single(request, streaming, history)
+    if (request.body._tag === "Stream" && !request.body.replayable) return this.single(request, streaming, history)
+    // Built again for each attempt: the cookies come from the jar as it is then, with what a failed attempt stored.
+    const once = Effect.suspend(() => this.single(request, streaming, history))
     return Effect.flatMap(Schedule.driver(retry.schedule), (driver) => {
       const attempt: Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> = Effect.flatMap(
         Effect.either(once),
@@ -466,14 +482,20 @@ export class ClientImpl {
           const response = result.right
           if (!retry.statuses.has(response.status)) return Effect.succeed(response)
           const wait = parseRetryAfter(findHeader(flatOf(response), "retry-after"), Date.now())
-          return Effect.matchEffect(driver.next(response), {
-            onFailure: () => Effect.succeed(response),
-            onSuccess: () =>
-              Effect.zipRight(
-                release(response),
-                wait === undefined ? attempt : Effect.zipRight(Effect.sleep(Duration.millis(wait)), attempt)
-              )
-          })
+          // The server's Retry-After is the wait, not an addition to the backoff: sleep whatever of it the
+          // schedule's own delay has not covered.
+          return Effect.flatMap(Clock.currentTimeMillis, (before) =>
+            Effect.matchEffect(driver.next(response), {
+              onFailure: () => Effect.succeed(response),
+              onSuccess: () =>
+                Effect.zipRight(
+                  release(response),
+                  wait === undefined ? attempt : Effect.flatMap(Clock.currentTimeMillis, (after) => {
+                    const rest = wait - (after - before)
+                    return rest > 0 ? Effect.zipRight(Effect.sleep(Duration.millis(rest)), attempt) : attempt
+                  })
+                )
+            }))
         }
       )
       return attempt
@@ -506,14 +528,18 @@ export class ClientImpl {
         Effect.tap(transport.handle(outgoing), (response) => {
           // Cookies are stored before response hooks run, so a hook sees the jar as the next request will.
           this.storeCookies(outgoing.url, response)
-          return Effect.forEach(this.responseHooks, (hook) => hook(response), { discard: true })
+          // A failing hook means the caller never gets this response: release it rather than leave it to the scope.
+          return Effect.onError(
+            Effect.forEach(this.responseHooks, (hook) => hook(response), { discard: true }),
+            () => response.close
+          )
         })
       )
       sent = streaming ? withHooks : Effect.scoped(Effect.flatMap(withHooks, (response) => response.read))
     }
     return Effect.map(sent, (response) => {
       if (!hooks) this.storeCookies(outgoing.url, response)
-      ;(response as unknown as HeadBase).setContext(outgoing, history.slice())
+      ;(response as unknown as HeadBase).setContext(outgoing, history.length === 0 ? NO_HISTORY : history.slice())
       return response
     })
   }
