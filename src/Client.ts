@@ -24,6 +24,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/client.js"
+import { CookieJar } from "./internal/cookieJar.js"
 import type { ConnectionInfo } from "./Pool.js"
 import type { Request, Response, StreamingResponse } from "./Response.js"
 
@@ -93,7 +94,18 @@ export interface Client {
   ): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>
   /** The connections of the default transport (empty for others). */
   readonly pool: Effect.Effect<ReadonlyArray<ConnectionInfo>>
+  /** The client's cookie jar (undefined with `cookies: false`): inspect it, seed it, or share it with another client. */
+  readonly cookies: CookieJar | undefined
 }
+
+/**
+ * A cookie jar (RFC 6265): pass one as `cookies` to share it between clients, or read a client's own from
+ * `client.cookies`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export { CookieJar }
 
 /**
  * The client service.
@@ -143,6 +155,9 @@ class ClientService implements Client {
   }
   get pool() {
     return this.impl.pool
+  }
+  get cookies() {
+    return this.impl.jar
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
+import type { Response, StreamingResponse } from "./internal/response.js"
 
 /**
  * The request an error belongs to: enough to say "GET http://…" in a message and a log line.
@@ -154,11 +155,8 @@ export class DecodingError extends Data.TaggedError("DecodingError")<ErrorProps>
  * @category errors
  */
 export class HttpStatusError extends Data.TaggedError("HttpStatusError")<ErrorProps & {
-  readonly response: {
-    readonly status: number
-    readonly reasonPhrase: string
-    readonly url: string
-  }
+  /** the response that failed the check: buffered from `Response.raiseForStatus`, streaming from a streaming one */
+  readonly response: Response | StreamingResponse
 }> {}
 
 /**

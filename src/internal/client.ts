@@ -20,6 +20,7 @@ import * as HttpError from "../HttpError.js"
 import { basic as basicAuth, isAuth } from "./auth.js"
 import * as Body from "./body.js"
 import { CookieJar } from "./cookieJar.js"
+import { routesFromEnv } from "./net/proxy.js"
 import { supportedEncodings } from "./decoding.js"
 import type { ConnectionInfo, PoolOptions } from "./pool.js"
 import { PoolImpl } from "./pool.js"
@@ -75,6 +76,8 @@ export interface ClientOptions extends PoolOptions {
     readonly response?: ReadonlyArray<ResponseHook> | undefined
   } | undefined
   readonly retry?: RetryInput | undefined
+  /** honour HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY when no `proxy` is given [true] */
+  readonly trustEnv?: boolean | undefined
 }
 
 export interface RequestOptions<E = never> extends Body.BodyOptions<E> {
@@ -88,7 +91,10 @@ export interface RequestOptions<E = never> extends Body.BodyOptions<E> {
 // ---- requests ----------------------------------------------------------------------------------------------------
 
 /** A request that could not be built carries why, and fails when sent (buildRequest itself cannot fail). */
-const invalid = new WeakMap<Request, HttpError.HttpError>()
+// A symbol-keyed property rather than a side table: a request copied with `{ ...request }` keeps it.
+const Invalid = Symbol.for("httpfx/Request/invalid")
+const invalidOf = (request: Request): HttpError.HttpError | undefined =>
+  (request as unknown as { readonly [Invalid]?: HttpError.HttpError })[Invalid]
 
 const defaultHeaders = (): Headers.Headers =>
   Headers.fromInput({
@@ -324,7 +330,7 @@ export class ClientImpl {
       followRedirects: options?.followRedirects,
       auth: options?.auth === undefined ? undefined : toAuth(options.auth)
     }
-    if (error !== undefined) invalid.set(request, error)
+    if (error !== undefined) (request as unknown as { [Invalid]?: HttpError.HttpError })[Invalid] = error
     return request
   }
 
@@ -359,7 +365,7 @@ export class ClientImpl {
   }
 
   private execute(request: Request, streaming: boolean): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
-    const error = invalid.get(request)
+    const error = invalidOf(request)
     if (error !== undefined) return Effect.fail(error)
     const auth = request.auth === undefined ? this.auth : (request.auth as Auth | null) ?? undefined
     const follow = request.followRedirects ?? this.followRedirects
@@ -570,9 +576,14 @@ const release = (response: Sent): Effect.Effect<void> =>
     : Effect.void
 
 export const makeClient = (options: ClientOptions = {}): Effect.Effect<ClientImpl, never, Scope.Scope> =>
-  options.transport !== undefined
-    ? Effect.sync(() => new ClientImpl(options, options.transport!))
-    : Effect.map(
-      Effect.acquireRelease(Effect.sync(() => new PoolImpl(options)), (pool) => Effect.sync(() => pool.shutdown())),
+  Effect.suspend(() => {
+    if (options.transport !== undefined) return Effect.sync(() => new ClientImpl(options, options.transport!))
+    // trustEnv: HTTP_PROXY and friends apply when no proxy was given, as in curl and httpx; read when the client is
+    // made, not when this Effect is built.
+    const proxy = options.proxy ?? (options.trustEnv === false ? undefined : routesFromEnv(process.env))
+    const poolOptions = proxy === options.proxy ? options : { ...options, proxy }
+    return Effect.map(
+      Effect.acquireRelease(Effect.sync(() => new PoolImpl(poolOptions)), (pool) => Effect.sync(() => pool.shutdown())),
       (pool) => new ClientImpl(options, Transport.fromPool(pool))
     )
+  })
