@@ -19,11 +19,25 @@ export * as Auth from "./Auth.js"
 export * as Client from "./Client.js"
 
 /**
+ * Fetching with a group of fibers: results as they complete, hedged requests.
+ *
+ * @since 0.1.0
+ */
+export * as Concurrent from "./Concurrent.js"
+
+/**
  * Typed failures: one tagged class per way a request can fail.
  *
  * @since 0.1.0
  */
 export * as HttpError from "./HttpError.js"
+
+/**
+ * Structured concurrency: a body and the children it starts share one lifetime (trio's nursery).
+ *
+ * @since 0.1.0
+ */
+export * as Nursery from "./Nursery.js"
 
 /**
  * `@effect/platform`'s HttpClient on httpfx: existing platform code runs on the httpfx engine unchanged.
