@@ -171,48 +171,37 @@ export class StreamConsumed extends Data.TaggedError("StreamConsumed")<ErrorProp
  * @since 0.1.0
  * @category models
  */
-export type HttpError =
+export type TimeoutError = ConnectTimeout | ReadTimeout | WriteTimeout | PoolTimeout | RequestTimeout
+
+/**
+ * The network or the HTTP exchange failed, as opposed to the URL, the redirect policy, decoding or the status.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportError =
+  | TimeoutError
   | ConnectError
-  | ConnectTimeout
   | ReadError
   | WriteError
-  | ReadTimeout
-  | WriteTimeout
-  | PoolTimeout
-  | RequestTimeout
   | RemoteProtocolError
   | LocalProtocolError
   | ProxyError
   | UnsupportedProtocol
+
+/**
+ * Every httpfx error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HttpError =
+  | TransportError
   | InvalidUrl
   | TooManyRedirects
   | DecodingError
   | HttpStatusError
   | StreamConsumed
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type TimeoutError = ConnectTimeout | ReadTimeout | WriteTimeout | PoolTimeout | RequestTimeout
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type TransportError =
-  | ConnectError
-  | ConnectTimeout
-  | ReadError
-  | WriteError
-  | ReadTimeout
-  | WriteTimeout
-  | PoolTimeout
-  | RequestTimeout
-  | RemoteProtocolError
-  | LocalProtocolError
-  | ProxyError
-  | UnsupportedProtocol
 
 const timeoutTags: ReadonlySet<string> = new Set([
   "ConnectTimeout",
