@@ -1,70 +1,82 @@
-// Benchmark runner: client CPU cost per request of several HTTP clients, side
-// by side, against one loopback server.
+// Benchmark runner: client CPU cost per request, throughput and memory of
+// several HTTP clients, side by side, against one loopback server.
 //
-//   npm run bench                                  # defaults: get1k, c=16, 20000 requests × 3 rounds
-//   npx tsx bench/run.ts --quick --clients raw-socket,undici-pool,node-http
-//   npx tsx bench/run.ts --workload get1k,post1k,get100k --concurrency 1,16
+//   npm run bench                                  # every workload, 3 rounds (~10 min on 2 cores)
+//   npm run bench -- --quick                       # 1 round, fewer requests (~2 min)
+//   npm run bench -- --write                       # also rewrite BENCHMARKS.md and bench/results.svg
+//   npm run bench -- --server nginx                # nginx instead of node:http as the server
+//   npx tsx bench/run.ts --workload get1k,post1k --concurrency 1,16 --clients raw-socket,undici-pool
 //
 // Every client runs in its own process so that process.cpuUsage() sees only
 // that client, and the server runs in yet another one. Clients are run in
 // interleaved order (A B C … A B C …) so that slow drifts of a noisy machine
-// hit all of them alike; the table reports medians over the rounds.
+// hit all of them alike; the tables report medians over the rounds.
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { request } from "node:http"
-import { cpus, loadavg } from "node:os"
-import { dirname, join } from "node:path"
+import { cpus, loadavg, release, totalmem } from "node:os"
+import { basename, dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { isWorkloadName, LOOPBACK_HOST } from "./shared.js"
+import { build } from "esbuild"
+import { BASELINE, clientSpecs, workloadPlans } from "./catalog.js"
+import type { ClientSpec } from "./catalog.js"
+import { findNginx, startNginx } from "./nginx.js"
+import { renderTable, writeReport } from "./report.js"
+import type { Group, Outcome, Report } from "./report.js"
+import { isWorkloadName, LOOPBACK_HOST, workloadNames, workloads } from "./shared.js"
 import type { BenchResult, WorkloadName } from "./shared.js"
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const rootDir = dirname(benchDir)
 
-interface ClientSpec {
-  readonly name: string
-  readonly file: string
-  readonly args: ReadonlyArray<string>
-}
-
-const clientSpecs: ReadonlyArray<ClientSpec> = [
-  { name: "raw-socket", file: "clients/raw-socket.ts", args: [] },
-  { name: "undici-pool", file: "clients/undici-pool.ts", args: [] },
-  { name: "httpfx-client", file: "clients/httpfx-client.ts", args: [] },
-  { name: "httpfx-pool", file: "clients/httpfx-pool.ts", args: [] },
-  { name: "node-http", file: "clients/node-http.ts", args: [] },
-  { name: "undici-fetch", file: "clients/undici-fetch.ts", args: [] },
-  { name: "effect-platform-node", file: "clients/effect-platform-node.ts", args: ["--variant", "undici"] },
-  { name: "effect-platform-node-http", file: "clients/effect-platform-node.ts", args: ["--variant", "http"] }
-]
-
-// The client every ratio is relative to.
-const BASELINE = "undici-pool"
-
 // ---- options -------------------------------------------------------------------------------------------------------
 
-interface Options {
+interface Plan {
+  readonly workload: WorkloadName
+  readonly concurrency: ReadonlyArray<number>
   readonly requests: number
   readonly warmup: number
-  readonly concurrency: ReadonlyArray<number>
-  readonly rounds: number
-  readonly workloads: ReadonlyArray<WorkloadName>
-  readonly clients: ReadonlyArray<ClientSpec>
-  readonly timeoutMs: number
 }
 
-const usage = `Usage: npx tsx bench/run.ts [options]
+interface Options {
+  readonly plans: ReadonlyArray<Plan>
+  readonly rounds: number
+  readonly clients: ReadonlyArray<ClientSpec>
+  readonly timeoutMs: number
+  readonly server: "node" | "nginx"
+  readonly write: boolean
+  readonly quick: boolean
+  readonly tsx: boolean
+}
 
-  --requests N        measured requests per client run (default 20000; --quick: 3000)
-  --warmup N          warm-up requests before measuring (default 3000)
-  --concurrency LIST  comma-separated concurrency levels (default 16)
+const usage = `Usage: npx tsx bench/run.ts [options]     (or: npm run bench -- [options])
+
+  --workload LIST     comma-separated subset of ${workloadNames.join(", ")} (default: all)
+  --concurrency LIST  concurrency levels for get1k, post1k and get100k
+                      (default: get1k ${workloadPlans.get1k.concurrency.join(",")}; post1k and get100k ${
+  workloadPlans.post1k.concurrency.join(",")
+})
+  --requests N        measured requests per run for get1k, post1k and get100k (default: ${
+  workloadPlans.get1k.requests
+} / ${workloadPlans.post1k.requests} / ${workloadPlans.get100k.requests};
+                      --quick: ${workloadPlans.get1k.quickRequests} / ${workloadPlans.post1k.quickRequests} / ${workloadPlans.get100k.quickRequests})
+  --warmup N          warm-up requests for get1k, post1k and get100k (default: ${workloadPlans.get1k.warmup} / ${workloadPlans.post1k.warmup} / ${workloadPlans.get100k.warmup};
+                      --quick: ${workloadPlans.get1k.quickWarmup} / ${workloadPlans.post1k.quickWarmup} / ${workloadPlans.get100k.quickWarmup})
   --rounds R          interleaved rounds per client (default 3; --quick: 1)
-  --workload LIST     get1k, post1k, get100k, comma-separated (default get1k)
   --clients LIST      comma-separated subset of: ${clientSpecs.map((spec) => spec.name).join(", ")}
+  --server KIND       node (default: bench/server.ts) or nginx (needs nginx installed)
   --timeout S         hard limit per client process in seconds (default 120)
-  --quick             a fast smoke run: 3000 requests, 1 round
+  --write             write BENCHMARKS.md and bench/results.svg from this run
+  --quick             a fast smoke run: 1 round, fewer requests (~2 minutes)
+  --tsx               run the clients from source under tsx instead of bundled
+                      (each start takes ~1.5 s longer and RSS ~100 MB more)
+
+download64m always streams 64 MiB one download at a time (${workloadPlans.download64m.requests} measured, ${workloadPlans.download64m.warmup} warm-up);
+queue10k always issues 10,000 requests at once over 100 connections.
+Results of every run are saved to bench/.out/last.json; \`npx tsx bench/report.ts\`
+redraws BENCHMARKS.md and bench/results.svg from it.
 `
 
 const list = (raw: string): Array<string> =>
@@ -85,8 +97,11 @@ const parseOptions = (): Options | undefined => {
       rounds: { type: "string" },
       workload: { type: "string" },
       clients: { type: "string" },
+      server: { type: "string" },
       timeout: { type: "string" },
+      write: { type: "boolean", default: false },
       quick: { type: "boolean", default: false },
+      tsx: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false }
     },
     strict: true
@@ -95,9 +110,9 @@ const parseOptions = (): Options | undefined => {
     process.stdout.write(usage)
     return undefined
   }
-  const workloadNames = list(values.workload ?? "get1k")
-  for (const name of workloadNames) {
-    if (!isWorkloadName(name)) throw new Error(`unknown workload ${name} (get1k, post1k, get100k)`)
+  const chosen = values.workload === undefined ? workloadNames : list(values.workload)
+  for (const name of chosen) {
+    if (!isWorkloadName(name)) throw new Error(`unknown workload ${name} (${workloadNames.join(", ")})`)
   }
   const clientNames = values.clients === undefined ? clientSpecs.map((spec) => spec.name) : list(values.clients)
   const clients = clientNames.map((name) => {
@@ -107,14 +122,40 @@ const parseOptions = (): Options | undefined => {
     }
     return spec
   })
+  const server = values.server ?? "node"
+  if (server !== "node" && server !== "nginx") throw new Error(`--server must be node or nginx, got ${server}`)
+  const concurrency = values.concurrency === undefined
+    ? undefined
+    : list(values.concurrency).map((raw) => integer("concurrency", raw, 1))
+  const plans = (chosen as ReadonlyArray<WorkloadName>).map((workload): Plan => {
+    const defaults = workloadPlans[workload]
+    // The flags size the request-loop workloads; the download and the queue
+    // are defined by their size, so flags leave them alone.
+    const tunable = workloads[workload].mode === "loop"
+    return {
+      workload,
+      concurrency: tunable && concurrency !== undefined ? concurrency : defaults.concurrency,
+      requests: tunable && values.requests !== undefined
+        ? integer("requests", values.requests, 1)
+        : values.quick
+        ? defaults.quickRequests
+        : defaults.requests,
+      warmup: tunable && values.warmup !== undefined
+        ? integer("warmup", values.warmup, 0)
+        : values.quick
+        ? defaults.quickWarmup
+        : defaults.warmup
+    }
+  })
   return {
-    requests: integer("requests", values.requests ?? (values.quick ? "3000" : "20000"), 1),
-    warmup: integer("warmup", values.warmup ?? "3000", 0),
-    concurrency: list(values.concurrency ?? "16").map((raw) => integer("concurrency", raw, 1)),
+    plans,
     rounds: integer("rounds", values.rounds ?? (values.quick ? "1" : "3"), 1),
-    workloads: workloadNames as Array<WorkloadName>,
     clients,
-    timeoutMs: integer("timeout", values.timeout ?? "120", 1) * 1000
+    timeoutMs: integer("timeout", values.timeout ?? "120", 1) * 1000,
+    server,
+    write: values.write,
+    quick: values.quick,
+    tsx: values.tsx
   }
 }
 
@@ -122,28 +163,96 @@ const parseOptions = (): Options | undefined => {
 
 // Every process we start, so that any way out of the runner can kill them.
 const live = new Set<ChildProcess>()
+// Temp dirs to remove on the way out (nginx's config and files).
+const tempDirs = new Set<string>()
 
 const killAll = (): void => {
   for (const child of live) child.kill("SIGKILL")
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
 }
 
-// Runs a TypeScript file of bench/ under tsx's loader in a fresh Node process.
-const spawnScript = (file: string, args: ReadonlyArray<string>, stdin: "pipe" | "ignore"): ChildProcess => {
-  const child = spawn(process.execPath, ["--import", "tsx", join(benchDir, file), ...args], {
-    cwd: rootDir,
-    stdio: [stdin, "pipe", "pipe"]
-  })
+const track = (child: ChildProcess): ChildProcess => {
   live.add(child)
   child.once("exit", () => live.delete(child))
   return child
 }
 
+// Runs a TypeScript file of bench/ under tsx's loader in a fresh Node process.
+// --conditions=source resolves httpfx to src/ as the tests do.
+const spawnScript = (file: string, args: ReadonlyArray<string>, stdin: "pipe" | "ignore"): ChildProcess =>
+  track(spawn(process.execPath, ["--conditions=source", "--import", "tsx", join(benchDir, file), ...args], {
+    cwd: rootDir,
+    stdio: [stdin, "pipe", "pipe"]
+  }))
+
+// Client processes start from one ESM file per client, bundled by esbuild
+// before the run. Under tsx every start costs ~1.5 s of loading and compiling
+// (some 250 starts in a default run: most of the time budget) and the loader
+// adds ~100 MB of RSS; bundled, a client starts in ~0.2 s at ~50 MB. The code
+// that runs is the same: src/ and the packages, only packed into one module.
+const bundleDir = join(benchDir, ".out", "clients")
+
+// Each client is bundled on its own, so a client whose code does not build
+// (an API it uses is missing, say) fails its runs with esbuild's message
+// while every other client runs. Returns those messages by client file.
+const bundleClients = async (specs: ReadonlyArray<ClientSpec>): Promise<Map<string, string>> => {
+  const files = [...new Set(specs.map((spec) => spec.file))]
+  rmSync(bundleDir, { recursive: true, force: true })
+  const failures = new Map<string, string>()
+  await Promise.all(files.map(async (file) => {
+    try {
+      await build({
+        entryPoints: [join(benchDir, file)],
+        outdir: bundleDir,
+        outExtension: { ".js": ".mjs" },
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        target: "node20",
+        conditions: ["source"],
+        // Packages bundled from CommonJS still call require() for Node's
+        // built-in modules; an ESM file has no require of its own.
+        banner: {
+          js: "import { createRequire as __createRequire } from \"node:module\"; " +
+            "const require = __createRequire(import.meta.url);"
+        },
+        logLevel: "silent"
+      })
+    } catch (error) {
+      const errors = (error as { errors?: ReadonlyArray<{ text: string; location?: { file: string; line: number } }> })
+        .errors
+      const first = errors?.[0]
+      failures.set(
+        file,
+        first === undefined
+          ? String(error)
+          : `does not build: ${first.text}${first.location ? ` (${first.location.file}:${first.location.line})` : ""}`
+      )
+    }
+  }))
+  return failures
+}
+
+// --expose-gc lets the harness collect the warm-up's garbage before taking
+// its RSS baseline.
+const spawnClient = (spec: ClientSpec, args: ReadonlyArray<string>, options: Options): ChildProcess => {
+  const entry = options.tsx
+    ? ["--conditions=source", "--import", "tsx", join(benchDir, spec.file)]
+    : [join(bundleDir, basename(spec.file).replace(/\.ts$/, ".mjs"))]
+  return track(spawn(process.execPath, ["--expose-gc", ...entry, ...spec.args, ...args], {
+    cwd: rootDir,
+    stdio: ["ignore", "pipe", "pipe"]
+  }))
+}
+
 interface Server {
   readonly port: number
+  readonly kind: "node" | "nginx"
+  readonly version: string
   readonly child: ChildProcess
 }
 
-const startServer = (): Promise<Server> =>
+const startNodeServer = (): Promise<Server> =>
   new Promise((resolve, reject) => {
     // stdin stays open for the server's whole life: when this process dies,
     // the pipe closes and the server exits even if nobody killed it.
@@ -164,7 +273,7 @@ const startServer = (): Promise<Server> =>
       clearTimeout(timer)
       try {
         const { port } = JSON.parse(stdout.slice(0, newline)) as { port: number }
-        resolve({ port, child })
+        resolve({ port, kind: "node", version: `node:http ${process.version}`, child })
       } catch {
         child.kill("SIGKILL")
         reject(new Error(`server printed ${JSON.stringify(stdout.slice(0, newline))} instead of its port`))
@@ -176,14 +285,34 @@ const startServer = (): Promise<Server> =>
     })
   })
 
+class NginxMissing extends Error {}
+
+const startServer = async (kind: "node" | "nginx"): Promise<Server> => {
+  if (kind === "node") return startNodeServer()
+  const binary = findNginx()
+  if (binary === undefined) {
+    throw new NginxMissing(
+      "--server nginx needs nginx, and none was found (looked for nginx on PATH and in /usr/sbin, /usr/local/sbin, " +
+        "/usr/local/nginx/sbin). Install it, e.g. `apt-get install -y nginx-light` on Debian, or run without --server."
+    )
+  }
+  const nginx = await startNginx(binary)
+  track(nginx.child)
+  tempDirs.add(nginx.dir)
+  return { port: nginx.port, kind: "nginx", version: nginx.version, child: nginx.child }
+}
+
 const stopServer = async (server: Server): Promise<void> => {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => server.child.once("exit", () => resolve()))
-  server.child.stdin?.end()
-  server.child.kill("SIGTERM")
-  const timer = setTimeout(() => server.child.kill("SIGKILL"), 5_000)
-  await exited
-  clearTimeout(timer)
+  if (server.child.exitCode === null && server.child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => server.child.once("exit", () => resolve()))
+    server.child.stdin?.end()
+    server.child.kill("SIGTERM")
+    const timer = setTimeout(() => server.child.kill("SIGKILL"), 5_000)
+    await exited
+    clearTimeout(timer)
+  }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+  tempDirs.clear()
 }
 
 // Connections the server has accepted so far. Each call opens (and closes)
@@ -208,10 +337,6 @@ const serverConnections = (port: number): Promise<number> =>
     req.end()
   })
 
-type Outcome =
-  | { readonly _tag: "ok"; readonly result: BenchResult; readonly connections: number; readonly seconds: number }
-  | { readonly _tag: "failed" | "timed out"; readonly message: string }
-
 // The line of a client's stderr worth showing in the table: the harness's own
 // "<client>: message" line or, when the process died while loading modules
 // (before the harness ran), Node's "SomeError: …" line rather than the
@@ -230,25 +355,24 @@ const isBenchResult = (value: unknown): value is BenchResult =>
 const runClient = async (
   spec: ClientSpec,
   port: number,
-  workload: WorkloadName,
+  plan: Plan,
   concurrency: number,
   options: Options
 ): Promise<Outcome> => {
   const before = await serverConnections(port)
   const started = performance.now()
-  const child = spawnScript(spec.file, [
-    ...spec.args,
+  const child = spawnClient(spec, [
     "--url",
     `http://${LOOPBACK_HOST}:${port}`,
     "--workload",
-    workload,
+    plan.workload,
     "--concurrency",
     String(concurrency),
     "--warmup",
-    String(options.warmup),
+    String(plan.warmup),
     "--requests",
-    String(options.requests)
-  ], "ignore")
+    String(plan.requests)
+  ], options)
   let stdout = ""
   let stderr = ""
   child.stdout!.on("data", (chunk: Buffer) => {
@@ -290,172 +414,112 @@ const runClient = async (
   return { _tag: "failed", message: reason }
 }
 
-// ---- statistics and output -----------------------------------------------------------------------------------------
-
-interface Run {
-  readonly client: string
-  readonly round: number
-  readonly outcome: Outcome
-}
-
-interface Summary {
-  readonly client: string
-  readonly runs: number
-  readonly cpuMicrosPerRequest: { readonly median: number; readonly min: number; readonly max: number } | undefined
-  readonly requestsPerSecond: number | undefined
-  readonly p50Ms: number | undefined
-  readonly p99Ms: number | undefined
-  readonly peakRssMb: number | undefined
-  readonly connections: number | undefined
-  readonly cpuVsBaseline: number | undefined
-  readonly failures: ReadonlyArray<string>
-}
-
-interface Group {
-  readonly workload: WorkloadName
-  readonly concurrency: number
-  readonly runs: Array<Run>
-  summary: ReadonlyArray<Summary>
-}
-
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
-
-const summarize = (group: Group, clients: ReadonlyArray<ClientSpec>): ReadonlyArray<Summary> => {
-  const rows = clients.map((spec): Summary => {
-    const runs = group.runs.filter((run) => run.client === spec.name)
-    const results: Array<{ result: BenchResult; connections: number }> = []
-    const failures: Array<string> = []
-    for (const run of runs) {
-      if (run.outcome._tag === "ok") results.push(run.outcome)
-      else {
-        const text = run.outcome._tag === "failed" ? `failed: ${run.outcome.message}` : run.outcome.message
-        failures.push(`${text} (round ${run.round})`)
-      }
-    }
-    const pick = (f: (result: BenchResult) => number) => results.map((entry) => f(entry.result))
-    const cpu = pick((result) => result.cpuMicrosPerRequest)
-    const some = results.length > 0
-    return {
-      client: spec.name,
-      runs: results.length,
-      cpuMicrosPerRequest: some ? { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) } : undefined,
-      requestsPerSecond: some ? median(pick((result) => result.requestsPerSecond)) : undefined,
-      p50Ms: some ? median(pick((result) => result.p50Ms)) : undefined,
-      p99Ms: some ? median(pick((result) => result.p99Ms)) : undefined,
-      peakRssMb: some ? Math.max(...pick((result) => result.rssMb)) : undefined,
-      connections: some ? Math.max(...results.map((entry) => entry.connections)) : undefined,
-      cpuVsBaseline: undefined,
-      failures
-    }
-  })
-  const baseline = rows.find((row) => row.client === BASELINE)?.cpuMicrosPerRequest?.median
-  return rows.map((row) => ({
-    ...row,
-    cpuVsBaseline: baseline !== undefined && row.cpuMicrosPerRequest !== undefined
-      ? row.cpuMicrosPerRequest.median / baseline
-      : undefined
-  }))
-}
+// ---- main ----------------------------------------------------------------------------------------------------------
 
 const thousands = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 })
 
-const cell = (text: string): string => text.replace(/\|/g, "\\|")
-
-const renderTable = (group: Group, options: Options): string => {
-  const lines = [
-    `### ${group.workload}, concurrency ${group.concurrency}: ${thousands.format(options.requests)} requests ` +
-    `(+${thousands.format(options.warmup)} warm-up) × ${options.rounds} round${options.rounds === 1 ? "" : "s"}`,
-    "",
-    `| client | CPU µs/req | min–max | req/s | p50 ms | p99 ms | RSS MB | conns | CPU vs ${BASELINE} |`,
-    "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
-  ]
-  const notes: Array<string> = []
-  for (const row of group.summary) {
-    if (row.cpuMicrosPerRequest === undefined) {
-      lines.push(`| ${row.client} | ${cell(row.failures[0] ?? "not run")} | | | | | | | |`)
-      continue
-    }
-    const cpu = row.cpuMicrosPerRequest
-    lines.push(
-      `| ${row.client} | ${cpu.median.toFixed(1)} | ${cpu.min.toFixed(1)}–${cpu.max.toFixed(1)} | ` +
-        `${thousands.format(row.requestsPerSecond ?? 0)} | ${(row.p50Ms ?? 0).toFixed(2)} | ` +
-        `${(row.p99Ms ?? 0).toFixed(2)} | ${(row.peakRssMb ?? 0).toFixed(0)} | ${row.connections ?? ""} | ` +
-        `${row.cpuVsBaseline === undefined ? "–" : `${row.cpuVsBaseline.toFixed(2)}×`} |`
-    )
-    for (const failure of row.failures) notes.push(`- ${row.client}: ${failure}`)
+const progress = (plan: Plan, outcome: Outcome): string => {
+  if (outcome._tag !== "ok") return `${outcome._tag}: ${outcome.message}`
+  const result = outcome.result
+  const time = `(${outcome.seconds.toFixed(1)} s)`
+  switch (workloads[plan.workload].mode) {
+    case "loop":
+      return `${result.cpuMicrosPerRequest.toFixed(1)} µs/req, ${thousands.format(result.requestsPerSecond)} req/s ${time}`
+    case "download":
+      return `${result.mbPerSecond.toFixed(0)} MB/s, RSS +${result.rssDeltaMb.toFixed(1)} MB ${time}`
+    case "burst":
+      return `${thousands.format(result.wallMs)} ms for ${thousands.format(result.requests)}, ` +
+        `${result.cpuMicrosPerRequest.toFixed(1)} µs/req, RSS +${result.rssDeltaMb.toFixed(1)} MB ${time}`
   }
-  return [...lines, ...(notes.length > 0 ? ["", ...notes] : [])].join("\n")
 }
 
-// ---- main ----------------------------------------------------------------------------------------------------------
-
 const run = async (options: Options): Promise<void> => {
-  const startedAt = new Date()
   const cpuList = cpus()
-  const machine = {
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    cpus: cpuList.length,
-    cpuModel: cpuList[0]?.model ?? "unknown",
-    loadavg: loadavg()
+  const buildFailures = options.tsx ? new Map<string, string>() : await bundleClients(options.clients)
+  const server = await startServer(options.server)
+  const report: Report = {
+    startedAt: new Date().toISOString(),
+    finishedAt: "",
+    machine: {
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      os: release(),
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model.trim() ?? "unknown",
+      memoryGiB: totalmem() / 1024 ** 3,
+      loadavgStart: loadavg(),
+      loadavgEnd: []
+    },
+    server: { kind: server.kind, version: server.version },
+    rounds: options.rounds,
+    quick: options.quick,
+    loader: options.tsx ? "tsx" : "bundle",
+    clients: options.clients.map((spec) => spec.name),
+    baseline: BASELINE,
+    groups: []
   }
   process.stdout.write(
-    `httpfx bench: Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}, load ${
-      machine.loadavg.map((value) => value.toFixed(2)).join(" ")
-    }\n` +
+    `httpfx bench: Node ${report.machine.node}, ${report.machine.cpus} × ${report.machine.cpuModel}, load ${
+      report.machine.loadavgStart.map((value) => value.toFixed(2)).join(" ")
+    }; server: ${server.version} on port ${server.port}\n` +
       "CPU = user+system time of the client process per measured request (the server runs in its own process).\n" +
-      "RSS = peak resident memory while measuring (includes ~60 MB of tsx's loader); conns = connections the\n" +
-      "server accepted from that client. Ratios matter more than absolute numbers.\n\n"
+      "RSS Δ = peak resident memory while measuring minus the RSS just before; conns = connections the server\n" +
+      `accepted from that client. Clients run ${options.tsx ? "under tsx (absolute RSS includes ~100 MB of its loader)" : "bundled by esbuild"}. ` +
+      "Ratios matter more than absolute numbers.\n"
   )
-  const server = await startServer()
-  const groups: Array<Group> = []
+  let completed = false
   try {
-    for (const workload of options.workloads) {
-      for (const concurrency of options.concurrency) {
-        const group: Group = { workload, concurrency, runs: [], summary: [] }
-        groups.push(group)
+    for (const plan of options.plans) {
+      for (const concurrency of plan.concurrency) {
+        const skipped: Record<string, string> = {}
+        for (const spec of options.clients) {
+          const reason = spec.skips?.[plan.workload]
+          if (reason !== undefined) skipped[spec.name] = reason
+        }
+        const group: Group = {
+          workload: plan.workload,
+          concurrency,
+          requests: plan.requests,
+          warmup: plan.warmup,
+          skipped,
+          runs: []
+        }
+        report.groups.push(group)
         // A client that failed or timed out once is not retried: the cause is
         // almost always permanent, and a timeout would cost minutes per round.
         const broken = new Set<string>()
         for (let round = 1; round <= options.rounds; round++) {
           for (const spec of options.clients) {
-            if (broken.has(spec.name)) continue
-            const outcome = await runClient(spec, server.port, workload, concurrency, options)
+            if (broken.has(spec.name) || skipped[spec.name] !== undefined) continue
+            const buildFailure = buildFailures.get(spec.file)
+            const outcome: Outcome = buildFailure !== undefined
+              ? { _tag: "failed", message: `${spec.name}: ${buildFailure}` }
+              : await runClient(spec, server.port, plan, concurrency, options)
             group.runs.push({ client: spec.name, round, outcome })
-            const prefix = `[${workload} c=${concurrency} round ${round}/${options.rounds}] ${spec.name}:`
-            if (outcome._tag === "ok") {
-              process.stderr.write(
-                `${prefix} ${outcome.result.cpuMicrosPerRequest.toFixed(1)} µs/req, ` +
-                  `${thousands.format(outcome.result.requestsPerSecond)} req/s (${outcome.seconds.toFixed(1)} s)\n`
-              )
-            } else {
-              broken.add(spec.name)
-              process.stderr.write(`${prefix} ${outcome._tag}: ${outcome.message}\n`)
-            }
+            if (outcome._tag !== "ok") broken.add(spec.name)
+            process.stderr.write(
+              `[${plan.workload} c=${concurrency} round ${round}/${options.rounds}] ${spec.name}: ${
+                progress(plan, outcome)
+              }\n`
+            )
           }
         }
-        group.summary = summarize(group, options.clients)
-        process.stdout.write(`\n${renderTable(group, options)}\n`)
+        process.stdout.write(`\n${renderTable(group, report)}\n\n`)
       }
     }
+    completed = true
   } finally {
     await stopServer(server)
+    report.finishedAt = new Date().toISOString()
+    report.machine.loadavgEnd = loadavg()
     const outDir = join(benchDir, ".out")
     mkdirSync(outDir, { recursive: true })
-    const report = {
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      machine,
-      options: { ...options, clients: options.clients.map((spec) => spec.name) },
-      baseline: BASELINE,
-      groups
-    }
     writeFileSync(join(outDir, "last.json"), JSON.stringify(report, null, 2) + "\n")
-    process.stdout.write(`\nResults written to ${join("bench", ".out", "last.json")}\n`)
+    process.stdout.write(`Results written to ${relative(process.cwd(), join(outDir, "last.json"))}\n`)
+  }
+  // Only a finished run may replace the committed report.
+  if (completed && options.write) {
+    for (const path of writeReport(report)) process.stdout.write(`Wrote ${relative(process.cwd(), path)}\n`)
   }
 }
 

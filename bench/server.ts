@@ -12,6 +12,9 @@ import { LOOPBACK_HOST } from "./shared.js"
 // request and stays the same for every client.
 const body1k = Buffer.alloc(1024, "a")
 const body100k = Buffer.alloc(100 * 1024, "b")
+// Written in one res.end(): Node hands it to the socket as the client reads,
+// so the server's cost per byte stays low and the client is what limits.
+const body64m = Buffer.alloc(64 * 1024 * 1024, "c")
 
 const send = (res: ServerResponse, status: number, body: Buffer): void => {
   res.writeHead(status, {
@@ -30,6 +33,8 @@ const server = createServer((req, res) => {
     send(res, 200, body1k)
   } else if (req.method === "GET" && req.url === "/100k") {
     send(res, 200, body100k)
+  } else if (req.method === "GET" && req.url === "/64m") {
+    send(res, 200, body64m)
   } else if (req.method === "POST" && req.url === "/echo-len") {
     // The body is read in full (and only counted) so the client really has to
     // upload it before it gets an answer.

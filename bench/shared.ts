@@ -1,10 +1,18 @@
 // Definitions shared by the runner, the server and every client process.
 // Kept free of runtime dependencies so that importing it costs nothing.
 
-export type WorkloadName = "get1k" | "post1k" | "get100k"
+export type WorkloadName = "get1k" | "post1k" | "get100k" | "download64m" | "queue10k"
+
+// How the harness drives a workload:
+// - "loop": C workers, each sending its next request when the last one is done;
+// - "burst": every request is issued at once and queues for C connections;
+// - "download": one streamed download at a time; the body is counted chunk by
+//   chunk and never held whole, so peak RSS shows what the client buffers.
+export type WorkloadMode = "loop" | "burst" | "download"
 
 export interface Workload {
   readonly name: WorkloadName
+  readonly mode: WorkloadMode
   readonly method: "GET" | "POST"
   readonly path: string
   // Bytes the client sends as the request body (0 = no body).
@@ -15,10 +23,21 @@ export interface Workload {
 }
 
 export const workloads: Record<WorkloadName, Workload> = {
-  get1k: { name: "get1k", method: "GET", path: "/1k", requestBytes: 0, responseBytes: 1024 },
-  post1k: { name: "post1k", method: "POST", path: "/echo-len", requestBytes: 1024, responseBytes: 1024 },
-  get100k: { name: "get100k", method: "GET", path: "/100k", requestBytes: 0, responseBytes: 100 * 1024 }
+  get1k: { name: "get1k", mode: "loop", method: "GET", path: "/1k", requestBytes: 0, responseBytes: 1024 },
+  post1k: { name: "post1k", mode: "loop", method: "POST", path: "/echo-len", requestBytes: 1024, responseBytes: 1024 },
+  get100k: { name: "get100k", mode: "loop", method: "GET", path: "/100k", requestBytes: 0, responseBytes: 100 * 1024 },
+  download64m: {
+    name: "download64m",
+    mode: "download",
+    method: "GET",
+    path: "/64m",
+    requestBytes: 0,
+    responseBytes: 64 * 1024 * 1024
+  },
+  queue10k: { name: "queue10k", mode: "burst", method: "GET", path: "/1k", requestBytes: 0, responseBytes: 1024 }
 }
+
+export const workloadNames = Object.keys(workloads) as ReadonlyArray<WorkloadName>
 
 export const isWorkloadName = (value: string): value is WorkloadName => Object.hasOwn(workloads, value)
 
@@ -28,12 +47,20 @@ export interface BenchResult {
   readonly workload: WorkloadName
   readonly concurrency: number
   readonly requests: number
+  // Wall time of the measured phase.
+  readonly wallMs: number
   readonly cpuMicrosPerRequest: number
   readonly requestsPerSecond: number
+  // Response body bytes per second over the measured phase, in MB (10^6 bytes).
+  readonly mbPerSecond: number
   readonly p50Ms: number
   readonly p99Ms: number
-  // Peak resident set size sampled while the measured requests ran.
+  // Peak resident set size sampled every 10 ms while the measured requests ran.
   readonly rssMb: number
+  // RSS right before the measured phase (after warm-up and a forced GC); the
+  // peak minus this is what the measured work itself held.
+  readonly rssBaselineMb: number
+  readonly rssDeltaMb: number
 }
 
 // The benchmark must never talk to anything but this machine; every process

@@ -87,21 +87,35 @@ const percentile = (sorted: Float64Array, p: number): number =>
 
 const round = (value: number, digits: number): number => Number(value.toFixed(digits))
 
-// Peak resident memory while the measured requests run. Not maxRSS: under
-// tsx the process peaks while loading modules (tsx alone adds ~60 MB), which
-// would hide what the client itself holds during the run.
+// Peak resident memory while the measured requests run, sampled every 10 ms,
+// and the baseline right before them. Not maxRSS: the process may peak while
+// loading modules (under tsx, its loader alone adds ~100 MB), which would hide
+// what the client itself holds during the run. memoryUsage.rss() is the cheap form of
+// memoryUsage().rss: it skips the V8 heap statistics.
 class RssSampler {
-  private peak = process.memoryUsage.rss()
-  private readonly timer = setInterval(() => this.sample(), 20).unref()
+  readonly baseline: number
+  private peak: number
+  private readonly timer: NodeJS.Timeout
+  constructor() {
+    // A forced GC first (clients run with --expose-gc) so that garbage left by
+    // the warm-up does not count as baseline the measured phase can reuse.
+    const gc = (globalThis as { gc?: () => void }).gc
+    if (gc !== undefined) gc()
+    this.baseline = process.memoryUsage.rss()
+    this.peak = this.baseline
+    this.timer = setInterval(() => this.sample(), 10).unref()
+  }
   sample(): void {
     this.peak = Math.max(this.peak, process.memoryUsage.rss())
   }
-  stop(): number {
+  stop(): { readonly peak: number; readonly baseline: number } {
     clearInterval(this.timer)
     this.sample()
-    return this.peak
+    return { peak: this.peak, baseline: this.baseline }
   }
 }
+
+const MB = 1024 * 1024
 
 const summarize = (
   client: string,
@@ -109,35 +123,47 @@ const summarize = (
   budget: Budget,
   wallMs: number,
   cpu: NodeJS.CpuUsage,
-  rssBytes: number
+  rss: { readonly peak: number; readonly baseline: number }
 ): BenchResult => {
   const sorted = budget.latencies.slice().sort()
+  const seconds = wallMs / 1000
   return {
     client,
     workload: config.workload.name,
     concurrency: config.concurrency,
     requests: budget.total,
+    wallMs: round(wallMs, 1),
     cpuMicrosPerRequest: round((cpu.user + cpu.system) / budget.total, 2),
-    requestsPerSecond: round(budget.total / (wallMs / 1000), 0),
+    requestsPerSecond: round(budget.total / seconds, 0),
+    mbPerSecond: round((budget.total * config.workload.responseBytes) / 1e6 / seconds, 1),
     p50Ms: round(percentile(sorted, 0.5), 3),
     p99Ms: round(percentile(sorted, 0.99), 3),
-    rssMb: round(rssBytes / (1024 * 1024), 1)
+    rssMb: round(rss.peak / MB, 1),
+    rssBaselineMb: round(rss.baseline / MB, 1),
+    rssDeltaMb: round((rss.peak - rss.baseline) / MB, 1)
   }
 }
 
-// For Promise-based clients: C async loops, each issuing one request at a time.
+// For Promise-based clients. "loop" and "download": C async loops, each
+// issuing one request at a time; "burst": every request at once, queued by the
+// client for its C connections.
 export const measurePromise = async (
   client: string,
   config: ClientConfig,
   send: () => Promise<void>
 ): Promise<BenchResult> => {
+  const timed = async (budget: Budget, i: number): Promise<void> => {
+    const start = performance.now()
+    await send()
+    budget.latencies[i] = performance.now() - start
+  }
   const phase = async (budget: Budget): Promise<void> => {
+    if (config.workload.mode === "burst") {
+      await Promise.all(Array.from({ length: budget.total }, (_, i) => timed(budget, i)))
+      return
+    }
     const worker = async (): Promise<void> => {
-      for (let i = budget.take(); i >= 0; i = budget.take()) {
-        const start = performance.now()
-        await send()
-        budget.latencies[i] = performance.now() - start
-      }
+      for (let i = budget.take(); i >= 0; i = budget.take()) await timed(budget, i)
     }
     await Promise.all(Array.from({ length: config.concurrency }, worker))
   }
@@ -152,22 +178,33 @@ export const measurePromise = async (
   return summarize(client, config, measured, wallMs, cpu, rss.stop())
 }
 
-// For Effect-based clients: C fibers, each issuing one request at a time, so
-// the cost of the fiber runtime is part of what gets measured. `send` builds a
-// fresh Effect per request, as application code calling `pool.request(...)`
-// does, so building the request description is measured too.
+// For Effect-based clients: C fibers, each issuing one request at a time (or,
+// for "burst", one fiber per request, all forked at once by
+// Effect.all(…, { concurrency: "unbounded" })), so the cost of the fiber
+// runtime is part of what gets measured. `send` builds a fresh Effect per
+// request, as application code calling `pool.request(...)` does, so building
+// the request description is measured too.
 export const measureEffect = <E, R>(
   client: string,
   config: ClientConfig,
   send: () => Effect.Effect<void, E, R>
 ): Effect.Effect<BenchResult, E, R> => {
-  const phase = (budget: Budget) => {
-    const worker = Effect.gen(function*() {
-      for (let i = budget.take(); i >= 0; i = budget.take()) {
-        const start = performance.now()
-        yield* send()
+  const timed = (budget: Budget, i: number) =>
+    Effect.suspend(() => {
+      const start = performance.now()
+      return Effect.map(send(), () => {
         budget.latencies[i] = performance.now() - start
-      }
+      })
+    })
+  const phase = (budget: Budget) => {
+    if (config.workload.mode === "burst") {
+      return Effect.all(Array.from({ length: budget.total }, (_, i) => timed(budget, i)), {
+        concurrency: "unbounded",
+        discard: true
+      })
+    }
+    const worker = Effect.gen(function*() {
+      for (let i = budget.take(); i >= 0; i = budget.take()) yield* timed(budget, i)
     })
     return Effect.all(Array.from({ length: config.concurrency }, () => worker), {
       concurrency: "unbounded",
@@ -232,4 +269,12 @@ export const main = (client: string, run: (config: ClientConfig) => Promise<Benc
         finish(1)
       }
     )
+}
+
+// Counts a streamed body chunk by chunk, holding no more than one chunk: what
+// the "download" workload asks of every client that takes part in it.
+export const countBytes = async (body: AsyncIterable<Uint8Array>): Promise<number> => {
+  let bytes = 0
+  for await (const chunk of body) bytes += chunk.byteLength
+  return bytes
 }

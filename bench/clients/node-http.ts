@@ -7,13 +7,19 @@ import type { ClientConfig } from "./harness.js"
 const send = (config: ClientConfig, options: RequestOptions): Promise<void> =>
   new Promise((resolve, reject) => {
     const req = request(options, (res) => {
-      // Collect the body into one buffer, as an application would.
+      // Collect the body into one buffer, as an application would; a download
+      // is only counted, chunk by chunk.
+      const download = config.workload.mode === "download"
       const chunks: Array<Buffer> = []
-      res.on("data", (chunk: Buffer) => chunks.push(chunk))
+      let bytes = 0
+      res.on("data", (chunk: Buffer) => {
+        if (download) bytes += chunk.length
+        else chunks.push(chunk)
+      })
       res.on("error", reject)
       res.on("end", () => {
         try {
-          checkResponse(config, res.statusCode ?? 0, Buffer.concat(chunks).length)
+          checkResponse(config, res.statusCode ?? 0, download ? bytes : Buffer.concat(chunks).length)
           resolve()
         } catch (error) {
           reject(error)

@@ -1,7 +1,7 @@
 // undici's fetch (the WHATWG API, same engine Node's global fetch uses), on an
 // explicit Agent so the connection count matches the other clients.
 import { Agent, fetch } from "undici"
-import { checkResponse, main, measurePromise } from "./harness.js"
+import { checkResponse, countBytes, main, measurePromise } from "./harness.js"
 
 main("undici-fetch", async (config) => {
   const dispatcher = new Agent({ connections: config.concurrency })
@@ -14,11 +14,14 @@ main("undici-fetch", async (config) => {
       dispatcher
     }
     : { method: config.workload.method, dispatcher }
+  const download = config.workload.mode === "download"
   try {
     return await measurePromise("undici-fetch", config, async () => {
       const response = await fetch(url, init)
-      const content = await response.arrayBuffer()
-      checkResponse(config, response.status, content.byteLength)
+      const bytes = download && response.body !== null
+        ? await countBytes(response.body)
+        : (await response.arrayBuffer()).byteLength
+      checkResponse(config, response.status, bytes)
     })
   } finally {
     await dispatcher.close()
