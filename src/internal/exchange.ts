@@ -36,13 +36,33 @@ export const enum Phase {
   Complete = 5
 }
 
-/** The connection an exchange runs on, as the exchange sees it. */
+/** The connection an exchange runs on, as the exchange (and the pool's body writer) sees it. */
 export interface ExchangeConnection {
-  /** Close the connection because its exchange was abandoned mid-flight; frees the pool slot. */
+  /**
+   * The exchange was abandoned mid-flight: free its slot. HTTP/1.1 closes the connection (an unfinished exchange
+   * leaves it unusable); HTTP/2 cancels just that stream.
+   */
   abort(exchange: Exchange): void
-  pauseReading(): void
-  resumeReading(): void
+  /** The consumer is behind: stop reading this exchange's response (the socket, or the HTTP/2 stream). */
+  pauseReading(exchange: Exchange): void
+  resumeReading(exchange: Exchange): void
+  /**
+   * One piece of a streamed request body. Returns false when the writer must wait for `drained` (or the exchange
+   * ended); fails the exchange when a declared Content-Length is exceeded.
+   */
+  writeBody(exchange: Exchange, bytes: Uint8Array): boolean
+  /** The streamed request body is complete. */
+  endBody(exchange: Exchange): void
 }
+
+/** The protocol a response came in on, as `Exchange.version` holds it. */
+export const enum Version {
+  Http10 = 0,
+  Http11 = 1,
+  Http2 = 2
+}
+
+const versionNames = ["HTTP/1.0", "HTTP/1.1", "HTTP/2"] as const
 
 /** The pool, as an exchange sees it. */
 export interface ExchangeOwner {
@@ -70,7 +90,8 @@ export class Exchange {
   // the response
   status = 0
   reason = ""
-  versionMinor = 1
+  /** a `Version`: the HTTP/1.x minor version as the parser reports it, or 2 for HTTP/2 */
+  version: Version = Version.Http11
   rawHeaders: Array<string> = []
   chunks: Array<Buffer> = []
   size = 0
@@ -121,10 +142,10 @@ export class Exchange {
     if (this.waiting === Phase.Drain) this.settle(Effect.void)
   }
 
-  onHead(status: number, reason: string, versionMinor: number, rawHeaders: Array<string>): void {
+  onHead(status: number, reason: string, version: Version, rawHeaders: Array<string>): void {
     this.status = status
     this.reason = reason
-    this.versionMinor = versionMinor
+    this.version = version
     this.rawHeaders = rawHeaders
     this.headReceived = true
     if (this.streaming) {
@@ -143,7 +164,7 @@ export class Exchange {
         this.settle(Effect.succeed(this.takeChunks()))
       } else if (this.size >= HIGH_WATER_MARK && !this.paused && this.conn !== undefined) {
         this.paused = true
-        this.conn.pauseReading()
+        this.conn.pauseReading(this)
       }
     }
   }
@@ -287,7 +308,7 @@ export class Exchange {
     this.size = 0
     if (this.paused && this.conn !== undefined) {
       this.paused = false
-      this.conn.resumeReading()
+      this.conn.resumeReading(this)
     }
     return Chunk.unsafeFromArray(chunks)
   }
@@ -319,7 +340,7 @@ export class Exchange {
     return new BufferedResponse(
       this.status,
       this.reason,
-      this.versionMinor === 0 ? "HTTP/1.0" : "HTTP/1.1",
+      versionNames[this.version],
       this.rawHeaders,
       this.target.href,
       this,
@@ -347,7 +368,7 @@ class StreamingResponseImpl extends StreamingBase {
     super(
       exchange.status,
       exchange.reason,
-      exchange.versionMinor === 0 ? "HTTP/1.0" : "HTTP/1.1",
+      versionNames[exchange.version],
       exchange.rawHeaders,
       exchange.target.href,
       exchange,

@@ -3,7 +3,14 @@
  * (`processQueue`) that decides who gets what whenever a connection frees up or goes away.
  *
  * The common path — an idle connection to the origin exists — is a Map lookup and an array pop.
+ *
+ * HTTP/2 (with `http2: true`): a new connection negotiates its protocol once its socket is open (ALPN, or h2c by
+ * prior knowledge). An HTTP/2 connection replaces it in place and joins its origin's `shared` list, where `serve`
+ * looks first: it takes exchanges while it has free streams. While a connection that may turn out HTTP/2 is still
+ * connecting, further requests to its origin wait for the answer rather than open connections of their own. Without
+ * http2 both maps stay empty and cost one size check.
  */
+import type * as net from "node:net"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -22,9 +29,11 @@ import type * as HttpError from "../HttpError.js"
 import { Exchange, Phase } from "./exchange.js"
 import type { ExchangeOwner } from "./exchange.js"
 import { Http11Connection } from "./h1/connection.js"
-import type { Connection, ConnectionOwner, ConnectionState } from "./h1/connection.js"
+import type { Connection, ConnectionState } from "./h1/connection.js"
 import { CHUNKED, declaredLength, encodeHead, NO_BODY } from "./h1/requestHead.js"
 import type { HeaderInput } from "./h1/requestHead.js"
+import { Http2Connection } from "./h2/connection.js"
+import type { Http2Owner } from "./h2/connection.js"
 import type { NetworkOptions, TlsOptions } from "./net/openSocket.js"
 import { proxyAuthorization, proxyFor, routesFrom } from "./net/proxy.js"
 import type { ProxyConfig, ProxyInput, ProxyRoutes } from "./net/proxy.js"
@@ -86,13 +95,19 @@ class ConnectionSnapshot implements ConnectionInfo {
   }
 }
 
-/** A connection as the pool keeps it: whether it sits on its origin's idle stack right now. */
-type Pooled = Connection & { pooledIdle?: boolean }
+/**
+ * A connection as the pool keeps it: whether it counts as idle right now (an HTTP/1.1 one then sits on its origin's
+ * idle stack; an idle HTTP/2 one stays in its origin's shared list), and whether it is still connecting and may turn
+ * out to be HTTP/2.
+ */
+type Pooled = Connection & { pooledIdle?: boolean; probing?: boolean }
 
 const encoder = new TextEncoder()
 
-export class PoolImpl implements ConnectionOwner, ExchangeOwner {
+export class PoolImpl implements Http2Owner, ExchangeOwner {
   readonly network: NetworkOptions
+  readonly http1: boolean
+  readonly http2: boolean
   readonly retries: number
   readonly keepaliveExpiry: number
   readonly timeouts: Timeouts.Timeouts
@@ -107,6 +122,14 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
   private readonly idle = new Map<string, Array<Pooled>>()
   private idleCount = 0
   private readonly perHost = new Map<string, number>()
+  /** HTTP/2 connections per origin, oldest first: each takes many exchanges at once (empty without http2) */
+  private readonly shared = new Map<string, Array<Pooled>>()
+  /**
+   * Connections still connecting that may turn out HTTP/2, per origin. Requests for such an origin wait for ALPN
+   * instead of opening connections of their own, so a burst of requests shares one HTTP/2 session (as httpcore's
+   * connecting HTTPConnection counts as available when it may be HTTP/2).
+   */
+  private readonly probing = new Map<string, number>()
   private waiters: Array<Exchange | undefined> = []
   private waitHead = 0
   private waitCount = 0
@@ -126,11 +149,13 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     if (options.http1 === false && options.http2 !== true) {
       throw new Error("httpfx: a pool needs at least one of http1 and http2 enabled")
     }
+    this.http1 = options.http1 !== false
+    this.http2 = options.http2 === true
     this.network = {
       uds: options.uds,
       localAddress: options.localAddress,
       tls: options.tls,
-      alpn: ["http/1.1"]
+      alpn: !this.http2 ? ["http/1.1"] : this.http1 ? ["h2", "http/1.1"] : ["h2"]
     }
     if (options.proxy !== undefined) {
       const routes = routesFrom(options.proxy)
@@ -305,16 +330,16 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     phase: Phase.Head | Phase.Complete
   ): Effect.Effect<A, HttpError.HttpError | E> {
     const write = (bytes: Uint8Array): Effect.Effect<boolean> => {
-      const connection = exchange.conn as Http11Connection | undefined
+      const connection = exchange.conn
       if (exchange.done || connection === undefined) return Effect.succeed(false)
-      if (connection.writeChunk(bytes)) return Effect.succeed(true)
+      if (connection.writeBody(exchange, bytes)) return Effect.succeed(true)
       return Effect.as(Effect.either(exchange.await<void, HttpError.HttpError>(Phase.Drain)), !exchange.done)
     }
     const pump = Effect.zipRight(
       Stream.runForEachWhile(body, write),
       Effect.sync(() => {
-        const connection = exchange.conn as Http11Connection | undefined
-        if (connection !== undefined) connection.endBody()
+        const connection = exchange.conn
+        if (connection !== undefined) connection.endBody(exchange)
       })
     )
     return exchange.await<void, HttpError.HttpError>(Phase.Ready, this.acquire).pipe(
@@ -340,12 +365,17 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     }
     if (this.waitCount === 0 && this.serve(exchange)) return
     this.enqueue(exchange)
-    // A waiter held back by the per-host limit must not block requests to other hosts behind it.
-    if (this.maxPerHost !== Infinity) this.processQueue()
+    // A waiter held back by the per-host limit, or waiting for ALPN, must not block requests to other hosts behind it.
+    if (this.maxPerHost !== Infinity || this.probing.size > 0) this.processQueue()
   }
 
   private serve(exchange: Exchange): boolean {
     const origin = exchange.target.origin
+    if (this.shared.size > 0) {
+      // An HTTP/2 connection with a free stream beats an idle HTTP/1.1 connection and a new one.
+      const list = this.shared.get(origin)
+      if (list !== undefined && this.serveShared(list, exchange)) return true
+    }
     const stack = this.idle.get(origin)
     if (stack !== undefined && stack.length > 0) {
       const now = performance.now()
@@ -360,6 +390,8 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
         connection.close()
       }
     }
+    // The connection being opened may be HTTP/2 and take this request too: wait for the TLS handshake to tell.
+    if (this.probing.size > 0 && this.probing.has(origin)) return false
     const count = this.perHost.get(origin) ?? 0
     if (count >= this.maxPerHost) return false
     if (this.all.size >= this.maxConnections) {
@@ -371,7 +403,38 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     const connection: Pooled = new Http11Connection(this, exchange.target, exchange)
     this.all.add(connection)
     this.perHost.set(origin, count + 1)
+    if (this.http2 && this.mayBeHttp2(exchange)) {
+      connection.probing = true
+      this.probing.set(origin, (this.probing.get(origin) ?? 0) + 1)
+    }
     return true
+  }
+
+  private serveShared(list: ReadonlyArray<Pooled>, exchange: Exchange): boolean {
+    const now = performance.now()
+    for (const connection of list) {
+      if (connection.isReusable(now)) {
+        if (connection.pooledIdle) this.takeIdle(connection)
+        connection.assign(exchange)
+        return true
+      }
+    }
+    return false
+  }
+
+  /** What the connection's negotiation may pick (see Http11Connection.negotiate): ALPN over TLS, or h2c. */
+  private mayBeHttp2(exchange: Exchange): boolean {
+    const target = exchange.target
+    if (target.secure) return true
+    return !this.http1 && this.proxyFor(target)?.kind !== "http"
+  }
+
+  private probed(connection: Pooled): void {
+    connection.probing = false
+    const origin = connection.target.origin
+    const count = (this.probing.get(origin) ?? 1) - 1
+    if (count === 0) this.probing.delete(origin)
+    else this.probing.set(origin, count)
   }
 
   private evictOldestIdle(): void {
@@ -441,7 +504,7 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
         for (let i = this.waitHead; i < waiters.length && this.waitCount > 0 && !this.isClosed; i++) {
           const exchange = waiters[i]
           if (exchange === undefined) continue
-          if (this.all.size >= this.maxConnections && this.idleCount === 0) break
+          if (this.all.size >= this.maxConnections && this.idleCount === 0 && this.shared.size === 0) break
           waiters[i] = undefined
           this.waitCount--
           exchange.queued = false
@@ -486,7 +549,9 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
   closed(connection: Pooled): void {
     if (!this.all.delete(connection)) return
     if (connection.pooledIdle) this.takeIdle(connection)
+    if (connection.probing) this.probed(connection)
     const origin = connection.target.origin
+    if (connection.httpVersion === "HTTP/2") this.unshare(connection)
     const count = (this.perHost.get(origin) ?? 1) - 1
     if (count === 0) {
       this.perHost.delete(origin)
@@ -496,6 +561,62 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
       this.perHost.set(origin, count)
     }
     if (this.waitCount > 0 && !this.isClosed) this.processQueue()
+  }
+
+  // ---- HTTP/2 -----------------------------------------------------------------------------------------------------
+
+  negotiated(connection: Pooled): void {
+    if (!connection.probing) return
+    this.probed(connection)
+    // It is HTTP/1.1 after all: requests that waited for it may open connections of their own.
+    if (this.waitCount > 0 && !this.isClosed) this.processQueue()
+  }
+
+  upgrade(previous: Pooled, socket: net.Socket, exchange: Exchange | undefined): void {
+    if (previous.probing) this.probed(previous)
+    const connection: Pooled = new Http2Connection(this, previous.target, socket)
+    // The new connection takes the old one's place (and its per-host count) in the pool.
+    this.all.delete(previous)
+    this.all.add(connection)
+    const origin = connection.target.origin
+    let list = this.shared.get(origin)
+    if (list === undefined) {
+      list = []
+      this.shared.set(origin, list)
+    }
+    list.push(connection)
+    if (this.isClosed) {
+      connection.shutdown(undefined)
+      return
+    }
+    if (exchange !== undefined) connection.assign(exchange)
+    this.streamReleased(connection)
+  }
+
+  streamReleased(connection: Pooled): void {
+    if (this.isClosed) return
+    if (connection.state === "IDLE" && !connection.pooledIdle) {
+      connection.pooledIdle = true
+      this.idleCount++
+    }
+    if (this.waitCount > 0) this.processQueue()
+    if (connection.pooledIdle && this.idleCount > this.maxKeepalive) {
+      this.takeIdle(connection)
+      connection.close()
+    }
+  }
+
+  capacityChanged(_connection: Pooled): void {
+    if (this.waitCount > 0 && !this.isClosed) this.processQueue()
+  }
+
+  private unshare(connection: Pooled): void {
+    const origin = connection.target.origin
+    const list = this.shared.get(origin)
+    if (list === undefined) return
+    const index = list.indexOf(connection)
+    if (index >= 0) list.splice(index, 1)
+    if (list.length === 0) this.shared.delete(origin)
   }
 }
 

@@ -3,6 +3,7 @@
  * it is free again. Plain synchronous code driven by socket events; the fiber side lives in the exchange.
  */
 import type * as net from "node:net"
+import type * as tls from "node:tls"
 import {
   ConnectError,
   ConnectTimeout,
@@ -38,6 +39,17 @@ export interface ConnectionOwner {
   closed(connection: Connection): void
   /** Run an exchange again from the start (the stale keep-alive retry). */
   acquire(exchange: Exchange): void
+  /** HTTP/1.1 may be used (`http1` option). */
+  readonly http1: boolean
+  /** HTTP/2 may be used (`http2` option): a new connection asks the pool which protocol to speak. */
+  readonly http2: boolean
+  /**
+   * The connection's socket is open and speaks HTTP/2 (ALPN chose "h2", or h2c by prior knowledge): the pool puts
+   * an HTTP/2 connection in its place, over that socket, and runs `exchange` on it. The HTTP/1.1 connection is done.
+   */
+  upgrade(connection: Connection, socket: net.Socket, exchange: Exchange | undefined): void
+  /** The connection's socket is open and speaks HTTP/1.1, though HTTP/2 was possible (requests may wait on this). */
+  negotiated(connection: Connection): void
 }
 
 /** The pool's view of a connection, whatever its protocol: an HTTP/2 connection implements the same. */
@@ -46,9 +58,12 @@ export interface Connection extends ExchangeConnection {
   readonly httpVersion: "HTTP/1.1" | "HTTP/2"
   readonly state: ConnectionState
   readonly requestCount: number
-  /** Start an exchange now, or as soon as the connection is established. */
+  /**
+   * Start an exchange now, or as soon as the connection is established. An HTTP/1.1 connection takes one exchange
+   * at a time; an HTTP/2 connection takes them as long as `isReusable` says it has a free stream.
+   */
   assign(exchange: Exchange): void
-  /** Still usable for a new exchange right now (not closed by the peer, not expired). */
+  /** Still usable for a new exchange right now (not closed by the peer, not expired, a stream free for HTTP/2). */
   isReusable(now: number): boolean
   /** Close the socket now; idempotent. */
   close(): void
@@ -115,6 +130,7 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   private onOpen(socket: net.Socket): void {
     this.opening = undefined
+    if (this.owner.http2 && this.negotiate(socket)) return
     this.socket = socket
     socket.on("data", this.onData)
     socket.on("end", this.onEnd)
@@ -129,6 +145,43 @@ export class Http11Connection implements Connection, ResponseHandler {
       return
     }
     this.start(exchange)
+  }
+
+  /**
+   * With HTTP/2 enabled, pick the protocol the way httpcore does: ALPN decides over TLS; plain http is h2c by prior
+   * knowledge only when HTTP/1.1 is disabled; a forward proxy is always spoken to in HTTP/1.1. Returns true when this
+   * connection is finished with (handed over to HTTP/2, or refused).
+   */
+  private negotiate(socket: net.Socket): boolean {
+    const forward = !this.target.secure && this.proxy?.kind === "http"
+    const h2 = this.target.secure ? (socket as tls.TLSSocket).alpnProtocol === "h2" : !this.owner.http1 && !forward
+    if (h2) {
+      this.disarm()
+      const exchange = this.exchange
+      this.exchange = undefined
+      // Not close(): the socket lives on, and the pool swaps the connection rather than losing its slot.
+      this.state = "CLOSED"
+      this.owner.upgrade(this, socket, exchange)
+      return true
+    }
+    if (!this.owner.http1 && !forward) {
+      this.socket = socket
+      const exchange = this.exchange
+      this.exchange = undefined
+      this.close()
+      if (exchange !== undefined) {
+        exchange.fail(
+          new ConnectError({
+            message: `${exchange.method} ${exchange.target.href}: ${this.target.origin} did not agree to HTTP/2 ` +
+              `in the TLS handshake (ALPN), and http1 is disabled for this pool`,
+            request: exchange.requestInfo
+          })
+        )
+      }
+      return true
+    }
+    this.owner.negotiated(this)
+    return false
   }
 
   private onOpenFailed(failure: OpenFailure): void {
@@ -147,7 +200,13 @@ export class Http11Connection implements Connection, ResponseHandler {
           cause: failure.error
         })
         : new ConnectError({
-          message: `${where}: ` + describeConnectFailure(failure.error, this.target, this.owner.network.uds, this.proxy),
+          message: `${where}: ` + describeConnectFailure(
+            failure.error,
+            this.target,
+            this.owner.network.uds,
+            this.proxy,
+            this.owner.network.alpn
+          ),
           request: exchange.requestInfo,
           cause: failure.error
         })
@@ -180,13 +239,13 @@ export class Http11Connection implements Connection, ResponseHandler {
     if (exchange !== undefined && error !== undefined) exchange.fail(error)
   }
 
-  pauseReading(): void {
+  pauseReading(_exchange: Exchange): void {
     this.socket.pause()
     // A consumer that reads slowly is not a server that answers slowly.
     if (this.timerKind === Timer.Read) this.disarm()
   }
 
-  resumeReading(): void {
+  resumeReading(_exchange: Exchange): void {
     if (this.state === "CLOSED") return
     this.socket.resume()
     if (this.exchange !== undefined && this.timerKind === Timer.None) this.arm(Timer.Read, this.readTimeout)
@@ -226,7 +285,7 @@ export class Http11Connection implements Connection, ResponseHandler {
    * One piece of a streamed request body, chunked-framed (RFC 9112 §7.1) unless the caller declared its length.
    * Returns false when the caller must wait for drain; fails the exchange when a declared length is exceeded.
    */
-  writeChunk(bytes: Uint8Array): boolean {
+  writeBody(_exchange: Exchange, bytes: Uint8Array): boolean {
     if (bytes.length === 0 || this.state === "CLOSED") return true
     const socket = this.socket
     const declared = this.exchange?.streamLength ?? -1
@@ -250,7 +309,7 @@ export class Http11Connection implements Connection, ResponseHandler {
   }
 
   /** The streamed body is done: send the last chunk and start waiting for the response. */
-  endBody(): void {
+  endBody(_exchange: Exchange): void {
     if (this.state === "CLOSED") return
     const declared = this.exchange?.streamLength ?? -1
     if (declared >= 0 && this.bodySent !== declared) {
@@ -261,10 +320,6 @@ export class Http11Connection implements Connection, ResponseHandler {
     if (this.exchange !== undefined) {
       this.arm(flushed ? Timer.Read : Timer.Write, flushed ? this.readTimeout : this.writeTimeout)
     }
-  }
-
-  get isOpen(): boolean {
-    return this.state !== "CLOSED"
   }
 
   /** A streamed body broke its declared length: the request on the wire is unfinishable, so the connection goes. */

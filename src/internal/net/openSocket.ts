@@ -146,7 +146,9 @@ export const describeConnectFailure = (
   error: unknown,
   target: Target,
   uds: string | undefined,
-  proxy?: ProxyConfig | undefined
+  proxy?: ProxyConfig | undefined,
+  /** the ALPN protocols offered, to explain a refusal */
+  alpn?: ReadonlyArray<string> | undefined
 ): string => {
   const code = (error as NodeJS.ErrnoException)?.code
   const where = proxy !== undefined && (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN")
@@ -165,6 +167,13 @@ export const describeConnectFailure = (
       return `No Unix socket at ${uds}: is the server running?`
     case "ECONNRESET":
       return `The connection to ${where} was reset while connecting`
+    case "ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL": {
+      const offered = alpn === undefined ? "" : ` (${alpn.join(", ")})`
+      return `TLS handshake with ${where} failed: the server accepts none of the protocols offered in ALPN${offered}` +
+        (alpn !== undefined && !alpn.includes("http/1.1")
+          ? `; it does not speak HTTP/2 — enable http1 to fall back to HTTP/1.1`
+          : "")
+    }
     default: {
       const message = error instanceof Error ? error.message : String(error)
       if (typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO|HOSTNAME|ERR_TLS|ERR_SSL/.test(code)) {

@@ -1,0 +1,606 @@
+/**
+ * One HTTP/2 connection (RFC 9113) to one origin. The socket comes from the HTTP/1.1 connection's connect phase
+ * (TCP, proxy, TLS, timeouts and retries live there), which hands it over when ALPN chose "h2" or h2c is spoken by
+ * prior knowledge; framing, HPACK and flow control are node:http2's.
+ *
+ * Unlike HTTP/1.1 it multiplexes: every exchange is one stream, and ending, cancelling or timing out a stream
+ * leaves the session and the other streams alone. The session closes when idle past the keep-alive expiry, after a
+ * GOAWAY once its last stream is done, on a session error, or when the pool shuts down.
+ */
+import * as http from "node:http"
+import * as http2 from "node:http2"
+import type * as net from "node:net"
+import {
+  LocalProtocolError,
+  ReadError,
+  ReadTimeout,
+  RemoteProtocolError,
+  WriteError,
+  WriteTimeout
+} from "../../HttpError.js"
+import type * as HttpError from "../../HttpError.js"
+import { Version } from "../exchange.js"
+import type { Exchange } from "../exchange.js"
+import type { Connection, ConnectionOwner, ConnectionState } from "../h1/connection.js"
+import { destroyQuietly } from "../net/openSocket.js"
+import type { Target } from "../url.js"
+
+/** What an HTTP/2 connection needs from its pool beyond what every connection does. */
+export interface Http2Owner extends ConnectionOwner {
+  /** A stream finished (the connection may now be idle): there is room for a waiting request. */
+  streamReleased(connection: Http2Connection): void
+  /** More streams may be open at once than before (the server's SETTINGS came in). */
+  capacityChanged(connection: Http2Connection): void
+}
+
+const {
+  NGHTTP2_CANCEL,
+  NGHTTP2_REFUSED_STREAM,
+  HTTP2_HEADER_STATUS
+} = http2.constants
+
+/** RFC 9113 §7 error code names, for messages. */
+const errorCodes = [
+  "NO_ERROR",
+  "PROTOCOL_ERROR",
+  "INTERNAL_ERROR",
+  "FLOW_CONTROL_ERROR",
+  "SETTINGS_TIMEOUT",
+  "STREAM_CLOSED",
+  "FRAME_SIZE_ERROR",
+  "REFUSED_STREAM",
+  "CANCEL",
+  "COMPRESSION_ERROR",
+  "CONNECT_ERROR",
+  "ENHANCE_YOUR_CALM",
+  "INADEQUATE_SECURITY",
+  "HTTP_1_1_REQUIRED"
+]
+
+const codeName = (code: number): string => errorCodes[code] ?? `error code ${code}`
+
+/**
+ * Streams we open at once at most, whatever the server allows: httpcore's limit, and the value node:http2 assumes
+ * until the server's SETTINGS arrive. A busier origin gets a second connection.
+ */
+const MAX_STREAMS = 100
+
+/** The connection-level receive window we grant the server. */
+const CONNECTION_WINDOW = 1024 * 1024
+
+/** Fields RFC 9113 §8.2.2 forbids (connection-specific), dropped from the HTTP/1.1-shaped request head. */
+const connectionSpecific = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"])
+
+// Methods that RFC 9110 §9.2.2 lets a client repeat when it cannot tell whether the server saw the request.
+const idempotent = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
+
+const enum Timer {
+  None = 0,
+  Write = 1,
+  Read = 2
+}
+
+/** One exchange's stream: its timers, its body bookkeeping, and the events node:http2 sends it. */
+class Http2Stream {
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  timerKind = Timer.None
+  timerMs = 0
+  /** a streamed request body is still being written */
+  bodyPending = false
+  /** bytes of a streamed body with a declared length written so far */
+  bodySent = 0
+  /** the request went out completely: from now on silence is the server's */
+  requestSent = false
+  paused = false
+  /** the connection is done with this stream (ended, failed, cancelled): its late events are ignored */
+  released = false
+  /** the session had finished a stream before this one began: a failure now may be a stale connection */
+  readonly reused: boolean
+  /** what node:http2 reported when the stream failed */
+  error: Error | undefined = undefined
+
+  constructor(
+    readonly connection: Http2Connection,
+    readonly exchange: Exchange,
+    readonly stream: http2.ClientHttp2Stream
+  ) {
+    this.reused = connection.finished > 0
+    this.onTimer = this.onTimer.bind(this)
+    stream.on("response", (headers) => connection.onResponse(this, headers))
+    stream.on("data", (chunk: Buffer) => {
+      if (this.released) return
+      if (this.timerKind === Timer.Read) this.timer!.refresh()
+      this.exchange.onBody(chunk)
+    })
+    stream.on("end", () => connection.onEnd(this))
+    stream.on("drain", () => connection.onDrain(this))
+    stream.on("error", (error: Error) => {
+      this.error ??= error
+    })
+    stream.on("close", () => connection.onStreamClose(this))
+  }
+
+  arm(kind: Timer, ms: number): void {
+    this.timerKind = kind
+    if (ms <= 0) {
+      this.disarm()
+      return
+    }
+    if (this.timer !== undefined && this.timerMs === ms) {
+      this.timer.refresh()
+      return
+    }
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = setTimeout(this.onTimer, ms)
+    this.timer.unref()
+    this.timerMs = ms
+  }
+
+  disarm(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    this.timerKind = Timer.None
+  }
+
+  /** What the read side waits for now: the read timeout once the request is out and nobody paused the stream. */
+  armRead(): void {
+    if (this.paused) this.disarm()
+    else this.arm(Timer.Read, this.exchange.timeouts.read)
+  }
+
+  private onTimer(): void {
+    const kind = this.timerKind
+    this.timer = undefined
+    this.timerKind = Timer.None
+    this.connection.onStreamTimeout(this, kind)
+  }
+}
+
+export class Http2Connection implements Connection {
+  readonly httpVersion = "HTTP/2" as const
+  state: ConnectionState = "IDLE"
+  requestCount = 0
+  idleSince = performance.now()
+  /** streams that ended cleanly */
+  finished = 0
+
+  private readonly session: http2.ClientHttp2Session
+  private readonly streams = new Map<Exchange, Http2Stream>()
+  private maxStreams = MAX_STREAMS
+  /** the server sent GOAWAY (or we are closing): no new streams, the open ones finish */
+  private goingAway = false
+  private sessionError: Error | undefined = undefined
+  private idleTimer: ReturnType<typeof setTimeout> | undefined = undefined
+
+  constructor(readonly owner: Http2Owner, readonly target: Target, private readonly socket: net.Socket) {
+    this.onIdleTimer = this.onIdleTimer.bind(this)
+    this.session = http2.connect(target.origin, {
+      createConnection: () => socket,
+      settings: { enablePush: false }
+    })
+    const session = this.session
+    session.on("error", (error: Error) => {
+      this.sessionError ??= error
+    })
+    session.on("remoteSettings", (settings: http2.Settings) => {
+      const allowed = settings.maxConcurrentStreams ?? MAX_STREAMS
+      const before = this.maxStreams
+      this.maxStreams = Math.max(1, Math.min(allowed, MAX_STREAMS))
+      if (this.maxStreams > before) this.owner.capacityChanged(this)
+    })
+    session.on("goaway", () => {
+      // node:http2 stops new streams (and destroys the session for an error code); the open ones may finish, and
+      // those above the server's last stream id close with REFUSED_STREAM, which we retry elsewhere.
+      this.goingAway = true
+      if (this.streams.size === 0) this.close()
+    })
+    session.on("close", () => this.onSessionClose())
+    // The connection-level window is shared by every stream: the default 64 KiB would let one busy download starve
+    // the others. Each stream keeps its own 64 KiB window, which is what holds a server back for a slow reader.
+    try {
+      session.setLocalWindowSize(CONNECTION_WINDOW)
+    } catch {
+      // Only possible before the session is set up, which a connected socket makes immediate; the default works.
+    }
+    this.armIdle()
+  }
+
+  // ---- the pool's side -------------------------------------------------------------------------------------------
+
+  /** A stream is free and the session can take it. */
+  isReusable(now: number): boolean {
+    if (this.state === "CLOSED" || this.goingAway || this.session.closed || this.session.destroyed) return false
+    if (this.streams.size >= this.maxStreams) return false
+    const expiry = this.owner.keepaliveExpiry
+    return this.state === "ACTIVE" || expiry <= 0 || now - this.idleSince < expiry
+  }
+
+  assign(exchange: Exchange): void {
+    exchange.conn = this
+    const headers = requestHeaders(exchange, this.target)
+    const body = exchange.body
+    let stream: http2.ClientHttp2Stream
+    try {
+      stream = this.session.request(headers, { endStream: body === undefined && !exchange.streamBody })
+    } catch (error) {
+      exchange.conn = undefined
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === "ERR_HTTP2_GOAWAY_SESSION" || code === "ERR_HTTP2_INVALID_SESSION") {
+        // The session went away between the pool's check and now: the request never left, so it may go elsewhere.
+        this.goingAway = true
+        return this.owner.acquire(exchange)
+      }
+      // node:http2 validates the fields (a repeated single-value field, an invalid name): the request is not valid.
+      return exchange.fail(
+        new LocalProtocolError({
+          message: `${exchange.method} ${exchange.target.href}: ${(error as Error).message}`,
+          request: exchange.requestInfo,
+          cause: error
+        })
+      )
+    }
+    this.requestCount++
+    if (this.state !== "ACTIVE") {
+      this.state = "ACTIVE"
+      this.clearIdle()
+    }
+    const entry = new Http2Stream(this, exchange, stream)
+    this.streams.set(exchange, entry)
+    if (exchange.streamBody) {
+      entry.bodyPending = true
+      exchange.ready()
+    } else if (body !== undefined) {
+      entry.arm(Timer.Write, exchange.timeouts.write)
+      stream.end(body, () => this.onRequestSent(entry))
+    } else {
+      this.onRequestSent(entry)
+    }
+  }
+
+  abort(exchange: Exchange): void {
+    const entry = this.streams.get(exchange)
+    if (entry === undefined) return
+    // Only this stream goes: RST_STREAM(CANCEL) tells the server to stop, the session carries on.
+    this.release(entry)
+    entry.stream.close(NGHTTP2_CANCEL)
+    this.owner.streamReleased(this)
+  }
+
+  pauseReading(exchange: Exchange): void {
+    const entry = this.streams.get(exchange)
+    if (entry === undefined) return
+    entry.paused = true
+    // Flow control holds the server back once the stream's window is used up.
+    entry.stream.pause()
+    // A consumer that reads slowly is not a server that answers slowly.
+    if (entry.timerKind === Timer.Read) entry.disarm()
+  }
+
+  resumeReading(exchange: Exchange): void {
+    const entry = this.streams.get(exchange)
+    if (entry === undefined) return
+    entry.paused = false
+    entry.stream.resume()
+    if (entry.requestSent && entry.timerKind === Timer.None) entry.armRead()
+  }
+
+  writeBody(exchange: Exchange, bytes: Uint8Array): boolean {
+    const entry = this.streams.get(exchange)
+    if (entry === undefined) return false
+    if (bytes.length === 0) return true
+    const declared = exchange.streamLength
+    if (declared >= 0) {
+      entry.bodySent += bytes.length
+      if (entry.bodySent > declared) {
+        this.failBody(entry, `the body stream produced more than the ${declared} bytes its Content-Length declared`)
+        return false
+      }
+    }
+    const flushed = entry.stream.write(bytes)
+    if (!flushed) entry.arm(Timer.Write, exchange.timeouts.write)
+    return flushed
+  }
+
+  endBody(exchange: Exchange): void {
+    const entry = this.streams.get(exchange)
+    if (entry === undefined) return
+    const declared = exchange.streamLength
+    if (declared >= 0 && entry.bodySent !== declared) {
+      return this.failBody(
+        entry,
+        `the body stream ended after ${entry.bodySent} of the ${declared} bytes its Content-Length declared`
+      )
+    }
+    entry.bodyPending = false
+    entry.arm(Timer.Write, exchange.timeouts.write)
+    entry.stream.end(() => this.onRequestSent(entry))
+  }
+
+  shutdown(error: HttpError.HttpError | undefined): void {
+    const failed = [...this.streams.values()]
+    for (const entry of failed) this.release(entry)
+    this.close()
+    if (error !== undefined) for (const entry of failed) entry.exchange.fail(error)
+  }
+
+  /** Idempotent. Closes the session (GOAWAY, then the socket) and tells the pool the slot is free. */
+  close(): void {
+    if (this.state === "CLOSED") return
+    this.state = "CLOSED"
+    this.goingAway = true
+    this.clearIdle()
+    const orphans = [...this.streams.values()]
+    for (const entry of orphans) this.release(entry)
+    const session = this.session
+    if (!session.destroyed) {
+      // destroy() still sends GOAWAY and ends the socket gracefully; a peer that never reads it cannot keep the
+      // socket open past the fallback.
+      session.destroy()
+      const socket = this.socket
+      if (!socket.destroyed) setTimeout(() => destroyQuietly(socket), 1_000).unref()
+    }
+    this.owner.closed(this)
+    for (const entry of orphans) {
+      entry.exchange.fail(
+        new ReadError({
+          message: `${entry.exchange.method} ${entry.exchange.target.href}: the HTTP/2 connection was closed while ` +
+            `the request was in flight`,
+          request: entry.exchange.requestInfo
+        })
+      )
+    }
+  }
+
+  // ---- stream events ---------------------------------------------------------------------------------------------
+
+  private onRequestSent(entry: Http2Stream): void {
+    if (!this.live(entry)) return
+    entry.requestSent = true
+    if (entry.timerKind !== Timer.Read) entry.armRead()
+  }
+
+  onDrain(entry: Http2Stream): void {
+    if (!this.live(entry)) return
+    if (entry.timerKind === Timer.Write && entry.bodyPending) entry.disarm()
+    entry.exchange.drained()
+  }
+
+  onResponse(entry: Http2Stream, headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
+    if (!this.live(entry)) return
+    const status = Number(headers[HTTP2_HEADER_STATUS])
+    const raw: Array<string> = []
+    for (const name in headers) {
+      if (name.charCodeAt(0) === 58 /* ":" */) continue
+      const value = headers[name]
+      if (value === undefined) continue
+      if (Array.isArray(value)) {
+        for (const item of value) raw.push(name, item)
+      } else {
+        raw.push(name, String(value))
+      }
+    }
+    if (entry.requestSent) entry.armRead()
+    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): the standard one stands in, as httpx does.
+    entry.exchange.onHead(status, http.STATUS_CODES[status] ?? "", Version.Http2, raw)
+  }
+
+  onEnd(entry: Http2Stream): void {
+    if (!this.live(entry)) return
+    // node:http2 also ends the readable side of streams it destroys with their session (rstCode CANCEL): that is a
+    // broken connection, not the server's END_STREAM.
+    if (this.session.destroyed || (entry.stream.rstCode ?? 0) !== 0) return this.onStreamClose(entry)
+    const exchange = entry.exchange
+    this.release(entry)
+    this.finished++
+    // The server answered before the request body was done (a 413, say): stop sending the rest.
+    if (!entry.stream.writableEnded) entry.stream.close(NGHTTP2_CANCEL)
+    this.owner.streamReleased(this)
+    exchange.complete()
+  }
+
+  onStreamClose(entry: Http2Stream): void {
+    if (!this.live(entry)) return
+    const exchange = entry.exchange
+    const stream = entry.stream
+    this.release(entry)
+    const where = `${exchange.method} ${exchange.target.href}`
+    const code = stream.rstCode ?? 0
+    let error: HttpError.HttpError
+    if (this.session.destroyed || this.sessionError !== undefined) {
+      // The whole connection failed under this stream.
+      if (this.retryable(entry)) return this.retry(entry)
+      const cause = entry.error ?? this.sessionError
+      if ((cause as NodeJS.ErrnoException | undefined)?.code === "ERR_HTTP2_ERROR") {
+        // nghttp2 rejected what the server sent (a bad frame, or no HTTP/2 at all).
+        error = new RemoteProtocolError({
+          message: `${where}: the server broke the HTTP/2 protocol (${cause!.message})` +
+            (!this.target.secure && this.finished === 0 ? "; is it an HTTP/2 (h2c) server?" : ""),
+          request: exchange.requestInfo,
+          cause
+        })
+        this.owner.streamReleased(this)
+        return exchange.fail(error)
+      }
+      const writing = !exchange.headReceived && !entry.requestSent
+      const Kind = writing ? WriteError : ReadError
+      error = new Kind({
+        message: `${where}: the HTTP/2 connection failed while ` +
+          (writing ? "sending the request" : "reading the response") +
+          (cause !== undefined ? `: ${cause.message}` : ""),
+        request: exchange.requestInfo,
+        cause
+      })
+    } else if (code === NGHTTP2_REFUSED_STREAM) {
+      // REFUSED_STREAM (and streams above a GOAWAY's last id) promise the request was not processed (RFC 9113 §8.7).
+      if (!exchange.retried && !exchange.streamBody) return this.retry(entry)
+      error = new RemoteProtocolError({
+        message: `${where}: the server refused the HTTP/2 stream (REFUSED_STREAM)`,
+        request: exchange.requestInfo,
+        cause: entry.error
+      })
+    } else {
+      error = new RemoteProtocolError({
+        message: code === 0
+          ? `${where}: the server closed the HTTP/2 stream before the response was complete`
+          : `${where}: the server reset the HTTP/2 stream (${codeName(code)})`,
+        request: exchange.requestInfo,
+        cause: entry.error
+      })
+    }
+    this.owner.streamReleased(this)
+    exchange.fail(error)
+  }
+
+  onStreamTimeout(entry: Http2Stream, kind: Timer): void {
+    if (!this.live(entry)) return
+    const exchange = entry.exchange
+    this.release(entry)
+    entry.stream.close(NGHTTP2_CANCEL)
+    this.owner.streamReleased(this)
+    const where = `${exchange.method} ${exchange.target.href}`
+    exchange.fail(
+      kind === Timer.Write
+        ? new WriteTimeout({
+          message: `${where}: the server accepted no request bytes for ${entry.timerMs} ms (the write timeout)`,
+          request: exchange.requestInfo
+        })
+        : new ReadTimeout({
+          message: `${where}: no response bytes arrived for ${entry.timerMs} ms (the read timeout); ` +
+            `raise timeout.read if the server is just slow`,
+          request: exchange.requestInfo
+        })
+    )
+  }
+
+  /** A streamed body broke its declared length: only its stream is unfinishable. */
+  private failBody(entry: Http2Stream, reason: string): void {
+    const exchange = entry.exchange
+    this.release(entry)
+    entry.stream.close(NGHTTP2_CANCEL)
+    this.owner.streamReleased(this)
+    exchange.fail(
+      new LocalProtocolError({
+        message: `${exchange.method} ${exchange.target.href}: ${reason}`,
+        request: exchange.requestInfo
+      })
+    )
+  }
+
+  /**
+   * A session the server closed just as we reused it, before any of this response arrived: an idempotent request
+   * with a replayable body goes again, once, on another connection (as for HTTP/1.1 keep-alive).
+   */
+  private retryable(entry: Http2Stream): boolean {
+    const exchange = entry.exchange
+    return !exchange.retried && entry.reused && !exchange.streamBody && !exchange.headReceived &&
+      idempotent.has(exchange.method)
+  }
+
+  private retry(entry: Http2Stream): void {
+    const exchange = entry.exchange
+    exchange.retried = true
+    exchange.conn = undefined
+    this.owner.streamReleased(this)
+    this.owner.acquire(exchange)
+  }
+
+  // ---- bookkeeping -----------------------------------------------------------------------------------------------
+
+  private live(entry: Http2Stream): boolean {
+    return !entry.released
+  }
+
+  /** Forget a stream; the last one going makes the connection idle (or closes it when the session is going away). */
+  private release(entry: Http2Stream): void {
+    entry.released = true
+    entry.disarm()
+    this.streams.delete(entry.exchange)
+    if (this.streams.size > 0 || this.state !== "ACTIVE") return
+    if (this.goingAway || this.session.destroyed) {
+      // After the current event: the caller still reports this stream's end first.
+      queueMicrotask(() => this.close())
+      return
+    }
+    this.state = "IDLE"
+    this.idleSince = performance.now()
+    this.armIdle()
+  }
+
+  private armIdle(): void {
+    const ms = this.owner.keepaliveExpiry
+    if (ms <= 0) return
+    if (this.idleTimer !== undefined) {
+      this.idleTimer.refresh()
+      return
+    }
+    this.idleTimer = setTimeout(this.onIdleTimer, ms)
+    this.idleTimer.unref()
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer !== undefined) {
+      clearTimeout(this.idleTimer)
+      this.idleTimer = undefined
+    }
+  }
+
+  private onIdleTimer(): void {
+    this.idleTimer = undefined
+    if (this.state === "IDLE") this.close()
+  }
+
+  private onSessionClose(): void {
+    if (this.state === "CLOSED") return
+    // Streams still open learn it from their own close events, which node:http2 emits first; any left fail here.
+    this.goingAway = true
+    this.close()
+  }
+}
+
+/**
+ * The request's fields for HTTP/2 (RFC 9113 §8.3.1), read back from the HTTP/1.1 head the pool already validated:
+ * pseudo-headers first, names lower-cased, Host as `:authority`, connection-specific fields dropped.
+ */
+const requestHeaders = (exchange: Exchange, target: Target): http2.OutgoingHttpHeaders => {
+  const head = exchange.headBytes
+  const lineEnd = head.indexOf("\r\n")
+  const path = head.slice(head.indexOf(" ") + 1, head.lastIndexOf(" ", lineEnd))
+  // No prototype: a field may be called anything a token allows, "__proto__" included.
+  const headers: http2.OutgoingHttpHeaders = Object.create(null)
+  headers[":method"] = exchange.method
+  headers[":scheme"] = target.secure ? "https" : "http"
+  headers[":authority"] = target.host
+  headers[":path"] = path
+  let nominated: Array<string> | undefined
+  let position = lineEnd + 2
+  // The head ends with an empty line.
+  while (position < head.length - 2) {
+    const end = head.indexOf("\r\n", position)
+    const colon = head.indexOf(":", position)
+    const name = head.slice(position, colon).toLowerCase()
+    const value = head.slice(colon + 1, end).trim()
+    position = end + 2
+    if (name === "host") {
+      headers[":authority"] = value
+    } else if (connectionSpecific.has(name)) {
+      // Connection also names further hop-by-hop fields (RFC 9110 §7.6.1).
+      if (name === "connection") {
+        for (const token of value.split(",")) (nominated ??= []).push(token.trim().toLowerCase())
+      }
+    } else if (name === "te" && value.toLowerCase() !== "trailers") {
+      // The only TE value HTTP/2 allows (RFC 9113 §8.2.2).
+      continue
+    } else {
+      const previous = headers[name]
+      headers[name] = previous === undefined
+        ? value
+        : Array.isArray(previous)
+        ? [...previous, value]
+        : [String(previous), value]
+    }
+  }
+  if (nominated !== undefined) for (const name of nominated) if (!name.startsWith(":")) delete headers[name]
+  return headers
+}
