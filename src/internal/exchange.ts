@@ -10,7 +10,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { DecodingError, RequestTimeout } from "../HttpError.js"
+import { DecodingError, ReadError, RequestTimeout } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
 import { decodeAll, parseEncodings } from "./decoding.js"
 import type { HeaderInput } from "./h1/requestHead.js"
@@ -173,6 +173,7 @@ export class Exchange {
   complete(): void {
     this.bodyDone = true
     this.done = true
+    this.releaseScope()
     this.conn = undefined
     this.clearTotal()
     switch (this.waiting) {
@@ -192,6 +193,7 @@ export class Exchange {
     if (this.done && this.failure !== undefined) return
     this.failure = error
     this.done = true
+    this.releaseScope()
     this.conn = undefined
     this.clearTotal()
     this.clearPoolTimer()
@@ -219,7 +221,7 @@ export class Exchange {
     } else {
       this.check()
     }
-    return this.resume !== undefined ? Effect.sync(() => this.abandon()) : undefined
+    return this.resume !== undefined ? Effect.sync(() => this.cancel()) : undefined
   }
 
   /** Settle at once if what is awaited has already happened. */
@@ -257,16 +259,49 @@ export class Exchange {
    * with an unfinished exchange cannot be reused, so it is closed.
    */
   abandon(): void {
-    this.resume = undefined
-    this.waiting = Phase.None
     this.clearTotal()
-    if (this.done) return
+    this.releaseScope()
+    if (this.done) {
+      this.resume = undefined
+      this.waiting = Phase.None
+      return
+    }
     this.done = true
     this.clearPoolTimer()
     if (this.queued) this.owner?.dequeue(this)
     const conn = this.conn
     this.conn = undefined
     if (conn !== undefined) conn.abort(this)
+    // Another fiber may be reading this body: it must end with an error, not wait for bytes that will never come.
+    if (!this.bodyDone && this.failure === undefined) {
+      this.failure = new ReadError({
+        message: `${this.method} ${this.target.href}: the response was closed before its body was read to the end`,
+        request: this.requestInfo
+      })
+    }
+    if (this.resume !== undefined) {
+      this.settle(this.waiting === Phase.Chunk ? Effect.fail(Option.some(this.failure!)) : Effect.fail(this.failure!))
+    }
+  }
+
+  /** The canceller of the waiting fiber: it was interrupted, so it is not resumed; the exchange is given up. */
+  private cancel(): void {
+    this.resume = undefined
+    this.waiting = Phase.None
+    this.abandon()
+  }
+
+  /**
+   * The caller's scope holds the exchange through this handle only until the exchange ends, so a long-lived scope
+   * that opens many streaming responses does not keep every one of them alive.
+   */
+  scopeHandle: { exchange: Exchange | undefined } | undefined = undefined
+
+  private releaseScope(): void {
+    if (this.scopeHandle !== undefined) {
+      this.scopeHandle.exchange = undefined
+      this.scopeHandle = undefined
+    }
   }
 
   clearPoolTimer(): void {

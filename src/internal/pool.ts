@@ -202,7 +202,9 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
       const exchange = this.prepare(method, url, options, true)
       if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
       // The body belongs to the caller's scope: closing it before the last byte closes the connection.
-      const owned = Scope.addFinalizer(scope, Effect.sync(() => exchange.abandon()))
+      const handle: { exchange: Exchange | undefined } = { exchange }
+      exchange.scopeHandle = handle
+      const owned = Scope.addFinalizer(scope, Effect.sync(() => handle.exchange?.abandon()))
       if (exchange.streamBody) {
         return Effect.zipRight(
           owned,
