@@ -39,6 +39,10 @@ export type TypeId = typeof TypeId
  * Pool options; defaults: `maxConnections` 100, `maxConnectionsPerHost` no limit, `maxKeepaliveConnections` 20,
  * `keepaliveExpiry` 5 seconds, `http1` true, `http2` false, `retries` 0, `timeout` 5 seconds for each phase.
  *
+ * With `http2: true`, https connections offer h2 by ALPN and one HTTP/2 connection per origin carries many requests
+ * at once; with `http1: false` as well, plain http speaks h2c with prior knowledge. `proxy` sends connections
+ * through an HTTP proxy (CONNECT tunnels, forwarding) or SOCKS5.
+ *
  * @since 0.1.0
  * @category models
  */
