@@ -33,7 +33,9 @@ export const enum Phase {
   /** more body bytes, or the end */
   Chunk = 4,
   /** the whole buffered response */
-  Complete = 5
+  Complete = 5,
+  /** the rest of a streaming response's body, decoded: what `read` waits for */
+  Rest = 6
 }
 
 /** The connection an exchange runs on, as the exchange (and the pool's body writer) sees it. */
@@ -162,7 +164,9 @@ export class Exchange {
     if (this.streaming) {
       if (this.waiting === Phase.Chunk) {
         this.settle(Effect.succeed(this.takeChunks()))
-      } else if (this.size >= HIGH_WATER_MARK && !this.paused && this.conn !== undefined) {
+      } else if (
+        this.size >= HIGH_WATER_MARK && this.waiting !== Phase.Rest && !this.paused && this.conn !== undefined
+      ) {
         this.paused = true
         this.conn.pauseReading(this)
       }
@@ -179,6 +183,8 @@ export class Exchange {
     switch (this.waiting) {
       case Phase.Complete:
         return this.settle(this.buffered())
+      case Phase.Rest:
+        return this.settle(this.rest())
       case Phase.Chunk:
         return this.settle(this.chunks.length > 0 ? Effect.succeed(this.takeChunks()) : Effect.fail(Option.none()))
       case Phase.Head:
@@ -235,6 +241,15 @@ export class Exchange {
         return
       case Phase.Complete:
         if (this.bodyDone) this.settle(this.buffered())
+        return
+      case Phase.Rest:
+        if (this.bodyDone) {
+          this.settle(this.rest())
+        } else if (this.paused && this.conn !== undefined) {
+          // Buffering the rest anyway: let the bytes flow.
+          this.paused = false
+          this.conn.resumeReading(this)
+        }
         return
       case Phase.Chunk:
         if (this.chunks.length > 0) this.settle(Effect.succeed(this.takeChunks()))
@@ -351,24 +366,32 @@ export class Exchange {
   // ---- responses -------------------------------------------------------------------------------------------------
 
   private buffered(): Effect.Effect<Response, HttpError.HttpError> {
+    const content = this.decodedBody()
+    return content instanceof DecodingError ? Effect.fail(content) : Effect.succeed(this.toResponse(content))
+  }
+
+  private rest(): Effect.Effect<Uint8Array, HttpError.HttpError> {
+    const content = this.decodedBody()
+    return content instanceof DecodingError ? Effect.fail(content) : Effect.succeed(content)
+  }
+
+  /** The queued body bytes, joined and decoded per Content-Encoding. */
+  private decodedBody(): Uint8Array | DecodingError {
     const chunks = this.chunks
-    let content: Uint8Array = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size)
+    const content: Uint8Array = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size)
     this.chunks = []
+    this.size = 0
     const encoding = findHeader(this.rawHeaders, "content-encoding")
-    if (encoding !== undefined) {
-      try {
-        content = decodeAll(parseEncodings(encoding), content)
-      } catch (error) {
-        return Effect.fail(
-          new DecodingError({
-            message: `Cannot decode the body of ${this.method} ${this.target.href}: ${(error as Error).message}`,
-            request: this.requestInfo,
-            cause: error
-          })
-        )
-      }
+    if (encoding === undefined) return content
+    try {
+      return decodeAll(parseEncodings(encoding), content)
+    } catch (error) {
+      return new DecodingError({
+        message: `Cannot decode the body of ${this.method} ${this.target.href}: ${(error as Error).message}`,
+        request: this.requestInfo,
+        cause: error
+      })
     }
-    return Effect.succeed(this.toResponse(content))
   }
 
   toResponse(content: Uint8Array): Response {
@@ -414,6 +437,18 @@ class StreamingResponseImpl extends StreamingBase {
 
   protected rawBody(): Stream.Stream<Uint8Array, HttpError.HttpError> {
     return Stream.repeatEffectChunkOption(Effect.suspend(() => this.exchange.pull()))
+  }
+
+  /** One wait for the whole rest of the body, rather than a stream pull per chunk. */
+  override get read(): Effect.Effect<Response, HttpError.HttpError> {
+    return Effect.suspend(() => {
+      const consumed = this.claimBody()
+      if (consumed !== undefined) return Effect.fail(consumed)
+      return Effect.map(
+        this.exchange.await<Uint8Array, HttpError.HttpError>(Phase.Rest),
+        (content) => this.toBuffered(content)
+      )
+    })
   }
 
   get close(): Effect.Effect<void> {

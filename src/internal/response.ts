@@ -227,19 +227,23 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
   protected abstract rawBody(): Stream.Stream<Uint8Array, HttpError.HttpError>
   abstract readonly close: Effect.Effect<void>
 
+  /** Marks the body as taken; a second taker gets `StreamConsumed`. */
+  protected claimBody(): StreamConsumed | undefined {
+    if (!this.consumed) {
+      this.consumed = true
+      return undefined
+    }
+    return new StreamConsumed({
+      message: `The body of ${this.request.method} ${this.url} was already consumed; ` +
+        `a response body can be read once (use read to keep it)`,
+      request: { method: this.request.method, url: this.url }
+    })
+  }
+
   get raw(): Stream.Stream<Uint8Array, HttpError.HttpError> {
     return Stream.suspend(() => {
-      if (this.consumed) {
-        return Stream.fail(
-          new StreamConsumed({
-            message: `The body of ${this.request.method} ${this.url} was already consumed; ` +
-              `a response body can be read once (use read to keep it)`,
-            request: { method: this.request.method, url: this.url }
-          })
-        )
-      }
-      this.consumed = true
-      return this.rawBody()
+      const consumed = this.claimBody()
+      return consumed !== undefined ? Stream.fail(consumed) : this.rawBody()
     })
   }
 
