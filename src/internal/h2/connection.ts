@@ -35,6 +35,7 @@ export interface Http2Owner extends ConnectionOwner {
 
 const {
   NGHTTP2_CANCEL,
+  NGHTTP2_ENHANCE_YOUR_CALM,
   NGHTTP2_REFUSED_STREAM,
   HTTP2_HEADER_STATUS
 } = http2.constants
@@ -440,6 +441,14 @@ export class Http2Connection implements Connection {
         request: exchange.requestInfo,
         cause: entry.error
       })
+    } else if (
+      code === NGHTTP2_ENHANCE_YOUR_CALM && !exchange.headReceived && !exchange.retried && !exchange.streamBody &&
+      idempotent.has(exchange.method)
+    ) {
+      // Newer nghttp2 answers a stream opened just after we reset another, while the server still counts the reset
+      // one against its limit, with ENHANCE_YOUR_CALM instead of REFUSED_STREAM. No head came back, so an
+      // idempotent request may go again, once (RFC 9110 §9.2.2).
+      return this.retry(entry)
     } else {
       error = new RemoteProtocolError({
         message: code === 0
