@@ -308,8 +308,13 @@ const encodings = [
   { name: "deflate (raw, as some servers send it)", header: "deflate", encode: (b: Buffer) => zlib.deflateRawSync(b) },
   { name: "br", header: "br", encode: (b: Buffer) => zlib.brotliCompressSync(b) },
   // Codings are listed in the order they were applied: gzip first, then br.
-  { name: "gzip, br (stacked)", header: "gzip, br", encode: (b: Buffer) => zlib.brotliCompressSync(zlib.gzipSync(b)) }
-] as const
+  { name: "gzip, br (stacked)", header: "gzip, br", encode: (b: Buffer) => zlib.brotliCompressSync(zlib.gzipSync(b)) },
+  { name: "x-gzip", header: "x-gzip", encode: (b: Buffer) => zlib.gzipSync(b) },
+  // zstd where the running Node has it (22.15+, 23.8+); on older Nodes it is not offered in Accept-Encoding either.
+  ...(typeof (zlib as any).zstdCompressSync === "function"
+    ? [{ name: "zstd", header: "zstd", encode: (b: Buffer): Buffer => (zlib as any).zstdCompressSync(b) }]
+    : [])
+]
 
 describe("content decoding", () => {
   for (const encoding of encodings) {
