@@ -21,6 +21,7 @@ import { describeConnectFailure, destroyQuietly, openSocket } from "../net/openS
 import type { NetworkOptions, OpenFailure, Opening } from "../net/openSocket.js"
 import type { ProxyConfig } from "../net/proxy.js"
 import type { Target } from "../url.js"
+import { PhaseTimer } from "../phaseTimer.js"
 import { ResponseParser } from "./responseParser.js"
 import type { ResponseHandler } from "./responseParser.js"
 
@@ -97,9 +98,7 @@ export class Http11Connection implements Connection, ResponseHandler {
   private readonly parser = new ResponseParser(this)
   private completed = false
   private attempts = 0
-  private timer: ReturnType<typeof setTimeout> | undefined = undefined
-  private timerMs = 0
-  private timerKind = Timer.None
+  private readonly timer: PhaseTimer
   /** ms the current exchange allows for reading; the timer switches to it once the request is written */
   private readTimeout = 0
   private writeTimeout = 0
@@ -117,7 +116,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     this.onError = this.onError.bind(this)
     this.onClose = this.onClose.bind(this)
     this.onDrain = this.onDrain.bind(this)
-    this.onTimer = this.onTimer.bind(this)
+    this.timer = new PhaseTimer((kind) => this.onTimer(kind))
     this.exchange = exchange
     exchange.conn = this
     this.connect()
@@ -242,13 +241,13 @@ export class Http11Connection implements Connection, ResponseHandler {
   pauseReading(_exchange: Exchange): void {
     this.socket.pause()
     // A consumer that reads slowly is not a server that answers slowly.
-    if (this.timerKind === Timer.Read) this.disarm()
+    if (this.timer.kind === Timer.Read) this.disarm()
   }
 
   resumeReading(_exchange: Exchange): void {
     if (this.state === "CLOSED") return
     this.socket.resume()
-    if (this.exchange !== undefined && this.timerKind === Timer.None) this.arm(Timer.Read, this.readTimeout)
+    if (this.exchange !== undefined && this.timer.kind === Timer.None) this.arm(Timer.Read, this.readTimeout)
   }
 
   // ---- writing ---------------------------------------------------------------------------------------------------
@@ -336,7 +335,7 @@ export class Http11Connection implements Connection, ResponseHandler {
   }
 
   private onDrain(): void {
-    if (this.timerKind === Timer.Write) {
+    if (this.timer.kind === Timer.Write) {
       if (this.bodyPending) this.disarm()
       else this.arm(Timer.Read, this.readTimeout)
     }
@@ -352,7 +351,7 @@ export class Http11Connection implements Connection, ResponseHandler {
       this.close()
       return
     }
-    if (this.timerKind === Timer.Read) this.timer!.refresh()
+    if (this.timer.kind === Timer.Read) this.timer.refresh()
     const consumed = this.parser.execute(chunk)
     if (consumed < 0) {
       this.exchange = undefined
@@ -468,52 +467,23 @@ export class Http11Connection implements Connection, ResponseHandler {
     // Exponential backoff as httpcore does: 0 s, then 0.5 s, 1 s, 2 s …
     const delay = this.attempts === 1 ? 0 : 500 * 2 ** (this.attempts - 2)
     this.exchange = exchange
-    this.timerKind = Timer.None
-    clearTimeout(this.timer)
-    // -1: never mistaken by arm() for a timer it may refresh
-    this.timerMs = -1
-    this.timer = setTimeout(() => {
-      this.timer = undefined
+    this.timer.delay(delay, () => {
       if (this.state === "CONNECTING" && this.exchange !== undefined) this.connect()
-    }, delay)
+    })
     return true
   }
 
   // ---- timers ----------------------------------------------------------------------------------------------------
 
-  /** One timer per connection, refreshed rather than recreated when the duration repeats. */
   private arm(kind: Timer, ms: number): void {
-    this.timerKind = kind
-    if (ms <= 0) {
-      if (this.timer !== undefined) {
-        clearTimeout(this.timer)
-        this.timer = undefined
-      }
-      this.timerKind = Timer.None
-      return
-    }
-    if (this.timer !== undefined && this.timerMs === ms) {
-      this.timer.refresh()
-      return
-    }
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = setTimeout(this.onTimer, ms)
-    this.timer.unref()
-    this.timerMs = ms
+    this.timer.arm(kind, ms)
   }
 
   private disarm(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer)
-      this.timer = undefined
-    }
-    this.timerKind = Timer.None
+    this.timer.disarm()
   }
 
-  private onTimer(): void {
-    const kind = this.timerKind
-    this.timer = undefined
-    this.timerKind = Timer.None
+  private onTimer(kind: Timer): void {
     const exchange = this.exchange
     if (kind === Timer.Idle || exchange === undefined) {
       this.close()
@@ -527,7 +497,7 @@ export class Http11Connection implements Connection, ResponseHandler {
       case Timer.Connect:
         return exchange.fail(
           new ConnectTimeout({
-            message: `${where}: connecting to ${this.target.origin} took longer than ${this.timerMs} ms ` +
+            message: `${where}: connecting to ${this.target.origin} took longer than ${this.timer.ms} ms ` +
               `(the connect timeout)`,
             request: exchange.requestInfo
           })
@@ -535,14 +505,14 @@ export class Http11Connection implements Connection, ResponseHandler {
       case Timer.Write:
         return exchange.fail(
           new WriteTimeout({
-            message: `${where}: the server accepted no request bytes for ${this.timerMs} ms (the write timeout)`,
+            message: `${where}: the server accepted no request bytes for ${this.timer.ms} ms (the write timeout)`,
             request: exchange.requestInfo
           })
         )
       case Timer.Read:
         return exchange.fail(
           new ReadTimeout({
-            message: `${where}: no response bytes arrived for ${this.timerMs} ms (the read timeout); ` +
+            message: `${where}: no response bytes arrived for ${this.timer.ms} ms (the read timeout); ` +
               `raise timeout.read if the server is just slow`,
             request: exchange.requestInfo
           })

@@ -20,6 +20,7 @@ import {
 } from "../../HttpError.js"
 import type * as HttpError from "../../HttpError.js"
 import { Version } from "../exchange.js"
+import { PhaseTimer } from "../phaseTimer.js"
 import type { Exchange } from "../exchange.js"
 import type { Connection, ConnectionOwner, ConnectionState } from "../h1/connection.js"
 import { destroyQuietly } from "../net/openSocket.js"
@@ -83,9 +84,7 @@ const enum Timer {
 
 /** One exchange's stream: its timers, its body bookkeeping, and the events node:http2 sends it. */
 class Http2Stream {
-  timer: ReturnType<typeof setTimeout> | undefined = undefined
-  timerKind = Timer.None
-  timerMs = 0
+  readonly timer: PhaseTimer
   /** a streamed request body is still being written */
   bodyPending = false
   /** bytes of a streamed body with a declared length written so far */
@@ -106,11 +105,11 @@ class Http2Stream {
     readonly stream: http2.ClientHttp2Stream
   ) {
     this.reused = connection.finished > 0
-    this.onTimer = this.onTimer.bind(this)
+    this.timer = new PhaseTimer((kind) => this.connection.onStreamTimeout(this, kind))
     stream.on("response", (headers) => connection.onResponse(this, headers))
     stream.on("data", (chunk: Buffer) => {
       if (this.released) return
-      if (this.timerKind === Timer.Read) this.timer!.refresh()
+      if (this.timer.kind === Timer.Read) this.timer.refresh()
       this.exchange.onBody(chunk)
     })
     stream.on("end", () => connection.onEnd(this))
@@ -122,40 +121,25 @@ class Http2Stream {
   }
 
   arm(kind: Timer, ms: number): void {
-    this.timerKind = kind
-    if (ms <= 0) {
-      this.disarm()
-      return
-    }
-    if (this.timer !== undefined && this.timerMs === ms) {
-      this.timer.refresh()
-      return
-    }
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = setTimeout(this.onTimer, ms)
-    this.timer.unref()
-    this.timerMs = ms
+    this.timer.arm(kind, ms)
   }
 
   disarm(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer)
-      this.timer = undefined
-    }
-    this.timerKind = Timer.None
+    this.timer.disarm()
+  }
+
+  get timerKind(): Timer {
+    return this.timer.kind
+  }
+
+  get timerMs(): number {
+    return this.timer.ms
   }
 
   /** What the read side waits for now: the read timeout once the request is out and nobody paused the stream. */
   armRead(): void {
     if (this.paused) this.disarm()
     else this.arm(Timer.Read, this.exchange.timeouts.read)
-  }
-
-  private onTimer(): void {
-    const kind = this.timerKind
-    this.timer = undefined
-    this.timerKind = Timer.None
-    this.connection.onStreamTimeout(this, kind)
   }
 }
 
