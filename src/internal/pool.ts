@@ -541,6 +541,11 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     stack.push(connection)
     connection.pooledIdle = true
     this.idleCount++
+    this.afterRelease(connection)
+  }
+
+  /** A connection has room again: a waiter gets it first; beyond maxKeepaliveConnections idle ones are closed. */
+  private afterRelease(connection: Pooled): void {
     if (this.waitCount > 0) this.processQueue()
     if (connection.pooledIdle && this.idleCount > this.maxKeepalive) {
       this.takeIdle(connection)
@@ -601,11 +606,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
       connection.pooledIdle = true
       this.idleCount++
     }
-    if (this.waitCount > 0) this.processQueue()
-    if (connection.pooledIdle && this.idleCount > this.maxKeepalive) {
-      this.takeIdle(connection)
-      connection.close()
-    }
+    this.afterRelease(connection)
   }
 
   capacityChanged(_connection: Pooled): void {

@@ -128,14 +128,6 @@ class Http2Stream {
     this.timer.disarm()
   }
 
-  get timerKind(): Timer {
-    return this.timer.kind
-  }
-
-  get timerMs(): number {
-    return this.timer.ms
-  }
-
   /** What the read side waits for now: the read timeout once the request is out and nobody paused the stream. */
   armRead(): void {
     if (this.paused) this.disarm()
@@ -260,7 +252,7 @@ export class Http2Connection implements Connection {
     // Flow control holds the server back once the stream's window is used up.
     entry.stream.pause()
     // A consumer that reads slowly is not a server that answers slowly.
-    if (entry.timerKind === Timer.Read) entry.disarm()
+    if (entry.timer.kind === Timer.Read) entry.disarm()
   }
 
   resumeReading(exchange: Exchange): void {
@@ -268,7 +260,7 @@ export class Http2Connection implements Connection {
     if (entry === undefined) return
     entry.paused = false
     entry.stream.resume()
-    if (entry.requestSent && entry.timerKind === Timer.None) entry.armRead()
+    if (entry.requestSent && entry.timer.kind === Timer.None) entry.armRead()
   }
 
   writeBody(exchange: Exchange, bytes: Uint8Array): boolean {
@@ -343,12 +335,12 @@ export class Http2Connection implements Connection {
   private onRequestSent(entry: Http2Stream): void {
     if (!this.live(entry)) return
     entry.requestSent = true
-    if (entry.timerKind !== Timer.Read) entry.armRead()
+    if (entry.timer.kind !== Timer.Read) entry.armRead()
   }
 
   onDrain(entry: Http2Stream): void {
     if (!this.live(entry)) return
-    if (entry.timerKind === Timer.Write && entry.bodyPending) entry.disarm()
+    if (entry.timer.kind === Timer.Write && entry.bodyPending) entry.disarm()
     entry.exchange.drained()
   }
 
@@ -456,11 +448,11 @@ export class Http2Connection implements Connection {
     exchange.fail(
       kind === Timer.Write
         ? new WriteTimeout({
-          message: `${where}: the server accepted no request bytes for ${entry.timerMs} ms (the write timeout)`,
+          message: `${where}: the server accepted no request bytes for ${entry.timer.ms} ms (the write timeout)`,
           request: exchange.requestInfo
         })
         : new ReadTimeout({
-          message: `${where}: no response bytes arrived for ${entry.timerMs} ms (the read timeout); ` +
+          message: `${where}: no response bytes arrived for ${entry.timer.ms} ms (the read timeout); ` +
             `raise timeout.read if the server is just slow`,
           request: exchange.requestInfo
         })

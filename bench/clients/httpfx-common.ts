@@ -1,0 +1,63 @@
+// What the httpfx pool and client runs share: both answer `request` (buffered) and `stream` (scoped body) with the
+// same signatures, so one measurement serves both and only the constructor differs.
+import { Effect, Stream } from "effect"
+import type { Scope } from "effect"
+import type { HttpError, Response } from "../../src/index.js"
+import { checkResponse, main, measureEffect } from "./harness.js"
+import type { ClientConfig } from "./harness.js"
+
+interface Sender {
+  request(
+    method: string,
+    url: string,
+    options?: { readonly content?: Uint8Array; readonly headers?: Record<string, string> }
+  ): Effect.Effect<Response.Response, HttpError.HttpError>
+  stream(
+    method: string,
+    url: string,
+    options?: { readonly content?: Uint8Array; readonly headers?: Record<string, string> }
+  ): Effect.Effect<Response.StreamingResponse, HttpError.HttpError, Scope.Scope>
+}
+
+/** The limits every httpfx run uses: one connection per fiber, all kept alive. */
+export const limitsFor = (config: ClientConfig) => ({
+  maxConnections: config.concurrency,
+  maxKeepaliveConnections: config.concurrency,
+  // A burst queues 10,000 requests for 100 connections: waiting longer than the default 5 s pool timeout is the
+  // point there, not a failure.
+  ...(config.workload.mode === "burst" ? { timeout: { pool: null } } : {})
+})
+
+export const runHttpfx = (
+  name: string,
+  make: (config: ClientConfig) => Effect.Effect<Sender, never, Scope.Scope>
+): void =>
+  main(name, (config) => {
+    const url = config.url.href
+    const { method } = config.workload
+    const options = config.workload.requestBytes > 0
+      ? { content: config.payload, headers: { "content-type": "application/octet-stream" } }
+      : undefined
+    const program = Effect.gen(function*() {
+      const sender = yield* make(config)
+      const buffered = () =>
+        Effect.flatMap(sender.request(method, url, options), (response) =>
+          Effect.sync(() => checkResponse(config, response.status, response.content.length)))
+      // The body is counted as it streams and never held whole; the scope ends the exchange.
+      const streamed = () =>
+        Effect.scoped(
+          Effect.flatMap(sender.stream(method, url, options), (response) => {
+            let bytes = 0
+            return Effect.flatMap(
+              Stream.runForEach(response.stream, (chunk) =>
+                Effect.sync(() => {
+                  bytes += chunk.byteLength
+                })),
+              () => Effect.sync(() => checkResponse(config, response.status, bytes))
+            )
+          })
+        )
+      return yield* measureEffect(name, config, config.workload.mode === "download" ? streamed : buffered)
+    })
+    return Effect.runPromise(Effect.scoped(program))
+  })
