@@ -73,25 +73,43 @@ export interface WorkloadPlan {
   readonly title: string
   // Concurrency levels; for "burst" the connection limit, for "download" 1.
   readonly concurrency: ReadonlyArray<number>
+  // A phase runs for at least this many requests *and* at least this long (the
+  // time is 0 for the queue, which is defined by its count), and never past
+  // MAX_REQUESTS.
   readonly requests: number
+  readonly measureMs: number
   readonly warmup: number
+  readonly warmupMs: number
   readonly quickRequests: number
   readonly quickWarmup: number
 }
 
-// Sizes chosen so that the default run (3 rounds of everything, 12 clients,
-// some 200 client processes) stays within ~10 minutes on a 2-core machine, and
-// --quick (1 round) within ~2. The warm-up is what it takes for V8 to finish
-// optimising the hot path: with 300 warm-up requests undici's CPU per request
-// measures ~2× its steady state, with 2000 within ~20 %, with 3000 at it;
-// compilation runs on background threads whose CPU counts in cpuUsage().
-// --quick is a smoke test: its numbers are not warmed up.
+// The cap on any one phase, so every loop is bounded in count as well as time.
+export const MAX_REQUESTS = 200_000
+
+// Every client gets the same time, not the same number of requests. With a
+// fixed count, a client that does 25,000 requests a second would be measured
+// over 0.16 s right after a warm-up of 0.08 s, while V8 is still compiling its
+// hot path on background threads (whose CPU counts in cpuUsage()): what such a
+// run measures is mostly the JIT, and more of it the larger the client's code.
+// Measured here with the default of an earlier version (2,000 warm-up, 4,000
+// measured), undici Pool.request cost 66 µs per 1 KiB GET at c=16; warmed for
+// 20,000 requests it costs ~37 µs. Two seconds of warm-up is what it takes for
+// every client here to reach its steady state; two seconds measured keeps
+// the run's noise at the level of the machine's. Defaults: 3 rounds of every
+// workload for 12 clients, ~16 minutes on 2 cores. --quick drops the time
+// floors: it is a smoke test, its numbers are not warmed up.
+const loopWarmupMs = 2000
+const loopMeasureMs = 2000
+
 export const workloadPlans: Record<WorkloadName, WorkloadPlan> = {
   get1k: {
     title: "GET 1 KiB",
     concurrency: [1, 16, 128],
     requests: 4000,
+    measureMs: loopMeasureMs,
     warmup: 2000,
+    warmupMs: loopWarmupMs,
     quickRequests: 1000,
     quickWarmup: 300
   },
@@ -99,7 +117,9 @@ export const workloadPlans: Record<WorkloadName, WorkloadPlan> = {
     title: "POST 1 KiB (1 KiB response)",
     concurrency: [16],
     requests: 4000,
+    measureMs: loopMeasureMs,
     warmup: 2000,
+    warmupMs: loopWarmupMs,
     quickRequests: 1000,
     quickWarmup: 300
   },
@@ -107,15 +127,21 @@ export const workloadPlans: Record<WorkloadName, WorkloadPlan> = {
     title: "GET 100 KiB",
     concurrency: [16],
     requests: 1500,
+    measureMs: loopMeasureMs,
     warmup: 500,
+    warmupMs: loopWarmupMs,
     quickRequests: 500,
     quickWarmup: 100
   },
   download64m: {
     title: "64 MiB download, streamed",
     concurrency: [1],
-    requests: 5,
-    warmup: 1,
+    // Time floors here too: one download is a loop of ~1,000 chunks, and V8 needs several of them before that
+    // loop runs optimised (an httpfx download takes ~5× the CPU in the first one as in the tenth).
+    requests: 10,
+    measureMs: loopMeasureMs,
+    warmup: 3,
+    warmupMs: loopWarmupMs,
     quickRequests: 2,
     quickWarmup: 1
   },
@@ -123,7 +149,10 @@ export const workloadPlans: Record<WorkloadName, WorkloadPlan> = {
     title: "10,000 requests queued at once over 100 connections",
     concurrency: [100],
     requests: 10000,
-    warmup: 1000,
+    measureMs: 0,
+    // One burst half the size first: the same code paths, queue included, warmed up.
+    warmup: 5000,
+    warmupMs: 0,
     // The size is the point of this workload; --quick keeps it.
     quickRequests: 10000,
     quickWarmup: 1000

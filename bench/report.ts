@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { BASELINE, clientSpecs, labelOf, workloadPlans } from "./catalog.js"
+import { BASELINE, clientSpecs, labelOf, MAX_REQUESTS, workloadPlans } from "./catalog.js"
 import { workloads } from "./shared.js"
 import type { BenchResult, WorkloadName } from "./shared.js"
 
@@ -31,8 +31,11 @@ export interface Run {
 export interface Group {
   readonly workload: WorkloadName
   readonly concurrency: number
+  // A phase runs for at least its count and at least its time (0: count only).
   readonly requests: number
+  readonly measureMs?: number
   readonly warmup: number
+  readonly warmupMs?: number
   // Clients that sit this workload out, with the reason.
   readonly skipped: Record<string, string>
   readonly runs: Array<Run>
@@ -82,6 +85,7 @@ export interface Summary {
   readonly stats: {
     readonly cpu: Stat
     readonly rps: Stat
+    readonly requests: Stat
     readonly mbps: Stat
     readonly wallMs: Stat
     readonly p50: Stat
@@ -128,6 +132,7 @@ export const summarize = (group: Group, clients: ReadonlyArray<string>): Readonl
       stats: ok.length === 0 ? undefined : {
         cpu: pick((result) => result.cpuMicrosPerRequest),
         rps: pick((result) => result.requestsPerSecond),
+        requests: pick((result) => result.requests),
         mbps: pick((result) => result.mbPerSecond),
         wallMs: pick((result) => result.wallMs),
         p50: pick((result) => result.p50Ms),
@@ -174,14 +179,30 @@ export const groupTitle = (group: Group): string => {
   }
 }
 
+// "at least 4,000 requests and 2 s", or "4,000 requests" for a phase sized by count alone.
+const phaseText = (count: number, ms: number | undefined): string =>
+  ms !== undefined && ms > 0
+    ? `at least ${thousands.format(count)} requests and ${(ms / 1000).toLocaleString("en-US")} s`
+    : `${thousands.format(count)} requests`
+
+const downloadText = (count: number, ms: number | undefined): string =>
+  ms !== undefined && ms > 0
+    ? `at least ${count} downloads and ${(ms / 1000).toLocaleString("en-US")} s`
+    : `${count} downloads`
+
 const groupSubtitle = (group: Group, rounds: number): string => {
   const times = `median of ${rounds} round${rounds === 1 ? "" : "s"}`
   switch (workloads[group.workload].mode) {
     case "loop":
-      return `${thousands.format(group.requests)} requests after ${thousands.format(group.warmup)} warm-up, ${times}; ` +
-        `${group.concurrency} request${group.concurrency === 1 ? "" : "s"} in flight on as many connections.`
+      return `${phaseText(group.requests, group.measureMs)} measured after ${
+        phaseText(group.warmup, group.warmupMs)
+      } of warm-up, ${times}; ` +
+        `${group.concurrency} request${group.concurrency === 1 ? "" : "s"} in flight on as many connections. ` +
+        "**requests** is how many one run measured (median)."
     case "download":
-      return `${group.requests} downloads one after another after ${group.warmup} warm-up, ${times}; the body is ` +
+      return `${downloadText(group.requests, group.measureMs)} one after another after ${
+        downloadText(group.warmup, group.warmupMs)
+      } of warm-up, ${times}; the body is ` +
         "counted chunk by chunk as it streams and never held whole. MB = 10^6 bytes."
     case "burst":
       return `${thousands.format(group.requests)} requests issued at once after a burst of ` +
@@ -195,8 +216,20 @@ const headers = (group: Group): { readonly head: ReadonlyArray<string>; readonly
   switch (workloads[group.workload].mode) {
     case "loop":
       return {
-        head: ["client", "CPU µs/req", "min–max", "req/s", "p50 ms", "p99 ms", "peak RSS MB", "RSS Δ MB", "conns", vs],
-        align: "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+        head: [
+          "client",
+          "CPU µs/req",
+          "min–max",
+          "req/s",
+          "requests",
+          "p50 ms",
+          "p99 ms",
+          "peak RSS MB",
+          "RSS Δ MB",
+          "conns",
+          vs
+        ],
+        align: "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
       }
     case "download":
       return {
@@ -221,6 +254,7 @@ const rowCells = (group: Group, row: Summary): ReadonlyArray<string> | undefined
         fixed(s.cpu.median, 1),
         spread(s.cpu, 1),
         thousands.format(s.rps.median),
+        thousands.format(s.requests.median),
         fixed(s.p50.median, 2),
         fixed(s.p99.median, 2),
         ...rss
@@ -329,9 +363,14 @@ export const renderMarkdown = (report: Report): string => {
     const shape = workloads[name].mode === "burst"
       ? `${thousands.format(group.requests)} requests at once, ${levels.join(", ")} connections`
       : workloads[name].mode === "download"
-      ? `${group.requests} downloads, one at a time`
-      : `${thousands.format(group.requests)} requests, concurrency ${levels.join(", ")}`
-    return `| ${name} | ${workloadPlans[name].title} | ${shape} | ${thousands.format(group.warmup)} |`
+      ? `${downloadText(group.requests, group.measureMs)}, one at a time`
+      : `${phaseText(group.requests, group.measureMs)}, concurrency ${levels.join(", ")}`
+    const warmup = workloads[name].mode === "loop"
+      ? phaseText(group.warmup, group.warmupMs)
+      : workloads[name].mode === "download"
+      ? downloadText(group.warmup, group.warmupMs)
+      : thousands.format(group.warmup)
+    return `| ${name} | ${workloadPlans[name].title} | ${shape} | ${warmup} |`
   })
   const failures = failureList(report)
   // The load before the run started is other work only; at the end it
@@ -390,8 +429,13 @@ ${renderOverview(report)}
 - **Rounds and interleaving.** ${report.rounds} round${report.rounds === 1 ? "" : "s"}, clients run in turn, A B C … A B C …,
   so slow drifts of a shared machine hit every client alike; the tables give the median over the rounds and the
   spread (min–max) of the main number. A client that fails once is not run again in that workload.
-- **Warm-up.** Every process first sends the warm-up requests (same shape as the measured ones, on the same
-  connections), so JIT compilation and connection setup stay out of the measured phase.
+- **Warm-up and length.** Every process first sends the warm-up requests (same shape as the measured ones, on the
+  same connections), so JIT compilation and connection setup stay out of the measured phase. The request-loop
+  workloads give every client the same *time*, not the same number of requests: each phase runs until it has sent
+  at least its count and lasted at least its time (capped at ${MAX_REQUESTS.toLocaleString("en-US")} requests). With a fixed count a fast
+  client would be measured over a fraction of a second right after a warm-up of a few tenths, while V8 still compiles
+  its hot path on background threads whose CPU \`process.cpuUsage()\` counts: such a run measures the JIT more than
+  the client, and the more code a client has, the more so.
 - **CPU µs/req**: user + system CPU of the client process over the measured phase divided by the requests.
   **req/s**, **MB/s** and **total ms**: wall clock of the measured phase. **p50/p99**: per-request latency.
   **conns**: connections the server accepted from that process (warm-up included), so a client that reconnects
@@ -427,8 +471,8 @@ ${failures.length > 0 ? `\n## Failures\n\n${failures.join("\n")}\n` : ""}
 ## Running it
 
 \`\`\`sh
-npm run bench                     # every workload, ${workloadPlans.get1k.requests.toLocaleString("en-US")} requests (get1k), 3 rounds: ~10 min on 2 cores
-npm run bench -- --quick          # one round, fewer requests: ~2 min
+npm run bench                     # every workload, 3 rounds: ~16 min on 2 cores
+npm run bench -- --quick          # one round, fewer requests, no time floors: ~2 min
 npm run bench -- --write          # … and rewrite BENCHMARKS.md and bench/results.svg
 npm run bench -- --server nginx   # against nginx instead of node:http (needs nginx installed)
 npm run bench -- --workload get1k --concurrency 16 --clients undici-pool,httpfx-pool

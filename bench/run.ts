@@ -1,7 +1,7 @@
 // Benchmark runner: client CPU cost per request, throughput and memory of
 // several HTTP clients, side by side, against one loopback server.
 //
-//   npm run bench                                  # every workload, 3 rounds (~10 min on 2 cores)
+//   npm run bench                                  # every workload, 3 rounds (~16 min on 2 cores)
 //   npm run bench -- --quick                       # 1 round, fewer requests (~2 min)
 //   npm run bench -- --write                       # also rewrite BENCHMARKS.md and bench/results.svg
 //   npm run bench -- --server nginx                # nginx instead of node:http as the server
@@ -20,7 +20,7 @@ import { basename, dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { build } from "esbuild"
-import { BASELINE, clientSpecs, workloadPlans } from "./catalog.js"
+import { BASELINE, clientSpecs, MAX_REQUESTS, workloadPlans } from "./catalog.js"
 import type { ClientSpec } from "./catalog.js"
 import { findNginx, startNginx } from "./nginx.js"
 import { renderTable, writeReport } from "./report.js"
@@ -37,7 +37,9 @@ interface Plan {
   readonly workload: WorkloadName
   readonly concurrency: ReadonlyArray<number>
   readonly requests: number
+  readonly measureMs: number
   readonly warmup: number
+  readonly warmupMs: number
 }
 
 interface Options {
@@ -58,23 +60,27 @@ const usage = `Usage: npx tsx bench/run.ts [options]     (or: npm run bench -- [
                       (default: get1k ${workloadPlans.get1k.concurrency.join(",")}; post1k and get100k ${
   workloadPlans.post1k.concurrency.join(",")
 })
-  --requests N        measured requests per run for get1k, post1k and get100k (default: ${
+  --requests N        at least N measured requests per run for get1k, post1k and get100k (default: ${
   workloadPlans.get1k.requests
 } / ${workloadPlans.post1k.requests} / ${workloadPlans.get100k.requests};
                       --quick: ${workloadPlans.get1k.quickRequests} / ${workloadPlans.post1k.quickRequests} / ${workloadPlans.get100k.quickRequests})
-  --warmup N          warm-up requests for get1k, post1k and get100k (default: ${workloadPlans.get1k.warmup} / ${workloadPlans.post1k.warmup} / ${workloadPlans.get100k.warmup};
+  --measure-ms T      ... and at least T ms of them (default ${workloadPlans.get1k.measureMs}; --quick: 0)
+  --warmup N          at least N warm-up requests for get1k, post1k and get100k (default: ${workloadPlans.get1k.warmup} / ${workloadPlans.post1k.warmup} / ${workloadPlans.get100k.warmup};
                       --quick: ${workloadPlans.get1k.quickWarmup} / ${workloadPlans.post1k.quickWarmup} / ${workloadPlans.get100k.quickWarmup})
+  --warmup-ms T       ... and at least T ms of warm-up (default ${workloadPlans.get1k.warmupMs}; --quick: 0)
+                      (a phase ends once both its count and its time are reached, or at ${MAX_REQUESTS.toLocaleString("en-US")} requests)
   --rounds R          interleaved rounds per client (default 3; --quick: 1)
   --clients LIST      comma-separated subset of: ${clientSpecs.map((spec) => spec.name).join(", ")}
   --server KIND       node (default: bench/server.ts) or nginx (needs nginx installed)
   --timeout S         hard limit per client process in seconds (default 120)
   --write             write BENCHMARKS.md and bench/results.svg from this run
-  --quick             a fast smoke run: 1 round, fewer requests (~2 minutes)
+  --quick             a fast smoke run: 1 round, fewer requests, no time floors (~2 minutes)
   --tsx               run the clients from source under tsx instead of bundled
                       (each start takes ~1.5 s longer and RSS ~100 MB more)
 
-download64m always streams 64 MiB one download at a time (${workloadPlans.download64m.requests} measured, ${workloadPlans.download64m.warmup} warm-up);
-queue10k always issues 10,000 requests at once over 100 connections.
+download64m always streams 64 MiB one download at a time (at least ${workloadPlans.download64m.requests} measured and
+${workloadPlans.download64m.measureMs / 1000} s, after at least ${workloadPlans.download64m.warmup} and ${workloadPlans.download64m.warmupMs / 1000} s of warm-up);
+queue10k always issues 10,000 requests at once over 100 connections (after a burst of ${workloadPlans.queue10k.warmup.toLocaleString("en-US")}).
 Results of every run are saved to bench/.out/last.json; \`npx tsx bench/report.ts\`
 redraws BENCHMARKS.md and bench/results.svg from it.
 `
@@ -93,6 +99,8 @@ const parseOptions = (): Options | undefined => {
     options: {
       requests: { type: "string" },
       warmup: { type: "string" },
+      "measure-ms": { type: "string" },
+      "warmup-ms": { type: "string" },
       concurrency: { type: "string" },
       rounds: { type: "string" },
       workload: { type: "string" },
@@ -140,11 +148,21 @@ const parseOptions = (): Options | undefined => {
         : values.quick
         ? defaults.quickRequests
         : defaults.requests,
+      measureMs: tunable && values["measure-ms"] !== undefined
+        ? integer("measure-ms", values["measure-ms"], 0)
+        : values.quick
+        ? 0
+        : defaults.measureMs,
       warmup: tunable && values.warmup !== undefined
         ? integer("warmup", values.warmup, 0)
         : values.quick
         ? defaults.quickWarmup
-        : defaults.warmup
+        : defaults.warmup,
+      warmupMs: tunable && values["warmup-ms"] !== undefined
+        ? integer("warmup-ms", values["warmup-ms"], 0)
+        : values.quick
+        ? 0
+        : defaults.warmupMs
     }
   })
   return {
@@ -370,8 +388,14 @@ const runClient = async (
     String(concurrency),
     "--warmup",
     String(plan.warmup),
+    "--warmup-ms",
+    String(plan.warmupMs),
     "--requests",
-    String(plan.requests)
+    String(plan.requests),
+    "--measure-ms",
+    String(plan.measureMs),
+    "--max-requests",
+    String(MAX_REQUESTS)
   ], options)
   let stdout = ""
   let stderr = ""
@@ -480,7 +504,9 @@ const run = async (options: Options): Promise<void> => {
           workload: plan.workload,
           concurrency,
           requests: plan.requests,
+          measureMs: plan.measureMs,
           warmup: plan.warmup,
+          warmupMs: plan.warmupMs,
           skipped,
           runs: []
         }

@@ -46,7 +46,10 @@ export interface BenchResult {
   readonly client: string
   readonly workload: WorkloadName
   readonly concurrency: number
+  // Requests measured, and sent before as warm-up: a phase runs for at least a
+  // given count and a given time, so a fast client sends more of them.
   readonly requests: number
+  readonly warmupRequests?: number
   // Wall time of the measured phase.
   readonly wallMs: number
   readonly cpuMicrosPerRequest: number

@@ -13,8 +13,14 @@ export interface ClientConfig {
   readonly url: URL
   readonly workload: Workload
   readonly concurrency: number
+  // Each phase sends at least this many requests and lasts at least the given
+  // time, whichever ends later, and never more than maxRequests: a fast client
+  // is measured over as long a stretch as a slow one, not over fewer seconds.
   readonly warmup: number
+  readonly warmupMs: number
   readonly requests: number
+  readonly measureMs: number
+  readonly maxRequests: number
   // Any extra, client-specific --variant value.
   readonly variant: string | undefined
   // Request body for workloads that upload (empty for GET).
@@ -38,6 +44,9 @@ export const parseConfig = (argv: ReadonlyArray<string> = process.argv.slice(2))
       concurrency: { type: "string" },
       warmup: { type: "string" },
       requests: { type: "string" },
+      "warmup-ms": { type: "string" },
+      "measure-ms": { type: "string" },
+      "max-requests": { type: "string" },
       variant: { type: "string" }
     },
     strict: true
@@ -54,23 +63,42 @@ export const parseConfig = (argv: ReadonlyArray<string> = process.argv.slice(2))
     workload,
     concurrency: positiveInt("concurrency", values.concurrency ?? "1", 1),
     warmup: positiveInt("warmup", values.warmup ?? "0", 0),
+    warmupMs: positiveInt("warmup-ms", values["warmup-ms"] ?? "0", 0),
     requests: positiveInt("requests", values.requests ?? "1000", 1),
+    measureMs: positiveInt("measure-ms", values["measure-ms"] ?? "0", 0),
+    maxRequests: positiveInt("max-requests", values["max-requests"] ?? "200000", 1),
     variant: values.variant,
     // Non-zero bytes so nothing can shortcut an all-zero buffer.
     payload: new Uint8Array(workload.requestBytes).fill(0x78)
   }
 }
 
-// Hands out request indices to the C workers until the budget is spent, so
-// every loop is bounded by the request count, however the work is split.
+// Hands out request indices to the C workers until the phase is over: at least
+// `min` requests and at least `minMs` of wall time, at most `max` requests. A
+// burst issues exactly `min` at once. Every loop is bounded by `max`, however
+// the work is split.
 class Budget {
   private next = 0
+  private readonly deadline: number
   readonly latencies: Float64Array
-  constructor(readonly total: number) {
-    this.latencies = new Float64Array(total)
+  constructor(readonly min: number, minMs: number, readonly max: number) {
+    this.deadline = performance.now() + minMs
+    this.latencies = new Float64Array(Math.max(min, max))
   }
   take(): number {
-    return this.next < this.total ? this.next++ : -1
+    const next = this.next
+    if (next >= this.min && (next >= this.max || performance.now() >= this.deadline)) return -1
+    this.next = next + 1
+    return next
+  }
+  /** A burst: every request of the phase handed out at once. */
+  takeAll(): number {
+    this.next = this.min
+    return this.min
+  }
+  /** Requests handed out so far; once the phase is over, the requests it measured. */
+  get total(): number {
+    return this.next
   }
 }
 
@@ -81,6 +109,11 @@ export const checkResponse = (config: ClientConfig, status: number, bodyBytes: n
     throw new Error(`body has ${bodyBytes} bytes, expected ${config.workload.responseBytes}`)
   }
 }
+
+const warmupBudget = (config: ClientConfig): Budget =>
+  new Budget(config.warmup, config.warmupMs, Math.max(config.warmup, config.maxRequests))
+const measuredBudget = (config: ClientConfig): Budget =>
+  new Budget(config.requests, config.measureMs, Math.max(config.requests, config.maxRequests))
 
 const percentile = (sorted: Float64Array, p: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))]!
@@ -120,18 +153,20 @@ const MB = 1024 * 1024
 const summarize = (
   client: string,
   config: ClientConfig,
+  warmupRequests: number,
   budget: Budget,
   wallMs: number,
   cpu: NodeJS.CpuUsage,
   rss: { readonly peak: number; readonly baseline: number }
 ): BenchResult => {
-  const sorted = budget.latencies.slice().sort()
+  const sorted = budget.latencies.slice(0, budget.total).sort()
   const seconds = wallMs / 1000
   return {
     client,
     workload: config.workload.name,
     concurrency: config.concurrency,
     requests: budget.total,
+    warmupRequests,
     wallMs: round(wallMs, 1),
     cpuMicrosPerRequest: round((cpu.user + cpu.system) / budget.total, 2),
     requestsPerSecond: round(budget.total / seconds, 0),
@@ -159,7 +194,7 @@ export const measurePromise = async (
   }
   const phase = async (budget: Budget): Promise<void> => {
     if (config.workload.mode === "burst") {
-      await Promise.all(Array.from({ length: budget.total }, (_, i) => timed(budget, i)))
+      await Promise.all(Array.from({ length: budget.takeAll() }, (_, i) => timed(budget, i)))
       return
     }
     const worker = async (): Promise<void> => {
@@ -167,15 +202,16 @@ export const measurePromise = async (
     }
     await Promise.all(Array.from({ length: config.concurrency }, worker))
   }
-  await phase(new Budget(config.warmup))
-  const measured = new Budget(config.requests)
+  const warmup = warmupBudget(config)
+  await phase(warmup)
+  const measured = measuredBudget(config)
   const rss = new RssSampler()
   const cpuStart = process.cpuUsage()
   const wallStart = performance.now()
   await phase(measured)
   const wallMs = performance.now() - wallStart
   const cpu = process.cpuUsage(cpuStart)
-  return summarize(client, config, measured, wallMs, cpu, rss.stop())
+  return summarize(client, config, warmup.total, measured, wallMs, cpu, rss.stop())
 }
 
 // For Effect-based clients: C fibers, each issuing one request at a time (or,
@@ -198,7 +234,7 @@ export const measureEffect = <E, R>(
     })
   const phase = (budget: Budget) => {
     if (config.workload.mode === "burst") {
-      return Effect.all(Array.from({ length: budget.total }, (_, i) => timed(budget, i)), {
+      return Effect.all(Array.from({ length: budget.takeAll() }, (_, i) => timed(budget, i)), {
         concurrency: "unbounded",
         discard: true
       })
@@ -212,15 +248,16 @@ export const measureEffect = <E, R>(
     })
   }
   return Effect.gen(function*() {
-    yield* phase(new Budget(config.warmup))
-    const measured = new Budget(config.requests)
+    const warmup = warmupBudget(config)
+    yield* phase(warmup)
+    const measured = measuredBudget(config)
     const rss = new RssSampler()
     const cpuStart = process.cpuUsage()
     const wallStart = performance.now()
     yield* phase(measured)
     const wallMs = performance.now() - wallStart
     const cpu = process.cpuUsage(cpuStart)
-    return summarize(client, config, measured, wallMs, cpu, rss.stop())
+    return summarize(client, config, warmup.total, measured, wallMs, cpu, rss.stop())
   })
 }
 
