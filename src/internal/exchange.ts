@@ -74,6 +74,12 @@ export interface ExchangeOwner {
 /** Body bytes queued for a streaming consumer before the socket is paused. */
 const HIGH_WATER_MARK = 64 * 1024
 
+/**
+ * A buffered body with a declared length up to this size is copied into one buffer of that size as it arrives (no
+ * joining at the end). Larger declarations are not trusted that far: their pieces are copied one by one.
+ */
+const PREALLOCATE_LIMIT = 1024 * 1024
+
 type Resume = (effect: Effect.Effect<any, any>) => void
 
 export class Exchange {
@@ -97,6 +103,8 @@ export class Exchange {
   rawHeaders: Array<string> = []
   chunks: Array<Buffer> = []
   size = 0
+  /** The preallocated buffer `onBodyCopy` fills for a buffered body of declared length (also `chunks[0]`). */
+  private whole: Buffer | undefined = undefined
   bodyDone = false
   failure: HttpError.HttpError | undefined = undefined
   /** finished from the pool's point of view: completed, failed, or abandoned */
@@ -171,6 +179,28 @@ export class Exchange {
         this.conn.pauseReading(this)
       }
     }
+  }
+
+  /**
+   * Body bytes that stay valid only during this call (they sit in a read buffer the next read overwrites): keep a
+   * copy. `declared` is the Content-Length, or -1.
+   */
+  onBodyCopy(bytes: Buffer, declared: number): void {
+    const n = bytes.length
+    if (!this.streaming && declared > 0 && declared <= PREALLOCATE_LIMIT) {
+      let whole = this.whole
+      if (whole === undefined) {
+        whole = this.whole = Buffer.allocUnsafe(declared)
+        this.chunks.push(whole)
+      }
+      // The parser never passes more than the declared length.
+      bytes.copy(whole, this.size, 0, n)
+      this.size += n
+      return
+    }
+    const copy = Buffer.allocUnsafe(n)
+    bytes.copy(copy, 0, 0, n)
+    this.onBody(copy)
   }
 
   /** The body ended; the connection has already gone back to the pool (or been closed). */
@@ -380,6 +410,7 @@ export class Exchange {
     const chunks = this.chunks
     const content: Uint8Array = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size)
     this.chunks = []
+    this.whole = undefined
     this.size = 0
     const encoding = findHeader(this.rawHeaders, "content-encoding")
     if (encoding === undefined) return content

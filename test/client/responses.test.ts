@@ -216,10 +216,13 @@ describe("Client responses: url, request and history after redirects", () => {
 })
 
 describe("Client responses: streaming lifetimes", () => {
+  // Far more than one socket read (up to 256 KiB) and the 64 KiB a streaming body queues before it pauses the
+  // socket: such a body cannot have arrived whole before the caller reads it.
+  const BIG = 4 * 1024 * 1024
   const bigServer = () =>
     httpServer((_req, res) => {
-      res.setHeader("Content-Length", String(64 * 1024))
-      res.end(Buffer.alloc(64 * 1024, 97))
+      res.setHeader("Content-Length", String(BIG))
+      res.end(Buffer.alloc(BIG, 97))
     })
 
   it.scopedLive("a body read to the end returns its connection to the pool (IDLE), reused by the next request", () =>
@@ -230,7 +233,7 @@ describe("Client responses: streaming lifetimes", () => {
         const response = yield* client.stream("GET", `${server.url}/big`)
         expect((yield* client.pool).map((c) => c.state)).toEqual(["ACTIVE"])
         const total = yield* Stream.runFold(response.stream, 0, (n, chunk) => n + chunk.length)
-        expect(total).toBe(64 * 1024)
+        expect(total).toBe(BIG)
         // Released at the last byte, before the scope closes.
         expect((yield* client.pool).map((c) => c.state)).toEqual(["IDLE"])
       }))

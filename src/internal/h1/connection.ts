@@ -107,8 +107,16 @@ export class Http11Connection implements Connection, ResponseHandler {
   /** bytes of a streamed body with a declared length written so far */
   private bodySent = 0
 
+  /**
+   * A direct plain connection that will speak HTTP/1.1 reads into the shared read buffer (`openSocket`'s `onRead`):
+   * no allocation per read, bigger reads, and the body bytes the exchange keeps are copied out exactly once.
+   */
+  private readonly sharedReads: boolean
+
   constructor(readonly owner: ConnectionOwner, readonly target: Target, exchange: Exchange) {
     this.proxy = owner.proxyFor(target)
+    this.sharedReads = !target.secure && this.proxy === undefined && owner.http1
+    this.onRead = this.onRead.bind(this)
     this.onOpen = this.onOpen.bind(this)
     this.onOpenFailed = this.onOpenFailed.bind(this)
     this.onData = this.onData.bind(this)
@@ -124,7 +132,14 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   private connect(): void {
     this.arm(Timer.Connect, this.exchange?.timeouts.connect ?? 0)
-    this.opening = openSocket(this.target, this.owner.network, this.proxy, this.onOpen, this.onOpenFailed)
+    this.opening = openSocket(
+      this.target,
+      this.owner.network,
+      this.proxy,
+      this.onOpen,
+      this.onOpenFailed,
+      this.sharedReads ? this.onRead : undefined
+    )
   }
 
   private onOpen(socket: net.Socket): void {
@@ -344,6 +359,11 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   // ---- reading ---------------------------------------------------------------------------------------------------
 
+  private onRead(nread: number, bytes: Buffer): boolean {
+    this.onData(nread === bytes.length ? bytes : bytes.subarray(0, nread))
+    return true
+  }
+
   private onData(chunk: Buffer): void {
     const exchange = this.exchange
     if (exchange === undefined || this.state !== "ACTIVE") {
@@ -372,7 +392,8 @@ export class Http11Connection implements Connection, ResponseHandler {
   }
 
   onBody(chunk: Buffer): void {
-    this.exchange!.onBody(chunk)
+    if (this.sharedReads) this.exchange!.onBodyCopy(chunk, this.parser.contentLength)
+    else this.exchange!.onBody(chunk)
   }
 
   onComplete(): void {

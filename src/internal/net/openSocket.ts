@@ -30,6 +30,25 @@ export interface Opening {
 
 export type OpenFailure = { readonly phase: "connect" | "proxy"; readonly error: unknown }
 
+/**
+ * Reads into memory the caller owns: `bytes` is valid only during the call, and the next read on any such socket
+ * overwrites it. Return false to stop reading (as `pause`).
+ */
+export type ReadInto = (nread: number, bytes: Buffer) => boolean
+
+/**
+ * The memory every plain socket that asks for it reads into. One read is handled to the end before the next one
+ * starts (Node runs them one at a time on this thread), so one buffer serves them all: no allocation per read, and
+ * a read takes as much as the kernel holds, up to this size, rather than at most 64 KiB.
+ */
+const SHARED_READ_SIZE = 256 * 1024
+let sharedReadBuffer: Buffer | undefined
+
+const readOptions = (onRead: ReadInto): net.OnReadOpts => ({
+  buffer: (sharedReadBuffer ??= Buffer.allocUnsafeSlow(SHARED_READ_SIZE)),
+  callback: onRead
+})
+
 const tlsOptionsFor = (target: Target, options: NetworkOptions): tls.ConnectionOptions => {
   const tlsOptions = options.tls
   const base: tls.ConnectionOptions = {
@@ -47,13 +66,17 @@ const tlsOptionsFor = (target: Target, options: NetworkOptions): tls.ConnectionO
 /**
  * Open a stream to the target — directly, through a Unix socket, or through a proxy — and TLS on top for https.
  * Exactly one of `onOpen` and `onFail` is called, unless the opening is aborted first.
+ *
+ * With `onRead`, a direct plain (TCP or Unix) socket delivers its bytes there instead of as "data" events; other
+ * sockets ignore it and emit "data" as usual.
  */
 export const openSocket = (
   target: Target,
   options: NetworkOptions,
   proxy: ProxyConfig | undefined,
   onOpen: (socket: net.Socket) => void,
-  onFail: (failure: OpenFailure) => void
+  onFail: (failure: OpenFailure) => void,
+  onRead?: ReadInto
 ): Opening => {
   const sockets: Array<net.Socket> = []
   let settled = false
@@ -115,10 +138,11 @@ export const openSocket = (
   } else {
     let socket: net.Socket
     if (options.uds !== undefined) {
-      socket = net.connect({ path: options.uds })
+      socket = net.connect(onRead === undefined ? { path: options.uds } : { path: options.uds, onread: readOptions(onRead) })
     } else {
       const tcp: net.TcpNetConnectOpts = { host: target.hostname, port: target.port, noDelay: true }
       if (options.localAddress !== undefined) tcp.localAddress = options.localAddress
+      if (onRead !== undefined) tcp.onread = readOptions(onRead)
       socket = net.connect(tcp)
     }
     track(socket, "connect").once("connect", () => open(socket))
