@@ -270,6 +270,13 @@ export class ClientImpl {
   private readonly retry: RetryPolicy | undefined
   private readonly total: number
   private readonly timeouts: Timeouts.Timeouts
+  /**
+   * The pool, when a request without options needs nothing but the pool (no auth, redirects, hooks, retries,
+   * params or total timeout): such a request is one `Effect.async` on it, with the cookie jar updated from inside.
+   */
+  private readonly direct: PoolImpl | undefined
+  private readonly finishDirect: ((response: Response) => void) | undefined
+  private readonly detourDirect: (method: string, url: string) => Effect.Effect<Response, HttpError.HttpError> | undefined
 
   constructor(options: ClientOptions, transport: Transport.Transport) {
     this.transport = transport
@@ -292,6 +299,15 @@ export class ClientImpl {
     this.retry = toRetryPolicy(options.retry)
     this.timeouts = Timeouts.resolve(options.timeout)
     this.total = this.timeouts.total
+    const simple = this.auth === undefined && !this.followRedirects && this.requestHooks.length === 0 &&
+      this.responseHooks.length === 0 && this.retry === undefined && this.total === 0 && this.params.length === 0
+    this.direct = simple ? Transport.poolOf(transport) : undefined
+    const jar = this.jar
+    this.finishDirect = jar === undefined ? undefined : (response) => this.storeCookies(response.url, response)
+    // A jar with cookies in it may have one for this request: that takes the full path, which adds the header.
+    this.detourDirect = jar === undefined
+      ? () => undefined
+      : (method, url) => jar.isEmpty ? undefined : this.sendBuffered(this.buildRequest(method, url, undefined))
   }
 
   // ---- building --------------------------------------------------------------------------------------------------
@@ -337,6 +353,16 @@ export class ClientImpl {
   // ---- sending ---------------------------------------------------------------------------------------------------
 
   request<E>(method: string, url: string | URL, options?: RequestOptions<E>): Effect.Effect<Response, HttpError.HttpError | E> {
+    const direct = this.direct
+    if (options === undefined && direct !== undefined) {
+      return direct.send(
+        method.toUpperCase(),
+        mergeUrl(this.baseUrl, url),
+        this.headers,
+        this.finishDirect,
+        this.detourDirect
+      )
+    }
     return Effect.suspend(() => this.sendBuffered(this.buildRequest(method, url, options))) as Effect.Effect<Response, HttpError.HttpError | E>
   }
 

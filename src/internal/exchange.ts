@@ -107,6 +107,8 @@ export class Exchange {
   private whole: Buffer | undefined = undefined
   bodyDone = false
   failure: HttpError.HttpError | undefined = undefined
+  /** Sees a buffered response before the waiting fiber is resumed with it (the client's bookkeeping). */
+  finish: ((response: Response) => void) | undefined = undefined
   /** finished from the pool's point of view: completed, failed, or abandoned */
   done = false
   headReceived = false
@@ -397,7 +399,10 @@ export class Exchange {
 
   private buffered(): Effect.Effect<Response, HttpError.HttpError> {
     const content = this.decodedBody()
-    return content instanceof DecodingError ? Effect.fail(content) : Effect.succeed(this.toResponse(content))
+    if (content instanceof DecodingError) return Effect.fail(content)
+    const response = this.toResponse(content)
+    if (this.finish !== undefined) this.finish(response)
+    return Effect.succeed(response)
   }
 
   private rest(): Effect.Effect<Uint8Array, HttpError.HttpError> {

@@ -193,6 +193,29 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     })
   }
 
+  /**
+   * `request` with headers and no body, for the client's fast path: `finish` sees the response before the caller
+   * is resumed with it, inside the same single `Effect.async`. When `detour` returns an Effect at run time, that
+   * runs instead.
+   */
+  send(
+    method: string,
+    url: string,
+    headers: HeaderInput,
+    finish: ((response: Response) => void) | undefined,
+    detour: (method: string, url: string) => Effect.Effect<Response, HttpError.HttpError> | undefined
+  ): Effect.Effect<Response, HttpError.HttpError> {
+    return Effect.async<Response, HttpError.HttpError>((resume) => {
+      // Decided when the Effect runs, not when it is built: the caller's state may have changed in between.
+      const other = detour(method, url)
+      if (other !== undefined) return resume(other)
+      const exchange = this.prepare(method, url, { headers }, false)
+      if (!(exchange instanceof Exchange)) return resume(Effect.fail(exchange))
+      exchange.finish = finish
+      return exchange.register(resume, Phase.Complete, this.acquire)
+    })
+  }
+
   stream<E>(
     method: string,
     url: string | URL,

@@ -36,9 +36,15 @@ const contentOf = (request: Request) => {
   return body._tag === "Empty" ? undefined : body._tag === "Bytes" ? body.bytes : body.stream
 }
 
+const PoolKey = Symbol.for("httpfx/Transport/pool")
+
+/** The pool behind a transport made by `fromPool`, which the client may drive directly. */
+export const poolOf = (transport: Transport): PoolImpl | undefined =>
+  (transport as { readonly [PoolKey]?: PoolImpl })[PoolKey]
+
 /** The pool as a transport: requests go out on its connections. */
-export const fromPool = (pool: PoolImpl): Transport =>
-  make(
+export const fromPool = (pool: PoolImpl): Transport => {
+  const transport = make(
     (request) =>
       pool.stream(request.method, request.url, {
         headers: request.headers,
@@ -55,6 +61,9 @@ export const fromPool = (pool: PoolImpl): Transport =>
       connections: pool.connections
     }
   )
+  Object.defineProperty(transport, PoolKey, { value: pool })
+  return transport
+}
 
 /** A pool owned by the scope, as a transport. */
 export const pool = (options?: PoolOptions): Effect.Effect<Transport, never, Scope.Scope> =>

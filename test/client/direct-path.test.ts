@@ -1,0 +1,76 @@
+/**
+ * A client request without options, on a client that needs nothing but its pool, is sent as one `Effect.async` on
+ * the pool. These tests pin that this shortcut behaves exactly as the full path: the cookie jar is read when the
+ * Effect runs (not when it is built) and written before the caller sees the response, the request a response
+ * reports is the one that went out, and failures are the same typed errors.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Client } from "httpfx"
+import type * as http from "node:http"
+import { httpServer } from "../utils/servers.js"
+
+const recordingServer = () =>
+  Effect.suspend(() => {
+    const seen: Array<http.IncomingHttpHeaders> = []
+    return Effect.map(
+      httpServer((req, res) => {
+        seen.push(req.headers)
+        if (req.url === "/set") res.setHeader("Set-Cookie", "session=abc; Path=/")
+        res.setHeader("Content-Type", "text/plain")
+        res.end(`cookie=${req.headers.cookie ?? ""}`)
+      }),
+      (server) => ({ ...server, seen })
+    )
+  })
+
+describe("Client: requests without options", () => {
+  it.scopedLive("the jar is read when the Effect runs: a reused Effect sends the cookie its first run stored", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer()
+      const client = yield* Client.make()
+      const setIt = client.get(`${server.url}/set`)
+      const first = yield* setIt
+      expect(first.text).toBe("cookie=")
+      // Stored from inside the exchange, before the caller was resumed.
+      expect(client.cookies.toArray().map((cookie) => [cookie.name, cookie.value])).toEqual([["session", "abc"]])
+      const second = yield* setIt
+      expect(second.text).toBe("cookie=session=abc")
+      expect(server.seen.map((headers) => headers.cookie)).toEqual([undefined, "session=abc"])
+    }))
+
+  it.scopedLive("a client without a jar never sends or stores cookies", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer()
+      const client = yield* Client.make({ cookies: false })
+      yield* client.get(`${server.url}/set`)
+      const again = yield* client.get(`${server.url}/set`)
+      expect(again.text).toBe("cookie=")
+    }))
+
+  it.scopedLive("the response reports the request that went out: method, URL from the base, default headers", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer()
+      const client = yield* Client.make({ baseUrl: server.url, headers: { "x-default": "1" } })
+      const response = yield* client.request("get", "/echo")
+      expect(response.status).toBe(200)
+      expect(response.request.method).toBe("GET")
+      expect(response.request.url).toBe(`${server.url}/echo`)
+      expect(response.request.headers["x-default"]).toBe("1")
+      expect(response.request.headers["user-agent"]).toMatch(/^httpfx\//)
+      expect(server.seen[0]!["x-default"]).toBe("1")
+      expect(response.history).toEqual([])
+    }))
+
+  it.scopedLive("a bad URL fails with the same typed error as on the full path", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.make()
+      const direct = yield* Effect.flip(client.get("http://exa mple.com/"))
+      const full = yield* Effect.flip(client.get("http://exa mple.com/", { headers: {} }))
+      expect(direct._tag).toBe("InvalidUrl")
+      expect(direct._tag).toBe(full._tag)
+      expect(direct.message).toBe(full.message)
+      const scheme = yield* Effect.flip(client.get("ftp://example.com/"))
+      expect(scheme._tag).toBe("UnsupportedProtocol")
+    }))
+})
