@@ -24,6 +24,7 @@ import { routesFromEnv } from "./net/proxy.js"
 import { supportedEncodings } from "./decoding.js"
 import type { ConnectionInfo, PoolOptions } from "./pool.js"
 import { PoolImpl } from "./pool.js"
+import type { HeaderInput } from "./h1/requestHead.js"
 import type { Request } from "./request.js"
 import type { HeadBase, Response, ResponseHead, StreamingBase, StreamingResponse } from "./response.js"
 import { findHeader } from "./response.js"
@@ -276,7 +277,11 @@ export class ClientImpl {
    */
   private readonly direct: PoolImpl | undefined
   private readonly finishDirect: ((response: Response) => void) | undefined
-  private readonly detourDirect: (method: string, url: string) => Effect.Effect<Response, HttpError.HttpError> | undefined
+  private readonly detourDirect: (
+    method: string,
+    url: string,
+    options: RequestOptions<any> | undefined
+  ) => Effect.Effect<Response, HttpError.HttpError> | undefined
 
   constructor(options: ClientOptions, transport: Transport.Transport) {
     this.transport = transport
@@ -307,7 +312,7 @@ export class ClientImpl {
     // A jar with cookies in it may have one for this request: that takes the full path, which adds the header.
     this.detourDirect = jar === undefined
       ? () => undefined
-      : (method, url) => jar.isEmpty ? undefined : this.sendBuffered(this.buildRequest(method, url, undefined))
+      : (method, url, options) => jar.isEmpty ? undefined : this.sendBuffered(this.buildRequest(method, url, options))
   }
 
   // ---- building --------------------------------------------------------------------------------------------------
@@ -354,13 +359,16 @@ export class ClientImpl {
 
   request<E>(method: string, url: string | URL, options?: RequestOptions<E>): Effect.Effect<Response, HttpError.HttpError | E> {
     const direct = this.direct
-    if (options === undefined && direct !== undefined) {
+    if (direct !== undefined && (options === undefined || this.fitsDirect(options))) {
       return direct.send(
         method.toUpperCase(),
         mergeUrl(this.baseUrl, url),
         this.headers,
+        options?.headers as HeaderInput | undefined,
+        options?.content as string | Uint8Array | undefined,
         this.finishDirect,
-        this.detourDirect
+        this.detourDirect,
+        options
       )
     }
     return Effect.suspend(() => this.sendBuffered(this.buildRequest(method, url, options))) as Effect.Effect<Response, HttpError.HttpError | E>
@@ -453,6 +461,32 @@ export class ClientImpl {
         () => Effect.suspend(() => previous === undefined ? Effect.void : previous.close)
       )
     })
+  }
+
+  /**
+   * Options the direct path carries as they are: raw content (bytes or a string) and headers given as a plain
+   * record of strings, none of which replaces one of the client's own (those are then sent after the client's
+   * once-serialised defaults, with no merged copy per request). Anything else takes the full path.
+   */
+  private fitsDirect(options: RequestOptions<any>): boolean {
+    if (
+      options.params !== undefined || options.auth !== undefined || options.timeout !== undefined ||
+      options.followRedirects !== undefined || options.json !== undefined || options.form !== undefined ||
+      options.files !== undefined
+    ) return false
+    const content = options.content
+    if (content !== undefined && typeof content !== "string" && !(content instanceof Uint8Array)) return false
+    const headers = options.headers
+    if (headers === undefined) return true
+    if (typeof headers !== "object" || headers === null || Symbol.iterator in headers || Headers.isHeaders(headers)) {
+      return false
+    }
+    const defaults = this.headers
+    for (const name in headers) {
+      const value = (headers as Record<string, unknown>)[name]
+      if (typeof value !== "string" || defaults[name.toLowerCase()] !== undefined) return false
+    }
+    return true
   }
 
   private redirects(

@@ -195,21 +195,24 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
 
   /**
    * `request` with headers and no body, for the client's fast path: `finish` sees the response before the caller
-   * is resumed with it, inside the same single `Effect.async`. When `detour` returns an Effect at run time, that
-   * runs instead.
+   * is resumed with it, inside the same single `Effect.async`. `more` are fields after `headers` that share no
+   * name with them. When `detour` returns an Effect at run time, that runs instead.
    */
-  send(
+  send<C>(
     method: string,
     url: string,
     headers: HeaderInput,
+    more: HeaderInput | undefined,
+    content: string | Uint8Array | undefined,
     finish: ((response: Response) => void) | undefined,
-    detour: (method: string, url: string) => Effect.Effect<Response, HttpError.HttpError> | undefined
+    detour: (method: string, url: string, context: C) => Effect.Effect<Response, HttpError.HttpError> | undefined,
+    context: C
   ): Effect.Effect<Response, HttpError.HttpError> {
     return Effect.async<Response, HttpError.HttpError>((resume) => {
       // Decided when the Effect runs, not when it is built: the caller's state may have changed in between.
-      const other = detour(method, url)
+      const other = detour(method, url, context)
       if (other !== undefined) return resume(other)
-      const exchange = this.prepare(method, url, { headers }, false)
+      const exchange = this.prepare(method, url, { headers, content }, false, more)
       if (!(exchange instanceof Exchange)) return resume(Effect.fail(exchange))
       exchange.finish = finish
       return exchange.register(resume, Phase.Complete, this.acquire)
@@ -286,7 +289,8 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     method: string,
     url: string | URL,
     options: PoolRequestOptions<E> | undefined,
-    streaming: boolean
+    streaming: boolean,
+    more?: HeaderInput
   ): Exchange | HttpError.HttpError {
     const target = parseTarget(url)
     if ("_tag" in target) {
@@ -331,7 +335,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
         extra = proxyAuthorization(proxy)
       }
     }
-    const head = encodeHead(method, path, target.host, options?.headers, length, extra)
+    const head = encodeHead(method, path, target.host, options?.headers, length, extra, more)
     if (typeof head !== "string") {
       return new LocalProtocolError({
         message: `${method} ${target.href}: ${head.error}`,

@@ -15,16 +15,20 @@ const recordingServer = () =>
     const seen: Array<http.IncomingHttpHeaders> = []
     return Effect.map(
       httpServer((req, res) => {
-        seen.push(req.headers)
-        if (req.url === "/set") res.setHeader("Set-Cookie", "session=abc; Path=/")
-        res.setHeader("Content-Type", "text/plain")
-        res.end(`cookie=${req.headers.cookie ?? ""}`)
+        const body: Array<Buffer> = []
+        req.on("data", (chunk: Buffer) => body.push(chunk))
+        req.on("end", () => {
+          seen.push({ ...req.headers, "x-raw": JSON.stringify(req.rawHeaders), "x-body": Buffer.concat(body).toString() })
+          if (req.url === "/set") res.setHeader("Set-Cookie", "session=abc; Path=/")
+          res.setHeader("Content-Type", "text/plain")
+          res.end(`cookie=${req.headers.cookie ?? ""}`)
+        })
       }),
       (server) => ({ ...server, seen })
     )
   })
 
-describe("Client: requests without options", () => {
+describe("Client: requests without options, or with only content and headers", () => {
   it.scopedLive("the jar is read when the Effect runs: a reused Effect sends the cookie its first run stored", () =>
     Effect.gen(function*() {
       const server = yield* recordingServer()
@@ -33,7 +37,7 @@ describe("Client: requests without options", () => {
       const first = yield* setIt
       expect(first.text).toBe("cookie=")
       // Stored from inside the exchange, before the caller was resumed.
-      expect(client.cookies.toArray().map((cookie) => [cookie.name, cookie.value])).toEqual([["session", "abc"]])
+      expect(client.cookies!.toArray().map((cookie) => [cookie.name, cookie.value])).toEqual([["session", "abc"]])
       const second = yield* setIt
       expect(second.text).toBe("cookie=session=abc")
       expect(server.seen.map((headers) => headers.cookie)).toEqual([undefined, "session=abc"])
@@ -72,5 +76,43 @@ describe("Client: requests without options", () => {
       expect(direct.message).toBe(full.message)
       const scheme = yield* Effect.flip(client.get("ftp://example.com/"))
       expect(scheme._tag).toBe("UnsupportedProtocol")
+    }))
+
+  it.scopedLive("content and headers: sent after the client's defaults, one field each; a default replaced once", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer()
+      const client = yield* Client.make({ headers: { "x-default": "1" } })
+      const response = yield* client.post(`${server.url}/upload`, {
+        content: "héllo",
+        headers: { "Content-Type": "text/plain; charset=utf-8", "x-extra": "2" }
+      })
+      expect(response.status).toBe(200)
+      const first = server.seen[0]!
+      expect(first["content-type"]).toBe("text/plain; charset=utf-8")
+      expect(first["x-extra"]).toBe("2")
+      expect(first["x-default"]).toBe("1")
+      expect(first["content-length"]).toBe(String(Buffer.byteLength("héllo")))
+      expect(first["x-body"]).toBe("héllo")
+      expect(response.request.method).toBe("POST")
+      expect(response.request.headers["x-extra"]).toBe("2")
+      expect(response.request.headers["x-default"]).toBe("1")
+      // A request header that replaces a default (here User-Agent) is sent once, with the request's value.
+      yield* client.get(`${server.url}/ua`, { headers: { "User-Agent": "mine/1.0" } })
+      const raw = JSON.parse(server.seen[1]!["x-raw"] as string) as Array<string>
+      const agents = raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === "user-agent")
+      expect(agents).toEqual(["mine/1.0"])
+    }))
+
+  it.scopedLive("a header value with CR/LF is refused before a byte is sent, as on the full path", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer()
+      const client = yield* Client.make()
+      const error = yield* Effect.flip(client.get(`${server.url}/x`, { headers: { "x-bad": "a\r\nInjected: 1" } }))
+      expect(error._tag).toBe("LocalProtocolError")
+      expect(error.message).toContain("x-bad")
+      const name = yield* Effect.flip(client.get(`${server.url}/x`, { headers: { "bad name": "1" } }))
+      expect(name._tag).toBe("LocalProtocolError")
+      expect(server.seen).toEqual([])
+      expect(server.acceptedSockets()).toBe(0)
     }))
 })

@@ -32,7 +32,12 @@ export const encodeHead = (
   headers: HeaderInput | undefined,
   bodyLength: number,
   /** field lines httpfx adds itself (Proxy-Authorization), already valid and CRLF-terminated */
-  extra = ""
+  extra = "",
+  /**
+   * More fields, after `headers`: the caller guarantees none has the name of one in `headers` (a client's own
+   * request headers over its defaults, which then keep their once-serialised block).
+   */
+  more?: HeaderInput | undefined
 ): string | { readonly error: string } => {
   if (!knownMethods.has(method) && !TOKEN.test(method)) {
     return { error: `The method ${JSON.stringify(method)} is not a valid HTTP token` }
@@ -40,8 +45,13 @@ export const encodeHead = (
   if (INVALID_TARGET.test(path)) {
     return { error: `The request target ${JSON.stringify(path)} contains a space or control character` }
   }
-  const fields = headers === undefined ? NO_FIELDS : fieldsOf(headers)
+  let fields = headers === undefined ? NO_FIELDS : fieldsOf(headers)
   if ("error" in fields) return fields
+  if (more !== undefined) {
+    const added = serialise(more)
+    if ("error" in added) return added
+    fields = join(fields, added)
+  }
   let head = method + " " + path + " HTTP/1.1\r\n" + fields.lines
   const { framing, hasHost, userCoding, userLength } = fields
   if (!hasHost) head = head + "Host: " + host + "\r\n"
@@ -163,6 +173,14 @@ const serialise = (headers: HeaderInput): Fields | { readonly error: string } =>
   }
   return { lines, hasHost, framing, userLength, userCoding }
 }
+
+const join = (a: Fields, b: Fields): Fields => ({
+  lines: a.lines + b.lines,
+  hasHost: a.hasHost || b.hasHost,
+  framing: a.framing | b.framing,
+  userLength: a.userLength ?? b.userLength,
+  userCoding: a.userCoding ?? b.userCoding
+})
 
 const isIterable = (u: HeaderInput): u is Iterable<readonly [string, string]> =>
   typeof (u as any)[Symbol.iterator] === "function"
