@@ -17,8 +17,8 @@ import {
 } from "../../HttpError.js"
 import type * as HttpError from "../../HttpError.js"
 import type { Exchange, ExchangeConnection } from "../exchange.js"
-import { describeConnectFailure, destroyQuietly, openSocket } from "../net/openSocket.js"
-import type { NetworkOptions, OpenFailure, Opening } from "../net/openSocket.js"
+import { describeConnectFailure, destroyQuietly, openSocket, READ_SIZE, sharedReadBuffer } from "../net/openSocket.js"
+import type { NetworkOptions, OpenFailure, Opening, ReadInto } from "../net/openSocket.js"
 import type { ProxyConfig } from "../net/proxy.js"
 import type { Target } from "../url.js"
 import { PhaseTimer } from "../phaseTimer.js"
@@ -83,6 +83,12 @@ const enum Timer {
 // Methods that RFC 9110 §9.2.2 lets a client repeat when it cannot tell whether the server saw the request.
 const idempotent = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
 
+/**
+ * A read at least this large counts as bulk: a streamed body then reads into memory of its own, and such a read's
+ * body bytes go to the reader without a copy (the buffer it keeps is at most twice what it holds).
+ */
+const BULK_READ = READ_SIZE / 2
+
 export class Http11Connection implements Connection, ResponseHandler {
   readonly httpVersion = "HTTP/1.1" as const
   state: ConnectionState = "CONNECTING"
@@ -108,15 +114,24 @@ export class Http11Connection implements Connection, ResponseHandler {
   private bodySent = 0
 
   /**
-   * A direct plain connection that will speak HTTP/1.1 reads into the shared read buffer (`openSocket`'s `onRead`):
-   * no allocation per read, bigger reads, and the body bytes the exchange keeps are copied out exactly once.
+   * A direct plain connection that will speak HTTP/1.1 chooses the memory its socket reads into: the read buffer
+   * every such socket shares (no allocation per read; the exchange keeps a copy of the body bytes), or, while a
+   * streamed body arrives in bulk, a new buffer per read, handed to the reader as it is.
    */
-  private readonly sharedReads: boolean
+  private readonly reader: ReadInto | undefined
+  /** the memory of the next read when it is this connection's own (else the shared buffer) */
+  private own: Buffer | undefined = undefined
+  /** the read being handled filled enough of `own` for its body bytes to be handed on without a copy */
+  private owned = false
+  /** a view into `own` was handed on: the next read needs new memory */
+  private ownGiven = false
+  private lastRead = 0
 
   constructor(readonly owner: ConnectionOwner, readonly target: Target, exchange: Exchange) {
     this.proxy = owner.proxyFor(target)
-    this.sharedReads = !target.secure && this.proxy === undefined && owner.http1
-    this.onRead = this.onRead.bind(this)
+    this.reader = !target.secure && this.proxy === undefined && owner.http1
+      ? { buffer: () => this.nextReadBuffer(), callback: (nread, bytes) => this.onRead(nread, bytes) }
+      : undefined
     this.onOpen = this.onOpen.bind(this)
     this.onOpenFailed = this.onOpenFailed.bind(this)
     this.onData = this.onData.bind(this)
@@ -138,7 +153,7 @@ export class Http11Connection implements Connection, ResponseHandler {
       this.proxy,
       this.onOpen,
       this.onOpenFailed,
-      this.sharedReads ? this.onRead : undefined
+      this.reader
     )
   }
 
@@ -360,8 +375,25 @@ export class Http11Connection implements Connection, ResponseHandler {
   // ---- reading ---------------------------------------------------------------------------------------------------
 
   private onRead(nread: number, bytes: Buffer): boolean {
+    this.lastRead = nread
+    this.owned = bytes === this.own && nread >= BULK_READ
     this.onData(nread === bytes.length ? bytes : bytes.subarray(0, nread))
+    this.owned = false
     return true
+  }
+
+  /** Node asks before the first read and after each one. */
+  private nextReadBuffer(): Buffer {
+    const exchange = this.exchange
+    if (exchange !== undefined && exchange.streaming && !exchange.bodyDone && this.lastRead >= BULK_READ) {
+      if (this.own === undefined || this.ownGiven) {
+        this.own = Buffer.allocUnsafeSlow(READ_SIZE)
+        this.ownGiven = false
+      }
+      return this.own
+    }
+    this.own = undefined
+    return sharedReadBuffer()
   }
 
   private onData(chunk: Buffer): void {
@@ -392,8 +424,15 @@ export class Http11Connection implements Connection, ResponseHandler {
   }
 
   onBody(chunk: Buffer): void {
-    if (this.sharedReads) this.exchange!.onBodyCopy(chunk, this.parser.contentLength)
-    else this.exchange!.onBody(chunk)
+    if (this.reader === undefined) {
+      this.exchange!.onBody(chunk)
+    } else if (this.owned) {
+      // Memory of this connection's own that the next read will not reuse: the reader may keep it as it is.
+      this.ownGiven = true
+      this.exchange!.onBody(chunk)
+    } else {
+      this.exchange!.onBodyCopy(chunk, this.parser.contentLength)
+    }
   }
 
   onComplete(): void {

@@ -8,7 +8,8 @@
  * GOAWAY once its last stream is done, on a session error, or when the pool shuts down.
  */
 import * as http from "node:http"
-import * as http2 from "node:http2"
+import type * as http2 from "node:http2"
+import * as builtins from "../builtins.js"
 import type * as net from "node:net"
 import {
   LocalProtocolError,
@@ -34,12 +35,11 @@ export interface Http2Owner extends ConnectionOwner {
   capacityChanged(connection: Http2Connection): void
 }
 
-const {
-  NGHTTP2_CANCEL,
-  NGHTTP2_ENHANCE_YOUR_CALM,
-  NGHTTP2_REFUSED_STREAM,
-  HTTP2_HEADER_STATUS
-} = http2.constants
+// RFC 9113 §7 error codes, and the status pseudo-header: the protocol's own constants (node:http2 loads lazily).
+const NGHTTP2_REFUSED_STREAM = 0x7
+const NGHTTP2_CANCEL = 0x8
+const NGHTTP2_ENHANCE_YOUR_CALM = 0xb
+const HTTP2_HEADER_STATUS = ":status"
 
 /** RFC 9113 §7 error code names, for messages. */
 const errorCodes = [
@@ -153,7 +153,7 @@ export class Http2Connection implements Connection {
 
   constructor(readonly owner: Http2Owner, readonly target: Target, private readonly socket: net.Socket) {
     this.onIdleTimer = this.onIdleTimer.bind(this)
-    this.session = http2.connect(target.origin, {
+    this.session = builtins.http2().connect(target.origin, {
       createConnection: () => socket,
       settings: { enablePush: false }
     })

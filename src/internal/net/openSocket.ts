@@ -2,7 +2,8 @@
  * The network layer: open a TCP, TLS or Unix-socket stream. Nothing here knows about HTTP.
  */
 import * as net from "node:net"
-import * as tls from "node:tls"
+import type * as tls from "node:tls"
+import * as builtins from "../builtins.js"
 import type { Target } from "../url.js"
 import { httpTunnel, socks5Handshake } from "./proxy.js"
 import type { ProxyConfig } from "./proxy.js"
@@ -31,23 +32,25 @@ export interface Opening {
 export type OpenFailure = { readonly phase: "connect" | "proxy"; readonly error: unknown }
 
 /**
- * Reads into memory the caller owns: `bytes` is valid only during the call, and the next read on any such socket
- * overwrites it. Return false to stop reading (as `pause`).
+ * Reads into memory the caller chooses: `buffer` is asked for the memory of the next read (once before the first,
+ * then after every read), and `callback` gets the bytes, valid until that memory is read into again. Return false
+ * from `callback` to stop reading (as `pause`).
  */
-export type ReadInto = (nread: number, bytes: Buffer) => boolean
+export interface ReadInto {
+  readonly buffer: () => Buffer
+  readonly callback: (nread: number, bytes: Buffer) => boolean
+}
+
+/** The size of every read buffer: a read takes as much as the kernel holds, up to this, not at most 64 KiB. */
+export const READ_SIZE = 256 * 1024
+let shared: Buffer | undefined
 
 /**
- * The memory every plain socket that asks for it reads into. One read is handled to the end before the next one
- * starts (Node runs them one at a time on this thread), so one buffer serves them all: no allocation per read, and
- * a read takes as much as the kernel holds, up to this size, rather than at most 64 KiB.
+ * The read buffer any number of sockets may share. One read is handled to the end before the next one starts
+ * (Node runs them one at a time on this thread), so one buffer serves them all, with no allocation per read, as
+ * long as nobody keeps a view into it past the read's callback.
  */
-const SHARED_READ_SIZE = 256 * 1024
-let sharedReadBuffer: Buffer | undefined
-
-const readOptions = (onRead: ReadInto): net.OnReadOpts => ({
-  buffer: (sharedReadBuffer ??= Buffer.allocUnsafeSlow(SHARED_READ_SIZE)),
-  callback: onRead
-})
+export const sharedReadBuffer = (): Buffer => (shared ??= Buffer.allocUnsafeSlow(READ_SIZE))
 
 const tlsOptionsFor = (target: Target, options: NetworkOptions): tls.ConnectionOptions => {
   const tlsOptions = options.tls
@@ -102,7 +105,7 @@ export const openSocket = (
     raw.removeAllListeners("error")
     if (!target.secure) return open(raw)
     raw.on("error", fail("connect"))
-    const secure = track(tls.connect({ ...tlsOptionsFor(target, options), socket: raw }), "connect")
+    const secure = track(builtins.tls().connect({ ...tlsOptionsFor(target, options), socket: raw }), "connect")
     secure.once("secureConnect", () => {
       raw.removeAllListeners("error")
       open(secure)
@@ -132,17 +135,17 @@ export const openSocket = (
       base.port = target.port
       if (options.localAddress !== undefined) (base as net.TcpNetConnectOpts).localAddress = options.localAddress
     }
-    const socket = track(tls.connect(base), "connect")
+    const socket = track(builtins.tls().connect(base), "connect")
     socket.setNoDelay(true)
     socket.once("secureConnect", () => open(socket))
   } else {
     let socket: net.Socket
     if (options.uds !== undefined) {
-      socket = net.connect(onRead === undefined ? { path: options.uds } : { path: options.uds, onread: readOptions(onRead) })
+      socket = net.connect(onRead === undefined ? { path: options.uds } : { path: options.uds, onread: onRead })
     } else {
       const tcp: net.TcpNetConnectOpts = { host: target.hostname, port: target.port, noDelay: true }
       if (options.localAddress !== undefined) tcp.localAddress = options.localAddress
-      if (onRead !== undefined) tcp.onread = readOptions(onRead)
+      if (onRead !== undefined) tcp.onread = onRead
       socket = net.connect(tcp)
     }
     track(socket, "connect").once("connect", () => open(socket))
