@@ -186,6 +186,33 @@ describe("HttpClient over Platform.layer", () => {
       expect(json.headers["user-agent"]).toMatch(/^httpfx\//)
     }))
 
+  it.scoped("a request header that replaces a client default is sent once, with the request's value", () =>
+    Effect.gen(function*() {
+      const server = yield* httpServer((req, res) => res.end(JSON.stringify(req.rawHeaders)))
+      const raw = (yield* HttpClientRequest.get(server.url).pipe(
+        HttpClientRequest.setHeader("user-agent", "mine/2"),
+        HttpClient.execute,
+        Effect.flatMap((response) => response.json),
+        withPlatform
+      )) as Array<string>
+      const agents = raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === "user-agent")
+      expect(agents).toEqual(["mine/2"])
+    }))
+
+  it.scoped("the client's cookie jar works through the platform API: stored from one response, sent with the next", () =>
+    Effect.gen(function*() {
+      const server = yield* httpServer((req, res) => {
+        if (req.url === "/login") res.setHeader("set-cookie", "session=s1; Path=/")
+        res.end(req.headers.cookie ?? "")
+      })
+      const sent = yield* Effect.gen(function*() {
+        const first = yield* Effect.flatMap(HttpClient.get(`${server.url}/login`), (response) => response.text)
+        const second = yield* Effect.flatMap(HttpClient.get(`${server.url}/me`), (response) => response.text)
+        return [first, second]
+      }).pipe(withPlatform)
+      expect(sent).toEqual(["", "session=s1"])
+    }))
+
   it.scoped("the buffered accessors share one read: text twice, then json, arrayBuffer, urlParamsBody and stream", () =>
     Effect.gen(function*() {
       const server = yield* httpServer((_req, res) => {
@@ -219,6 +246,32 @@ describe("HttpClient over Platform.layer", () => {
         withPlatform
       )
       expect(lengths).toEqual([2 * MiB, 2 * MiB, 2 * MiB])
+    }))
+
+  it.scopedLive("a buffered read that is interrupted fails its waiters (never hangs them) and closes the connection", () =>
+    Effect.gen(function*() {
+      // Head and a first piece, then nothing: the read can only end by interruption.
+      const server = yield* rawServer((socket) => {
+        socket.once("data", () => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"))
+      })
+      yield* Effect.gen(function*() {
+        const response = yield* HttpClient.get(server.url)
+        const first = yield* Effect.fork(response.text)
+        yield* Effect.sleep("20 millis")
+        const waiter = yield* Effect.fork(Effect.either(response.arrayBuffer))
+        yield* Effect.sleep("20 millis")
+        yield* Fiber.interrupt(first)
+        const result = yield* Fiber.join(waiter)
+        expect(Either.isLeft(result)).toBe(true)
+        if (Either.isLeft(result)) {
+          expect(result.left._tag).toBe("ResponseError")
+          expect(result.left.message).toContain("interrupted")
+        }
+        // Later readers get the same answer at once.
+        const later = yield* Effect.either(response.text)
+        expect(Either.isLeft(later)).toBe(true)
+        yield* eventually(() => server.openSockets() === 0, 2_000, "the interrupted read's connection to close")
+      }).pipe(withPlatform)
     }))
 
   it.scoped("a streamed body is gone: stream twice, or text after stream, fails with ResponseError Decode", () =>

@@ -464,6 +464,24 @@ export class ClientImpl {
   }
 
   /**
+   * The pool, for a caller that drives it itself (the platform adapter), when this client adds nothing to a request
+   * but its default headers and there are no cookies to send right now; undefined otherwise.
+   */
+  directPool(): PoolImpl | undefined {
+    return this.direct !== undefined && (this.jar === undefined || this.jar.isEmpty) ? this.direct : undefined
+  }
+
+  /** The headers every request starts from. */
+  get defaultHeaders(): Headers.Headers {
+    return this.headers
+  }
+
+  /** Keep the response's cookies, as a request sent through this client would. */
+  storeCookiesOf(response: ResponseHead & { readonly url: string }): void {
+    this.storeCookies(response.url, response)
+  }
+
+  /**
    * Options the direct path carries as they are: raw content (bytes or a string) and headers given as a plain
    * record of strings, none of which replaces one of the client's own (those are then sent after the client's
    * once-serialised defaults, with no merged copy per request). Anything else takes the full path.

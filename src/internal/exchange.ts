@@ -109,6 +109,8 @@ export class Exchange {
   failure: HttpError.HttpError | undefined = undefined
   /** Sees a buffered response before the waiting fiber is resumed with it (the client's bookkeeping). */
   finish: ((response: Response) => void) | undefined = undefined
+  /** Sees a streaming response's head before the waiting fiber is resumed with it. */
+  onStreamingHead: ((response: StreamingResponse & { abandon(): void }) => void) | undefined = undefined
   /** finished from the pool's point of view: completed, failed, or abandoned */
   done = false
   headReceived = false
@@ -445,7 +447,15 @@ export class Exchange {
   }
 
   streamingResponse(): StreamingResponse {
-    return this.head ??= new StreamingResponseImpl(this)
+    if (this.head !== undefined) return this.head
+    const head = this.head = new StreamingResponseImpl(this)
+    const onHead = this.onStreamingHead
+    if (onHead !== undefined) {
+      // Called once; not kept, since what it closes over may have to be collectable while the exchange lives on.
+      this.onStreamingHead = undefined
+      onHead(head)
+    }
+    return head
   }
 
   /** The raw body as a stream of chunks; one pull per chunk batch, and the pull itself applies backpressure. */
@@ -489,6 +499,11 @@ class StreamingResponseImpl extends StreamingBase {
 
   get close(): Effect.Effect<void> {
     return Effect.sync(() => this.exchange.abandon())
+  }
+
+  /** `close`, at once: for an owner that manages the exchange's lifetime without a Scope. */
+  abandon(): void {
+    this.exchange.abandon()
   }
 }
 

@@ -18,16 +18,15 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
 import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Client } from "../Client.js"
 import * as HttpError from "../HttpError.js"
+import { ClientImpl } from "./client.js"
 import type { Body, Request } from "./request.js"
 import type { Response, StreamingResponse } from "./response.js"
 
@@ -187,10 +186,14 @@ const describe = (u: unknown): string =>
 
 // ---- responses ---------------------------------------------------------------------------------------------------
 
+type BufferedExit = Exit.Exit<Response, HttpClientError.ResponseError>
+
 type BodyState =
   | { readonly _tag: "Unread" }
   | { readonly _tag: "Streamed" }
-  | { readonly _tag: "Buffered"; readonly deferred: Deferred.Deferred<Response, HttpClientError.ResponseError> }
+  /** a buffered read is under way; others who want the body wait for its outcome */
+  | { readonly _tag: "Reading"; readonly waiters: Array<(exit: BufferedExit) => void> }
+  | { readonly _tag: "Read"; readonly exit: BufferedExit }
 
 /**
  * A platform HttpClientResponse over an httpfx StreamingResponse. The buffered accessors (text, json, arrayBuffer,
@@ -207,9 +210,9 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
 
   constructor(
     readonly request: HttpClientRequest.HttpClientRequest,
-    /** the httpfx response: its body belongs to `scope` */
+    /** the httpfx response: its body lives until `releaser` runs */
     readonly source: StreamingResponse,
-    private readonly scope: Scope.CloseableScope
+    private readonly releaser: Effect.Effect<void>
   ) {
     super()
   }
@@ -239,7 +242,7 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
 
   /** Release the connection now: closed if the body is unread, a no-op once its last byte is in. */
   get release(): Effect.Effect<void> {
-    return Scope.close(this.scope, Exit.void)
+    return this.releaser
   }
 
   private decodeError(description: string, cause?: unknown): HttpClientError.ResponseError {
@@ -266,20 +269,30 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
   get buffered(): Effect.Effect<Response, HttpClientError.ResponseError> {
     return Effect.suspend(() => {
       const state = this.state
-      if (state._tag === "Streamed") return Effect.fail(this.consumed())
-      if (state._tag === "Buffered") return Deferred.await(state.deferred)
-      const deferred = Deferred.unsafeMake<Response, HttpClientError.ResponseError>(FiberId.none)
-      this.state = { _tag: "Buffered", deferred }
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Effect.exit(restore(Effect.mapError(this.source.read, this.bodyError))), (exit) => {
-          // Waiters must not hang, nor be interrupted by someone else's interruption: they get a failure instead.
-          const shared = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-            ? Exit.fail(this.decodeError("the body was being read by a fiber that was interrupted; it is lost"))
-            : exit
-          if (Exit.isSuccess(exit)) this.cached = exit.value
-          return Effect.zipRight(Effect.zipRight(Deferred.done(deferred, shared), this.release), exit)
-        })
-      )
+      switch (state._tag) {
+        case "Streamed":
+          return Effect.fail(this.consumed())
+        case "Read":
+          return state.exit
+        case "Reading":
+          return Effect.async<Response, HttpClientError.ResponseError>((resume) => {
+            state.waiters.push(resume)
+          })
+        case "Unread": {
+          const waiters: Array<(exit: BufferedExit) => void> = []
+          this.state = { _tag: "Reading", waiters }
+          return Effect.onExit(Effect.mapError(this.source.read, this.bodyError), (exit) => {
+            // Waiters must not hang, nor be interrupted by someone else's interruption: they get a failure instead.
+            const shared = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+              ? Exit.fail(this.decodeError("the body was being read by a fiber that was interrupted; it is lost"))
+              : exit
+            if (Exit.isSuccess(exit)) this.cached = exit.value
+            this.state = { _tag: "Read", exit: shared }
+            for (const waiter of waiters) waiter(shared)
+            return this.release
+          })
+        }
+      }
     })
   }
 
@@ -330,9 +343,9 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
     return Stream.suspend(() => {
       const state = this.state
       if (state._tag === "Streamed") return Stream.fail(this.consumed())
-      if (state._tag === "Buffered") {
+      if (state._tag === "Reading" || state._tag === "Read") {
         return Stream.filter(
-          Stream.map(Stream.fromEffect(Deferred.await(state.deferred)), (response) => response.content),
+          Stream.map(Stream.fromEffect(this.buffered), (response) => response.content),
           (chunk) => chunk.length > 0
         )
       }
@@ -385,6 +398,53 @@ const closeOnAbort = (signal: AbortSignal, scope: Scope.CloseableScope): Effect.
     return Scope.addFinalizer(scope, Effect.sync(() => signal.removeEventListener("abort", onAbort)))
   })
 
+/**
+ * The short way, when the client adds nothing but its default headers and the request's body is already in memory:
+ * one `Effect.async` on the pool, no Scope. The exchange is the response's to release; platform's abort signal
+ * (interruption, the end of `stream`, an unread response collected, `withScope`) abandons it, from the moment the
+ * head is in. Undefined when the request needs the full way.
+ */
+const executeDirect = (
+  client: Client,
+  request: HttpClientRequest.HttpClientRequest,
+  url: URL,
+  signal: AbortSignal
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> | undefined => {
+  // Only a client made by httpfx has a pool to drive; any other implementation of Client takes the full way.
+  const impl = (client as { readonly impl?: unknown }).impl
+  if (!(impl instanceof ClientImpl)) return undefined
+  const pool = impl.directPool()
+  if (pool === undefined || signal.aborted) return undefined
+  const body = request.body
+  let content: Uint8Array | undefined
+  if (body._tag === "Uint8Array") content = body.body
+  else if (body._tag !== "Empty") return undefined
+  // The request's own headers go after the client's, so none may replace one of them.
+  const defaults = impl.defaultHeaders
+  const headers = request.headers
+  for (const name in headers) if (defaults[name] !== undefined) return undefined
+  const onHead = (source: StreamingResponse & { abandon(): void }) => {
+    impl.storeCookiesOf(source)
+    // The listener holds the exchange, not the platform response, so an unread response can still be collected.
+    signal.addEventListener("abort", () => source.abandon(), { once: true })
+  }
+  return Effect.matchEffect(pool.open(request.method, hrefOf(url), defaults, headers, content, onHead), {
+    onFailure: (error) => Effect.fail(toRequestError(request, error)),
+    onSuccess: (source) =>
+      Effect.succeed(
+        new PlatformResponse(request, source, Effect.sync(() => (source as StreamingResponse & { abandon(): void }).abandon()))
+      )
+  })
+}
+
+/** The URL as it goes on the wire: the fragment is the client's own business (RFC 9110 §4.2.4). */
+const hrefOf = (url: URL): string => {
+  if (url.hash === "") return url.href
+  const target = new URL(url)
+  target.hash = ""
+  return target.href
+}
+
 const execute = (
   client: Client,
   request: HttpClientRequest.HttpClientRequest,
@@ -403,11 +463,12 @@ const execute = (
                 Effect.failCause(Cause.map(cause, (error) => toRequestError(request, error)))
               ),
             onSuccess: (response) =>
-              Effect.as(closeOnAbort(signal, scope), new PlatformResponse(request, response, scope))
+              Effect.as(closeOnAbort(signal, scope), new PlatformResponse(request, response, Scope.close(scope, Exit.void)))
           }
         ))
     ))
 
 /** A platform HttpClient that sends with the given httpfx client. */
 export const fromClient = (client: Client): HttpClient.HttpClient =>
-  HttpClient.make((request, url, signal) => execute(client, request, url, signal))
+  HttpClient.make((request, url, signal) =>
+    executeDirect(client, request, url, signal) ?? execute(client, request, url, signal))

@@ -219,6 +219,27 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     })
   }
 
+  /**
+   * `stream` without a Scope, for the platform adapter: `onHead` sees the response before the caller is resumed
+   * with it, and from then on the caller owns the exchange (it calls `abandon` when it lets go). Headers and content
+   * as for `send`.
+   */
+  open(
+    method: string,
+    url: string,
+    headers: HeaderInput,
+    more: HeaderInput | undefined,
+    content: Uint8Array | undefined,
+    onHead: (response: StreamingResponse & { abandon(): void }) => void
+  ): Effect.Effect<StreamingResponse, HttpError.HttpError> {
+    return Effect.async<StreamingResponse, HttpError.HttpError>((resume) => {
+      const exchange = this.prepare(method, url, { headers, content }, true, more)
+      if (!(exchange instanceof Exchange)) return resume(Effect.fail(exchange))
+      exchange.onStreamingHead = onHead
+      return exchange.register(resume, Phase.Head, this.acquire)
+    })
+  }
+
   stream<E>(
     method: string,
     url: string | URL,
