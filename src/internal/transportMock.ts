@@ -19,7 +19,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { STATUS_CODES } from "node:http"
+import { reasonPhrase } from "./builtins.js"
 import { LocalProtocolError, ReadError } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
 import type { Request } from "./request.js"
@@ -69,7 +69,7 @@ const fromWebResponse = (
   const info = infoOf(request)
   const head = {
     status: web.status,
-    reasonPhrase: web.statusText !== "" ? web.statusText : STATUS_CODES[web.status] ?? "",
+    reasonPhrase: web.statusText !== "" ? web.statusText : reasonPhrase(web.status),
     httpVersion: "HTTP/1.1" as const,
     flatHeaders: flatHeadersOf(web.headers),
     url: request.url,

@@ -7,7 +7,6 @@
  * leaves the session and the other streams alone. The session closes when idle past the keep-alive expiry, after a
  * GOAWAY once its last stream is done, on a session error, or when the pool shuts down.
  */
-import * as http from "node:http"
 import type * as http2 from "node:http2"
 import * as builtins from "../builtins.js"
 import type * as net from "node:net"
@@ -360,7 +359,7 @@ export class Http2Connection implements Connection {
     }
     if (entry.requestSent) entry.armRead()
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): the standard one stands in, as httpx does.
-    entry.exchange.onHead(status, http.STATUS_CODES[status] ?? "", Version.Http2, raw)
+    entry.exchange.onHead(status, builtins.reasonPhrase(status), Version.Http2, raw)
   }
 
   onEnd(entry: Http2Stream): void {
