@@ -654,6 +654,23 @@ describe("lifetimes", () => {
       }).pipe(withPlatform)
     }))
 
+  it.scoped("with one connection allowed, the slot an interrupted request held serves the next request", () =>
+    Effect.gen(function*() {
+      const arrived = yield* Deferred.make<void>()
+      const server = yield* httpServer((req, res) => {
+        req.resume()
+        if (req.url === "/hang") Deferred.unsafeDone(arrived, Effect.void)
+        else res.end("ok")
+      })
+      const text = yield* Effect.gen(function*() {
+        const fiber = yield* Effect.fork(HttpClient.get(`${server.url}/hang`))
+        yield* Deferred.await(arrived)
+        yield* Fiber.interrupt(fiber)
+        return yield* Effect.flatMap(HttpClient.get(`${server.url}/next`), (response) => response.text)
+      }).pipe(Effect.provide(Platform.layer({ maxConnections: 1, timeout: { pool: "2 seconds" } })))
+      expect(text).toBe("ok")
+    }))
+
   it.scoped("with HttpClient.withScope an unread body's connection closes with the caller's scope", () =>
     Effect.gen(function*() {
       const server = yield* bigServer(64 * MiB)
