@@ -140,29 +140,16 @@ const parseOptions = (): Options | undefined => {
     // The flags size the request-loop workloads; the download and the queue
     // are defined by their size, so flags leave them alone.
     const tunable = workloads[workload].mode === "loop"
+    // A flag's value for a tunable workload, else the default (or the --quick one).
+    const sized = (flag: "requests" | "measure-ms" | "warmup" | "warmup-ms", min: number, normal: number, quick: number) =>
+      tunable && values[flag] !== undefined ? integer(flag, values[flag], min) : values.quick ? quick : normal
     return {
       workload,
       concurrency: tunable && concurrency !== undefined ? concurrency : defaults.concurrency,
-      requests: tunable && values.requests !== undefined
-        ? integer("requests", values.requests, 1)
-        : values.quick
-        ? defaults.quickRequests
-        : defaults.requests,
-      measureMs: tunable && values["measure-ms"] !== undefined
-        ? integer("measure-ms", values["measure-ms"], 0)
-        : values.quick
-        ? 0
-        : defaults.measureMs,
-      warmup: tunable && values.warmup !== undefined
-        ? integer("warmup", values.warmup, 0)
-        : values.quick
-        ? defaults.quickWarmup
-        : defaults.warmup,
-      warmupMs: tunable && values["warmup-ms"] !== undefined
-        ? integer("warmup-ms", values["warmup-ms"], 0)
-        : values.quick
-        ? 0
-        : defaults.warmupMs
+      requests: sized("requests", 1, defaults.requests, defaults.quickRequests),
+      measureMs: sized("measure-ms", 0, defaults.measureMs, 0),
+      warmup: sized("warmup", 0, defaults.warmup, defaults.quickWarmup),
+      warmupMs: sized("warmup-ms", 0, defaults.warmupMs, 0)
     }
   })
   return {
