@@ -272,8 +272,9 @@ export class ClientImpl {
   private readonly total: number
   private readonly timeouts: Timeouts.Timeouts
   /**
-   * The pool, when a request without options needs nothing but the pool (no auth, redirects, hooks, retries,
-   * params or total timeout): such a request is one `Effect.async` on it, with the cookie jar updated from inside.
+   * The pool, when this client adds nothing to a request but its default headers and cookies (no auth, redirects,
+   * hooks, retries, params or total timeout): a request whose options `fitsDirect` is then one `Effect.async` on it,
+   * with the cookie jar updated from inside.
    */
   private readonly direct: PoolImpl | undefined
   private readonly finishDirect: ((response: Response) => void) | undefined

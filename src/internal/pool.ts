@@ -194,9 +194,9 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
   }
 
   /**
-   * `request` with headers and no body, for the client's fast path: `finish` sees the response before the caller
-   * is resumed with it, inside the same single `Effect.async`. `more` are fields after `headers` that share no
-   * name with them. When `detour` returns an Effect at run time, that runs instead.
+   * `request` for the client's direct path, with a body in memory if any: `finish` sees the response before the
+   * caller is resumed with it, inside the same single `Effect.async`. `more` are fields after `headers` that share
+   * no name with them. When `detour` returns an Effect at run time, that runs instead.
    */
   send<C>(
     method: string,
