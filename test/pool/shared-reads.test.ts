@@ -23,12 +23,29 @@ const bodies = new Map<string, Buffer>([
   ["/2m-a", pattern(2 * 1024 * 1024, 4)],
   ["/2m-b", pattern(2 * 1024 * 1024, 5)],
   ["/2m-c", pattern(2 * 1024 * 1024, 6)],
-  ["/2m-d", pattern(2 * 1024 * 1024, 7)]
+  ["/2m-d", pattern(2 * 1024 * 1024, 7)],
+  ["/8m", pattern(8 * 1024 * 1024, 8)]
 ])
 
 const server = () =>
   httpServer((req, res) => {
     const path = req.url!.split("?")[0]!
+    if (path === "/paced") {
+      // Pieces of 300 KiB with a pause after each: every read takes one piece, a bulk read that does not fill a slab.
+      const body = bodies.get("/8m")!
+      res.setHeader("Content-Length", String(body.length))
+      const piece = 300 * 1024
+      const next = (offset: number): void => {
+        if (offset >= body.length) {
+          res.end()
+          return
+        }
+        res.write(body.subarray(offset, offset + piece))
+        setTimeout(() => next(offset + piece), 3)
+      }
+      next(0)
+      return
+    }
     const body = bodies.get(path.replace("/chunked", ""))!
     if (path.startsWith("/chunked")) {
       // No Content-Length: chunked framing, written in uneven pieces.
@@ -100,5 +117,47 @@ describe("Pool: shared read buffer", () => {
           true
         )
       })
+    }))
+
+  it.scopedLive("a body streamed in bulk reads into slabs: chunks are disjoint views, no memory is wasted, no byte changes", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server()
+      const pool = yield* Pool.make()
+      const body = bodies.get("/8m")!
+      // A reader that pauses now and then lets the kernel fill up, so reads come in bulk and as large as the room
+      // left in the slab; a paced server makes reads that leave room, so the next read shares the slab.
+      for (const path of ["/8m", "/paced", "/8m"]) {
+        let seen = 0
+        const chunks = yield* Effect.scoped(
+          Effect.flatMap(pool.stream("GET", `${url}${path}`), (response) =>
+            Stream.runCollect(
+              path === "/8m" ? Stream.tap(response.stream, () => ++seen % 4 === 0 ? Effect.sleep("2 millis") : Effect.void) : response.stream
+            ))
+        )
+        const all = Chunk.toReadonlyArray(chunks)
+        expect(Buffer.concat(all).equals(body), path).toBe(true)
+        const byMemory = new Map<ArrayBufferLike, Array<Uint8Array>>()
+        for (const chunk of all) {
+          const views = byMemory.get(chunk.buffer) ?? []
+          views.push(chunk)
+          byMemory.set(chunk.buffer, views)
+        }
+        if (path === "/8m") {
+          // Reads larger than the shared read buffer (256 KiB): fewer chunks for the reader to go through.
+          expect(Math.max(...all.map((chunk) => chunk.byteLength)), path).toBeGreaterThan(256 * 1024)
+        } else {
+          expect([...byMemory.values()].some((views) => views.length > 1), path).toBe(true)
+        }
+        for (const views of byMemory.values()) {
+          // Chunks of one slab never hold the same bytes twice.
+          const sorted = [...views].sort((a, b) => a.byteOffset - b.byteOffset)
+          for (let i = 1; i < sorted.length; i++) {
+            expect(sorted[i - 1]!.byteOffset + sorted[i - 1]!.byteLength, path).toBeLessThanOrEqual(sorted[i]!.byteOffset)
+          }
+        }
+        // The chunks keep alive the body, the unused end of each slab (under a quarter of it) and the last one's rest.
+        const kept = [...byMemory.keys()].reduce((sum, memory) => sum + memory.byteLength, 0)
+        expect(kept, path).toBeLessThanOrEqual(body.length * 1.34 + 1024 * 1024)
+      }
     }))
 })

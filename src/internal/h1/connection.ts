@@ -83,11 +83,16 @@ const enum Timer {
 // Methods that RFC 9110 §9.2.2 lets a client repeat when it cannot tell whether the server saw the request.
 const idempotent = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
 
+/** A read at least this large counts as bulk: a streamed body then reads into a slab of the connection's own. */
+const BULK_READ = 64 * 1024
 /**
- * A read at least this large counts as bulk: a streamed body then reads into memory of its own, and such a read's
- * body bytes go to the reader without a copy (the buffer it keeps is at most twice what it holds).
+ * Reads of a streamed body in bulk land one after another in a slab, and their body bytes go to the reader as views
+ * of it, without a copy. A slab is as large as four shared reads, so a reader that falls behind gets larger reads
+ * (the kernel hands over what it holds) and so fewer chunks.
  */
-const BULK_READ = READ_SIZE / 2
+const SLAB_SIZE = 4 * READ_SIZE
+/** A slab with less room than this left is retired: the next read gets a new one. */
+const SLAB_MIN_ROOM = READ_SIZE
 
 export class Http11Connection implements Connection, ResponseHandler {
   readonly httpVersion = "HTTP/1.1" as const
@@ -119,11 +124,14 @@ export class Http11Connection implements Connection, ResponseHandler {
    * streamed body arrives in bulk, a new buffer per read, handed to the reader as it is.
    */
   private readonly reader: ReadInto | undefined
-  /** the memory of the next read when it is this connection's own (else the shared buffer) */
+  /** the slab a streamed body reads into while it arrives in bulk; views of it below `slabUsed` belong to readers */
+  private slab: Buffer | undefined = undefined
+  private slabUsed = 0
+  /** the memory of the next read when it is a view of the slab (else the shared buffer) */
   private own: Buffer | undefined = undefined
-  /** the read being handled filled enough of `own` for its body bytes to be handed on without a copy */
+  /** the read being handled is in the slab: its body bytes are handed on without a copy */
   private owned = false
-  /** a view into `own` was handed on: the next read needs new memory */
+  /** a view of the read being handled was handed on: the next read goes after it in the slab */
   private ownGiven = false
   private lastRead = 0
 
@@ -376,9 +384,14 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   private onRead(nread: number, bytes: Buffer): boolean {
     this.lastRead = nread
-    this.owned = bytes === this.own && nread >= BULK_READ
+    this.owned = bytes === this.own
     this.onData(nread === bytes.length ? bytes : bytes.subarray(0, nread))
     this.owned = false
+    if (this.ownGiven) {
+      this.ownGiven = false
+      this.own = undefined
+      this.slabUsed += nread
+    }
     return true
   }
 
@@ -386,13 +399,18 @@ export class Http11Connection implements Connection, ResponseHandler {
   private nextReadBuffer(): Buffer {
     const exchange = this.exchange
     if (exchange !== undefined && exchange.streaming && !exchange.bodyDone && this.lastRead >= BULK_READ) {
-      if (this.own === undefined || this.ownGiven) {
-        this.own = Buffer.allocUnsafeSlow(READ_SIZE)
-        this.ownGiven = false
+      if (this.own === undefined) {
+        if (this.slab === undefined || SLAB_SIZE - this.slabUsed < SLAB_MIN_ROOM) {
+          this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
+          this.slabUsed = 0
+        }
+        this.own = this.slab.subarray(this.slabUsed)
       }
       return this.own
     }
     this.own = undefined
+    // An idle connection keeps no slab: its rest would wait unused for as long as the connection does.
+    if (exchange === undefined) this.slab = undefined
     return sharedReadBuffer()
   }
 
@@ -427,7 +445,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     if (this.reader === undefined) {
       this.exchange!.onBody(chunk)
     } else if (this.owned) {
-      // Memory of this connection's own that the next read will not reuse: the reader may keep it as it is.
+      // Slab memory the next reads will not reuse: the reader may keep it as it is.
       this.ownGiven = true
       this.exchange!.onBody(chunk)
     } else {
