@@ -88,10 +88,11 @@ const BULK_READ = 64 * 1024
 /**
  * Reads of a streamed body in bulk land one after another in a slab, and their body bytes go to the reader as views
  * of it, without a copy. A slab is as large as four shared reads, so a reader that falls behind gets larger reads
- * (the kernel hands over what it holds) and so fewer chunks.
+ * (the kernel hands over what it holds) and so fewer chunks. A body with a declared length gets no larger slab than
+ * what is left of it.
  */
 const SLAB_SIZE = 4 * READ_SIZE
-/** A slab with less room than this left is retired: the next read gets a new one. */
+/** A slab with less room than this left (and than the body still needs) is retired: the next read gets a new one. */
 const SLAB_MIN_ROOM = READ_SIZE
 
 export class Http11Connection implements Connection, ResponseHandler {
@@ -400,11 +401,13 @@ export class Http11Connection implements Connection, ResponseHandler {
     const exchange = this.exchange
     if (exchange !== undefined && exchange.streaming && !exchange.bodyDone && this.lastRead >= BULK_READ) {
       if (this.own === undefined) {
-        if (this.slab === undefined || SLAB_SIZE - this.slabUsed < SLAB_MIN_ROOM) {
-          this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
+        const left = this.parser.lengthLeft
+        const room = this.slab === undefined ? 0 : this.slab.length - this.slabUsed
+        if (room < SLAB_MIN_ROOM && (left < 0 || room < left)) {
+          this.slab = Buffer.allocUnsafeSlow(left > 0 && left < SLAB_SIZE ? left : SLAB_SIZE)
           this.slabUsed = 0
         }
-        this.own = this.slab.subarray(this.slabUsed)
+        this.own = this.slab!.subarray(this.slabUsed)
       }
       return this.own
     }

@@ -90,6 +90,11 @@ export class ResponseParser {
   /** Body bytes still expected: of the Content-Length body, or of the current chunk. */
   private remaining = 0
 
+  /** Bytes of a Content-Length body still to come, or -1 when the body has no declared length. */
+  get lengthLeft(): number {
+    return this.bodyKind === BodyKind.Length ? this.remaining : -1
+  }
+
   // The head being parsed; status 0 means its status line has not been seen yet.
   private status = 0
   private versionMinor = 1
