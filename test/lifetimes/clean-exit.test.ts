@@ -12,9 +12,11 @@ import { spawn } from "node:child_process"
 import type * as http from "node:http"
 import { fileURLToPath } from "node:url"
 import * as zlib from "node:zlib"
-import { httpServer } from "../utils/servers.js"
+import { h2Server, serverCert, serverKey } from "../h2/servers.js"
+import { httpServer, httpsServer } from "../utils/servers.js"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
+const caFile = fileURLToPath(new URL("../fixtures/tls/ca.crt", import.meta.url))
 
 const gzipText = "compressible ".repeat(5_000)
 
@@ -57,12 +59,12 @@ interface Run {
   readonly doneToExit: number | undefined
 }
 
-/** Run the fixture and wait (bounded: it is killed after `limitMs`) for it to exit. */
-const runFixture = (url: string, limitMs: number) =>
+/** Run a fixture and wait (bounded: it is killed after `limitMs`) for it to exit. */
+const runFixture = (fixture: string, args: ReadonlyArray<string>, limitMs: number) =>
   Effect.async<Run, Error>((resume) => {
     const child = spawn(
       process.execPath,
-      ["--conditions=source", "--import", "tsx", "test/fixtures/clean-exit.ts", url],
+      ["--conditions=source", "--import", "tsx", `test/fixtures/${fixture}`, ...args],
       { cwd: root, stdio: ["ignore", "pipe", "pipe"] }
     )
     let stdout = ""
@@ -104,7 +106,7 @@ describe("a program using httpfx", () => {
     Effect.gen(function*() {
       const server = yield* fixtureServer()
       // Starting tsx takes a few seconds on a loaded machine; the program itself, well under one.
-      const run = yield* runFixture(server.url, 15_000)
+      const run = yield* runFixture("clean-exit.ts", [server.url], 15_000)
 
       expect(run.stderr).toBe("")
       expect(run.signal).toBe(null)
@@ -132,6 +134,33 @@ describe("a program using httpfx", () => {
       expect(clientPool.filter((state) => state !== "ACTIVE" && state !== "IDLE")).toEqual([])
       // Measured from the "done" line to the exit event. Nothing left behind takes a few ms; the bound is generous
       // for a loaded machine, and far below what a forgotten 5 s timer or an open socket would cost.
+      expect(run.doneToExit).toBeDefined()
+      expect(run.doneToExit!).toBeLessThan(2_000)
+    }), { timeout: 30_000 })
+
+  it.scopedLive("exits by itself when it never closes its pools: IDLE connections (HTTP/1.1, TLS, HTTP/2) do not hold it", () =>
+    Effect.gen(function*() {
+      const ok: http.RequestListener = (req, res) => {
+        req.resume()
+        res.end("ok")
+      }
+      const plain = yield* httpServer(ok)
+      const secure = yield* httpsServer({ key: serverKey, cert: serverCert }, ok)
+      const h2c = yield* h2Server({ secure: false, onRequest: (_req, res) => res.end("ok") })
+      // The pools keep their connections for a minute: held by them, the program would outlive the test.
+      const run = yield* runFixture("unclosed-pool.ts", [plain.url, secure.url, caFile, h2c.url], 15_000)
+
+      expect(run.stderr).toBe("")
+      expect(run.signal).toBe(null)
+      expect(run.code).toBe(0)
+      const lines = run.stdout.trim().split("\n")
+      expect(lines.at(-1)).toBe("done")
+      const states = JSON.parse(lines.at(-2)!)
+      expect(states.client).toHaveLength(3)
+      expect(states.client.every((state: string) => state === "IDLE")).toBe(true)
+      expect(states.pool).toEqual(["HTTP/2 IDLE"])
+      // The servers never closed them: when the program exited, its connections were still open.
+      expect(plain.acceptedSockets() + secure.acceptedSockets()).toBe(states.client.length)
       expect(run.doneToExit).toBeDefined()
       expect(run.doneToExit!).toBeLessThan(2_000)
     }), { timeout: 30_000 })

@@ -292,6 +292,8 @@ export class Http11Connection implements Connection, ResponseHandler {
   // ---- writing ---------------------------------------------------------------------------------------------------
 
   private start(exchange: Exchange): void {
+    // An IDLE connection does not keep the process alive (as http.Agent's free sockets); one at work does.
+    if (this.state === "IDLE") this.socket.ref()
     this.state = "ACTIVE"
     this.requestCount++
     this.completed = false
@@ -466,6 +468,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     if (clean && this.parser.keepAlive && !this.bodyPending && this.socket.readable && this.socket.writable) {
       this.state = "IDLE"
       this.idleSince = performance.now()
+      this.socket.unref()
       this.arm(Timer.Idle, this.owner.keepaliveExpiry)
       this.owner.released(this)
     } else {

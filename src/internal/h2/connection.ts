@@ -219,6 +219,8 @@ export class Http2Connection implements Connection {
     }
     this.requestCount++
     if (this.state !== "ACTIVE") {
+      // An IDLE session does not keep the process alive; one with streams does.
+      if (this.state === "IDLE") this.session.ref()
       this.state = "ACTIVE"
       this.clearIdle()
     }
@@ -509,6 +511,7 @@ export class Http2Connection implements Connection {
     }
     this.state = "IDLE"
     this.idleSince = performance.now()
+    this.session.unref()
     this.armIdle()
   }
 
