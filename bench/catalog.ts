@@ -17,6 +17,7 @@ export interface ClientSpec {
 // connections; it is run for the clients that have a connection limit to
 // queue for and whose cost per request lets 10,000 of them fit the time
 // budget three times over. The rest sit it out rather than stretch the run.
+const streamFloorSkip = "n/a (the floor of an Effect Stream body: download only)"
 const queueSkip = "n/a (the queue workload runs httpfx, undici Pool and node:http only)"
 
 export const clientSpecs: ReadonlyArray<ClientSpec> = [
@@ -26,6 +27,18 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
     file: "clients/raw-socket.ts",
     args: [],
     skips: { queue10k: "n/a (one fiber per socket: the floor has no request queue)" }
+  },
+  {
+    name: "raw-socket-stream",
+    label: "raw socket + Effect Stream (floor)",
+    file: "clients/raw-socket.ts",
+    args: ["--variant", "stream"],
+    skips: {
+      get1k: streamFloorSkip,
+      post1k: streamFloorSkip,
+      get100k: streamFloorSkip,
+      queue10k: streamFloorSkip
+    }
   },
   { name: "undici-pool", label: "undici Pool.request", file: "clients/undici-pool.ts", args: [] },
   { name: "httpfx-client", label: "httpfx Client.get", file: "clients/httpfx-client.ts", args: [] },

@@ -487,6 +487,8 @@ as part of \`npm test\`.
 const clientNotes: Record<string, string> = {
   "raw-socket":
     "the floor: one socket per fiber, request bytes built once, a parser that only finds the end of the head and counts the body; what any client costs above it is its own overhead",
+  "raw-socket-stream":
+    "the floor of a body as an Effect Stream (download only): the raw socket's reads land in 1 MiB slabs and go, as views, to a `Stream.repeatEffectChunkOption` read with `Stream.runForEach`, as the httpfx rows read theirs; what an Effect Stream costs any client",
   "undici-pool": "`new Pool(origin, { connections: C, pipelining: 1 })`, `pool.request`, body read with `arrayBuffer()` (counted with `for await` for the download)",
   "httpfx-client": "`Client.make(…)`, `client.request` (buffered); `client.stream` + `Stream.runForEach` for the download",
   "httpfx-pool": "`Pool.make(…)`, `pool.request` (buffered); `pool.stream` + `Stream.runForEach` for the download",

@@ -2,10 +2,16 @@
 // do. One socket per fiber, a request string built once, and a parser that
 // only finds the end of the head, reads Content-Length and counts body bytes.
 // Whatever a real client costs above this is its own overhead.
+//
+// With --variant stream (download only), the same socket hands the body on as
+// an Effect Stream, read the way the httpfx clients' streams are read
+// (Stream.runForEach): the least any client whose body is an Effect Stream
+// can cost. Reads land in 1 MiB slabs, one after another, as views handed on
+// without a copy; the socket pauses while a chunk waits for its reader.
 import { connect } from "node:net"
 import type { Socket } from "node:net"
-import { Effect } from "effect"
-import { checkResponse, main, measureEffect } from "./harness.js"
+import { Chunk, Effect, Option, Stream } from "effect"
+import { checkResponse, main, measureEffect, parseConfig } from "./harness.js"
 import type { ClientConfig } from "./harness.js"
 
 const HEAD_END = Buffer.from("\r\n\r\n")
@@ -109,7 +115,158 @@ const requestBytes = (config: ClientConfig): Buffer => {
   return Buffer.concat([Buffer.from(lines.join("\r\n") + "\r\n\r\n", "latin1"), config.payload])
 }
 
-main("raw-socket", (config) => {
+const SLAB = 1024 * 1024
+
+/** One connection whose response bodies are Effect Streams: one `Effect.async` per chunk, nothing more. */
+class StreamConnection {
+  private slab = Buffer.allocUnsafeSlow(SLAB)
+  private used = 0
+  private head: Buffer | undefined
+  private bodyLeft = -1
+  private status = 0
+  private chunk: Buffer | undefined
+  private failure: Error | undefined
+  private onHead: ((status: number) => void) | undefined
+  private waiter: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<Error>>) => void) | undefined
+
+  constructor(readonly socket: Socket) {
+    socket.on("error", (error) => this.fail(error))
+    socket.on("close", () => this.fail(new Error("connection closed by server")))
+  }
+
+  static open(config: ClientConfig) {
+    return Effect.acquireRelease(
+      Effect.async<StreamConnection, Error>((resume) => {
+        // Node asks for the first read's memory while connecting, before there is a connection object.
+        let connection: StreamConnection | undefined
+        const socket = connect({
+          host: config.origin.hostname,
+          port: Number(config.origin.port),
+          noDelay: true,
+          onread: {
+            buffer: () => connection === undefined ? Buffer.allocUnsafeSlow(SLAB) : connection.nextBuffer(),
+            callback: (nread: number, buffer: Uint8Array) => {
+              connection?.onRead(buffer as Buffer, nread)
+              return true
+            }
+          }
+        })
+        const onError = (error: Error) => resume(Effect.fail(error))
+        socket.once("error", onError)
+        socket.once("connect", () => {
+          socket.off("error", onError)
+          connection = new StreamConnection(socket)
+          resume(Effect.succeed(connection))
+        })
+      }),
+      (connection) => Effect.sync(() => connection.socket.destroy())
+    )
+  }
+
+  nextBuffer(): Buffer {
+    if (SLAB - this.used < SLAB / 4) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB)
+      this.used = 0
+    }
+    return this.slab.subarray(this.used)
+  }
+
+  /** Send a request; the effect succeeds with the status once the head is in, and the body is `body`. */
+  send(request: Buffer): Effect.Effect<number, Error> {
+    return Effect.async<number, Error>((resume) => {
+      this.onHead = (status) => resume(Effect.succeed(status))
+      this.socket.resume()
+      this.socket.write(request)
+    })
+  }
+
+  readonly body: Stream.Stream<Uint8Array, Error> = Stream.repeatEffectChunkOption(
+    Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<Error>>((resume) => {
+      if (this.chunk !== undefined) {
+        resume(this.take())
+      } else if (this.bodyLeft < 0) {
+        resume(Effect.fail(this.failure === undefined ? Option.none() : Option.some(this.failure)))
+      } else {
+        this.waiter = resume
+        this.socket.resume()
+      }
+    })
+  )
+
+  private take(): Effect.Effect<Chunk.Chunk<Uint8Array>> {
+    const chunk = this.chunk!
+    this.chunk = undefined
+    return Effect.succeed(Chunk.of(chunk))
+  }
+
+  private onRead(buffer: Buffer, nread: number): void {
+    let data = buffer.subarray(0, nread)
+    if (this.bodyLeft < 0) {
+      const previous = this.head
+      const joined = previous === undefined ? data : Buffer.concat([previous, data])
+      const end = joined.indexOf(HEAD_END)
+      if (end < 0) {
+        this.head = Buffer.from(joined)
+        return
+      }
+      this.head = undefined
+      const head = joined.toString("latin1", 0, end)
+      const length = CONTENT_LENGTH.exec(head)
+      if (length === null) return this.fail(new Error("response without Content-Length"))
+      this.bodyLeft = Number(length[1])
+      this.status = Number(head.slice(9, 12))
+      data = joined.subarray(end + HEAD_END.length)
+      const onHead = this.onHead
+      this.onHead = undefined
+      onHead?.(this.status)
+    }
+    if (data.length === 0) return
+    // The body bytes are the reader's now: the next read goes after them in the slab.
+    this.used += nread
+    this.bodyLeft -= data.length
+    this.chunk = data
+    if (this.bodyLeft === 0) this.bodyLeft = -1
+    const waiter = this.waiter
+    if (waiter !== undefined) {
+      this.waiter = undefined
+      waiter(this.take())
+    } else {
+      this.socket.pause()
+    }
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error
+    this.bodyLeft = -1
+    const waiter = this.waiter
+    this.waiter = undefined
+    waiter?.(Effect.fail(Option.some(error)))
+  }
+}
+
+const streamFloor = (config: ClientConfig) => {
+  if (config.workload.mode !== "download") throw new Error("n/a: --variant stream measures the download only")
+  const request = requestBytes(config)
+  const program = Effect.gen(function*() {
+    const connection = yield* StreamConnection.open(config)
+    const download = () =>
+      Effect.flatMap(connection.send(request), (status) => {
+        let bytes = 0
+        return Effect.flatMap(
+          Stream.runForEach(connection.body, (chunk) =>
+            Effect.sync(() => {
+              bytes += chunk.byteLength
+            })),
+          () => Effect.sync(() => checkResponse(config, status, bytes))
+        )
+      })
+    return yield* measureEffect("raw-socket-stream", config, download)
+  })
+  return Effect.runPromise(Effect.scoped(program))
+}
+
+main(parseConfig().variant === "stream" ? "raw-socket-stream" : "raw-socket", (config) => {
+  if (config.variant === "stream") return streamFloor(config)
   // Each fiber owns a connection here; queueing requests for connections is
   // exactly the work a real client does and this floor leaves out.
   if (config.workload.mode === "burst") throw new Error("n/a: the floor has no request queue")
