@@ -203,7 +203,11 @@ const groupSubtitle = (group: Group, rounds: number): string => {
       return `${downloadText(group.requests, group.measureMs)} one after another after ${
         downloadText(group.warmup, group.warmupMs)
       } of warm-up, ${times}; the body is ` +
-        "counted chunk by chunk as it streams and never held whole. MB = 10^6 bytes."
+        "counted chunk by chunk as it streams and never held whole. MB = 10^6 bytes. Two floors: the raw socket " +
+        "counts the bytes where they arrive; the raw socket + Effect Stream hands the same reads on as an Effect " +
+        "Stream read with `Stream.runForEach`, as the httpfx rows read their bodies. What lies between the two " +
+        "floors is the price of a body as an Effect Stream (its per-chunk work and what it leaves to V8's GC), " +
+        "paid by any client that offers one."
     case "burst":
       return `${thousands.format(group.requests)} requests issued at once after a burst of ` +
         `${thousands.format(group.warmup)} to warm up, ${times}; ${group.concurrency} connections at most. ` +
