@@ -283,6 +283,13 @@ export class ClientImpl {
     url: string,
     options: RequestOptions<any> | undefined
   ) => Effect.Effect<Response, HttpError.HttpError> | undefined
+  /** The same two for `stream`: the cookies of a streamed response are stored once its head is in. */
+  private readonly headDirect: ((response: StreamingResponse) => void) | undefined
+  private readonly detourStreaming: (
+    method: string,
+    url: string,
+    options: RequestOptions<any> | undefined
+  ) => Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> | undefined
 
   constructor(options: ClientOptions, transport: Transport.Transport) {
     this.transport = transport
@@ -314,6 +321,10 @@ export class ClientImpl {
     this.detourDirect = jar === undefined
       ? () => undefined
       : (method, url, options) => jar.isEmpty ? undefined : this.sendBuffered(this.buildRequest(method, url, options))
+    this.headDirect = jar === undefined ? undefined : (response) => this.storeCookies(response.url, response)
+    this.detourStreaming = jar === undefined
+      ? () => undefined
+      : (method, url, options) => jar.isEmpty ? undefined : this.sendStreaming(this.buildRequest(method, url, options))
   }
 
   // ---- building --------------------------------------------------------------------------------------------------
@@ -380,6 +391,19 @@ export class ClientImpl {
     url: string | URL,
     options?: RequestOptions<E>
   ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope> {
+    const direct = this.direct
+    if (direct !== undefined && (options === undefined || this.fitsDirect(options))) {
+      return direct.streamDirect(
+        method.toUpperCase(),
+        mergeUrl(this.baseUrl, url),
+        this.headers,
+        options?.headers as HeaderInput | undefined,
+        options?.content as string | Uint8Array | undefined,
+        this.headDirect,
+        this.detourStreaming,
+        options
+      )
+    }
     return Effect.suspend(() => this.sendStreaming(this.buildRequest(method, url, options))) as Effect.Effect<
       StreamingResponse,
       HttpError.HttpError | E,

@@ -248,18 +248,52 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     return Effect.scopeWith((scope) => {
       const exchange = this.prepare(method, url, options, true)
       if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
-      // The body belongs to the caller's scope: closing it before the last byte closes the connection.
-      const handle: { exchange: Exchange | undefined } = { exchange }
-      exchange.scopeHandle = handle
-      const owned = Scope.addFinalizer(scope, Effect.sync(() => handle.exchange?.abandon()))
-      if (exchange.streamBody) {
-        return Effect.zipRight(
-          owned,
-          this.sendStreamed<StreamingResponse, E>(exchange, options!.content as Stream.Stream<Uint8Array, E>, Phase.Head)
-        )
-      }
-      return Effect.zipRight(owned, exchange.await<StreamingResponse, HttpError.HttpError>(Phase.Head, this.acquire))
+      return this.streamIn<E>(scope, exchange, options?.content as Stream.Stream<Uint8Array, E> | undefined)
     })
+  }
+
+  /**
+   * `stream` for the client's direct path: headers and content as for `send`, and `onHead` sees the response before
+   * the caller is resumed with it. When `detour` returns an Effect at run time, that runs instead.
+   */
+  streamDirect<C>(
+    method: string,
+    url: string,
+    headers: HeaderInput,
+    more: HeaderInput | undefined,
+    content: string | Uint8Array | undefined,
+    onHead: ((response: StreamingResponse & { abandon(): void }) => void) | undefined,
+    detour: (
+      method: string,
+      url: string,
+      context: C
+    ) => Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> | undefined,
+    context: C
+  ): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> {
+    return Effect.scopeWith((scope) => {
+      // Decided when the Effect runs, not when it is built: the caller's state may have changed in between.
+      const other = detour(method, url, context)
+      if (other !== undefined) return other
+      const exchange = this.prepare(method, url, { headers, content }, true, more)
+      if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
+      exchange.onStreamingHead = onHead
+      return this.streamIn<never>(scope, exchange, undefined)
+    })
+  }
+
+  /** Send a streaming exchange whose body belongs to `scope`: closing it before the last byte closes the connection. */
+  private streamIn<E>(
+    scope: Scope.Scope,
+    exchange: Exchange,
+    content: Stream.Stream<Uint8Array, E> | undefined
+  ): Effect.Effect<StreamingResponse, HttpError.HttpError | E> {
+    const handle: { exchange: Exchange | undefined } = { exchange }
+    exchange.scopeHandle = handle
+    const owned = Scope.addFinalizer(scope, Effect.sync(() => handle.exchange?.abandon()))
+    if (exchange.streamBody) {
+      return Effect.zipRight(owned, this.sendStreamed<StreamingResponse, E>(exchange, content!, Phase.Head))
+    }
+    return Effect.zipRight(owned, exchange.await<StreamingResponse, HttpError.HttpError>(Phase.Head, this.acquire))
   }
 
   get connections(): Effect.Effect<ReadonlyArray<ConnectionInfo>> {

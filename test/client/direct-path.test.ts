@@ -5,7 +5,7 @@
  * reports is the one that went out, and failures are the same typed errors.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import { Client } from "httpfx"
 import type * as http from "node:http"
 import { httpServer } from "../utils/servers.js"
@@ -21,6 +21,11 @@ const recordingServer = () =>
           seen.push({ ...req.headers, "x-raw": JSON.stringify(req.rawHeaders), "x-body": Buffer.concat(body).toString() })
           if (req.url === "/set") res.setHeader("Set-Cookie", "session=abc; Path=/")
           res.setHeader("Content-Type", "text/plain")
+          if (req.url === "/big") {
+            res.on("error", () => {})
+            res.end(Buffer.alloc(4 * 1024 * 1024, 97))
+            return
+          }
           res.end(`cookie=${req.headers.cookie ?? ""}`)
         })
       }),
@@ -114,5 +119,68 @@ describe("Client: requests without options, or with only content and headers", (
       expect(name._tag).toBe("LocalProtocolError")
       expect(server.seen).toEqual([])
       expect(server.acceptedSockets()).toBe(0)
+    }))
+})
+
+describe("Client.stream without options, or with only content and headers", () => {
+  it.scopedLive("cookies are stored once the head is in, and a reused Effect sends them", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer()
+      const client = yield* Client.make()
+      const setIt = client.stream("GET", `${server.url}/set`)
+      const text = (response: { readonly stream: Stream.Stream<Uint8Array, unknown> }) =>
+        Effect.map(Stream.runCollect(Stream.decodeText(response.stream)), (parts) => [...parts].join(""))
+      const first = yield* Effect.scoped(Effect.flatMap(setIt, (response) => {
+        // Stored before the caller was resumed with the head, before any of the body was read.
+        expect(client.cookies!.toArray().map((cookie) => [cookie.name, cookie.value])).toEqual([["session", "abc"]])
+        return text(response)
+      }))
+      expect(first).toBe("cookie=")
+      const second = yield* Effect.scoped(Effect.flatMap(setIt, text))
+      expect(second).toBe("cookie=session=abc")
+      expect(server.seen.map((headers) => headers.cookie)).toEqual([undefined, "session=abc"])
+    }))
+
+  it.scopedLive("the response reports the request that went out; content and headers are sent as on the full path", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer()
+      const client = yield* Client.make({ baseUrl: server.url, headers: { "x-default": "1" } })
+      const response = yield* Effect.scoped(Effect.flatMap(
+        client.stream("post", "/upload", { content: "héllo", headers: { "x-extra": "2" } }),
+        (streaming) => streaming.read
+      ))
+      expect(response.status).toBe(200)
+      expect(response.text).toBe("cookie=")
+      expect(response.request.method).toBe("POST")
+      expect(response.request.url).toBe(`${server.url}/upload`)
+      expect(response.request.headers["x-extra"]).toBe("2")
+      expect(response.history).toEqual([])
+      const seen = server.seen[0]!
+      expect([seen["x-default"], seen["x-extra"], seen["x-body"]]).toEqual(["1", "2", "héllo"])
+      expect(seen["content-length"]).toBe(String(Buffer.byteLength("héllo")))
+    }))
+
+  it.scopedLive("a scope closed before the body ends closes the connection, and its slot serves the next request", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer()
+      const client = yield* Client.make({ maxConnections: 1 })
+      const firstChunk = yield* Effect.scoped(Effect.flatMap(
+        client.stream("GET", `${server.url}/big`),
+        (response) => Effect.map(Stream.runCollect(Stream.take(response.stream, 1)), (chunks) => chunks.length)
+      ))
+      expect(firstChunk).toBe(1)
+      const next = yield* Effect.timeout(client.get(`${server.url}/after`), "5 seconds")
+      expect(next.text).toBe("cookie=")
+      // The first connection could not be reused with its body unread: the second request came on a new one.
+      expect(server.acceptedSockets()).toBe(2)
+    }))
+
+  it.scopedLive("a bad URL fails with the same typed error as on the full path", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.make()
+      const direct = yield* Effect.flip(Effect.scoped(client.stream("GET", "http://exa mple.com/")))
+      const full = yield* Effect.flip(Effect.scoped(client.stream("GET", "http://exa mple.com/", { params: {} })))
+      expect(direct._tag).toBe("InvalidUrl")
+      expect(direct.message).toBe(full.message)
     }))
 })
