@@ -122,7 +122,7 @@ export class Http11Connection implements Connection, ResponseHandler {
   /**
    * A direct plain connection that will speak HTTP/1.1 chooses the memory its socket reads into: the read buffer
    * every such socket shares (no allocation per read; the exchange keeps a copy of the body bytes), or, while a
-   * streamed body arrives in bulk, a new buffer per read, handed to the reader as it is.
+   * streamed body arrives in bulk, the free end of a slab of its own, whose bytes go to the reader as they are.
    */
   private readonly reader: ReadInto | undefined
   /** the slab a streamed body reads into while it arrives in bulk; views of it below `slabUsed` belong to readers */
