@@ -131,7 +131,7 @@ describe("Pool: shared read buffer", () => {
         const chunks = yield* Effect.scoped(
           Effect.flatMap(pool.stream("GET", `${url}${path}`), (response) =>
             Stream.runCollect(
-              path === "/8m" ? Stream.tap(response.stream, () => ++seen % 4 === 0 ? Effect.sleep("2 millis") : Effect.void) : response.stream
+              path === "/8m" ? Stream.tap(response.stream, () => ++seen % 4 === 1 ? Effect.sleep("5 millis") : Effect.void) : response.stream
             ))
         )
         const all = Chunk.toReadonlyArray(chunks)
