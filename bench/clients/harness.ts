@@ -2,7 +2,7 @@
 // timed, counted and reported in exactly the same way and only the code that
 // issues one request differs.
 import { parseArgs } from "node:util"
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import { assertLoopback, isWorkloadName, workloads } from "../shared.js"
 import type { BenchResult, Workload } from "../shared.js"
 
@@ -314,4 +314,21 @@ export const countBytes = async (body: AsyncIterable<Uint8Array>): Promise<numbe
   let bytes = 0
   for await (const chunk of body) bytes += chunk.byteLength
   return bytes
+}
+
+// The same for a body that is an Effect Stream, read the way an application
+// would: Stream.runForEach, one Effect per chunk. Checks the status and length.
+export const countStream = <E>(
+  config: ClientConfig,
+  status: number,
+  body: Stream.Stream<Uint8Array, E>
+): Effect.Effect<void, E | Error> => {
+  let bytes = 0
+  return Effect.flatMap(
+    Stream.runForEach(body, (chunk) =>
+      Effect.sync(() => {
+        bytes += chunk.byteLength
+      })),
+    () => Effect.try({ try: () => checkResponse(config, status, bytes), catch: (error) => error as Error })
+  )
 }

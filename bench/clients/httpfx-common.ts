@@ -1,9 +1,9 @@
 // What the httpfx pool and client runs share: both answer `request` (buffered) and `stream` (scoped body) with the
 // same signatures, so one measurement serves both and only the constructor differs.
-import { Effect, Stream } from "effect"
+import { Effect } from "effect"
 import type { Scope } from "effect"
 import type { HttpError, Response } from "../../src/index.js"
-import { checkResponse, main, measureEffect } from "./harness.js"
+import { checkResponse, countStream, main, measureEffect } from "./harness.js"
 import type { ClientConfig } from "./harness.js"
 
 interface Sender {
@@ -46,16 +46,8 @@ export const runHttpfx = (
       // The body is counted as it streams and never held whole; the scope ends the exchange.
       const streamed = () =>
         Effect.scoped(
-          Effect.flatMap(sender.stream(method, url, options), (response) => {
-            let bytes = 0
-            return Effect.flatMap(
-              Stream.runForEach(response.stream, (chunk) =>
-                Effect.sync(() => {
-                  bytes += chunk.byteLength
-                })),
-              () => Effect.sync(() => checkResponse(config, response.status, bytes))
-            )
-          })
+          Effect.flatMap(sender.stream(method, url, options), (response) =>
+            countStream(config, response.status, response.stream))
         )
       return yield* measureEffect(name, config, config.workload.mode === "download" ? streamed : buffered)
     })

@@ -3,10 +3,10 @@
 // Platform.layer run exactly the same application code and only the layer
 // providing HttpClient.HttpClient differs.
 import { HttpBody, HttpClient } from "@effect/platform"
-import { Effect, Stream } from "effect"
+import { Effect } from "effect"
 import type { Layer } from "effect"
 import type { BenchResult } from "../shared.js"
-import { checkResponse, measureEffect } from "./harness.js"
+import { checkResponse, countStream, measureEffect } from "./harness.js"
 import type { ClientConfig } from "./harness.js"
 
 export const runPlatform = (
@@ -26,16 +26,7 @@ export const runPlatform = (
     // need a Scope; its connection is released once the body has been read.
     const send = () =>
       Effect.flatMap(post ? client.post(url, { body }) : client.get(url), (response) => {
-        if (download) {
-          let bytes = 0
-          return Effect.flatMap(
-            Stream.runForEach(response.stream, (chunk) =>
-              Effect.sync(() => {
-                bytes += chunk.byteLength
-              })),
-            () => Effect.sync(() => checkResponse(config, response.status, bytes))
-          )
-        }
+        if (download) return countStream(config, response.status, response.stream)
         return Effect.flatMap(response.arrayBuffer, (content) =>
           Effect.sync(() => checkResponse(config, response.status, content.byteLength)))
       })

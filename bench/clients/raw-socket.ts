@@ -11,17 +11,49 @@
 import { connect } from "node:net"
 import type { Socket } from "node:net"
 import { Chunk, Effect, Option, Stream } from "effect"
-import { checkResponse, main, measureEffect, parseConfig } from "./harness.js"
+import { checkResponse, countStream, main, measureEffect, parseConfig } from "./harness.js"
 import type { ClientConfig } from "./harness.js"
 
 const HEAD_END = Buffer.from("\r\n\r\n")
 const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i
 
+/**
+ * Finds a response head that may arrive split across reads. `push` answers false while more bytes are needed;
+ * once the head is whole it answers true and sets `status`, `length` (the Content-Length) and `data` (the bytes
+ * given, joined to any earlier part) with the body starting at `bodyStart`. No allocation unless the head is split.
+ */
+class HeadReader {
+  status = 0
+  length = 0
+  data: Buffer = HEAD_END
+  bodyStart = 0
+  private partial: Buffer | undefined
+
+  push(bytes: Buffer): boolean | Error {
+    const previous = this.partial
+    const data = previous === undefined ? bytes : Buffer.concat([previous, bytes])
+    const end = data.indexOf(HEAD_END)
+    if (end < 0) {
+      this.partial = Buffer.from(data)
+      return false
+    }
+    this.partial = undefined
+    const head = data.toString("latin1", 0, end)
+    const length = CONTENT_LENGTH.exec(head)
+    if (length === null) return new Error("response without Content-Length")
+    // "HTTP/1.1 200 OK": the status code sits at a fixed position.
+    this.status = Number(head.slice(9, 12))
+    this.length = Number(length[1])
+    this.data = data
+    this.bodyStart = end + HEAD_END.length
+    return true
+  }
+}
+
 type Done = (error: Error | undefined, status: number, bodyBytes: number) => void
 
 class RawConnection {
-  // Bytes of a response head that arrived split across chunks.
-  private head: Buffer | undefined
+  private readonly heads = new HeadReader()
   // -1 while reading the head, otherwise body bytes still expected.
   private bodyLeft = -1
   private bodyRead = 0
@@ -43,25 +75,17 @@ class RawConnection {
     let offset = 0
     while (offset < chunk.length) {
       if (this.bodyLeft < 0) {
-        const previous = this.head
-        const data = previous === undefined ? chunk.subarray(offset) : Buffer.concat([previous, chunk.subarray(offset)])
-        const end = data.indexOf(HEAD_END)
-        if (end < 0) {
-          this.head = Buffer.from(data)
+        const heads = this.heads
+        const found = heads.push(offset === 0 ? chunk : chunk.subarray(offset))
+        if (found !== true) {
+          if (found instanceof Error) this.fail(found)
           return
         }
-        this.head = undefined
-        const head = data.toString("latin1", 0, end)
-        // "HTTP/1.1 200 OK": the status code sits at a fixed position.
-        this.status = Number(head.slice(9, 12))
-        const length = CONTENT_LENGTH.exec(head)
-        if (length === null) {
-          this.fail(new Error("response without Content-Length"))
-          return
-        }
-        this.bodyLeft = Number(length[1])
+        this.status = heads.status
+        this.bodyLeft = heads.length
         this.bodyRead = 0
-        offset += end + HEAD_END.length - (previous?.length ?? 0)
+        chunk = heads.data
+        offset = heads.bodyStart
         if (this.bodyLeft === 0) this.complete()
       } else {
         const take = Math.min(this.bodyLeft, chunk.length - offset)
@@ -121,7 +145,7 @@ const SLAB = 1024 * 1024
 class StreamConnection {
   private slab = Buffer.allocUnsafeSlow(SLAB)
   private used = 0
-  private head: Buffer | undefined
+  private readonly heads = new HeadReader()
   private bodyLeft = -1
   private status = 0
   private chunk: Buffer | undefined
@@ -202,20 +226,15 @@ class StreamConnection {
   private onRead(buffer: Buffer, nread: number): void {
     let data = buffer.subarray(0, nread)
     if (this.bodyLeft < 0) {
-      const previous = this.head
-      const joined = previous === undefined ? data : Buffer.concat([previous, data])
-      const end = joined.indexOf(HEAD_END)
-      if (end < 0) {
-        this.head = Buffer.from(joined)
+      const heads = this.heads
+      const found = heads.push(data)
+      if (found !== true) {
+        if (found instanceof Error) this.fail(found)
         return
       }
-      this.head = undefined
-      const head = joined.toString("latin1", 0, end)
-      const length = CONTENT_LENGTH.exec(head)
-      if (length === null) return this.fail(new Error("response without Content-Length"))
-      this.bodyLeft = Number(length[1])
-      this.status = Number(head.slice(9, 12))
-      data = joined.subarray(end + HEAD_END.length)
+      this.bodyLeft = heads.length
+      this.status = heads.status
+      data = heads.data.subarray(heads.bodyStart)
       const onHead = this.onHead
       this.onHead = undefined
       onHead?.(this.status)
@@ -250,16 +269,7 @@ const streamFloor = (config: ClientConfig) => {
   const program = Effect.gen(function*() {
     const connection = yield* StreamConnection.open(config)
     const download = () =>
-      Effect.flatMap(connection.send(request), (status) => {
-        let bytes = 0
-        return Effect.flatMap(
-          Stream.runForEach(connection.body, (chunk) =>
-            Effect.sync(() => {
-              bytes += chunk.byteLength
-            })),
-          () => Effect.sync(() => checkResponse(config, status, bytes))
-        )
-      })
+      Effect.flatMap(connection.send(request), (status) => countStream(config, status, connection.body))
     return yield* measureEffect("raw-socket-stream", config, download)
   })
   return Effect.runPromise(Effect.scoped(program))
