@@ -92,6 +92,9 @@ export interface Summary {
     readonly p99: Stat
     readonly rssPeak: Stat
     readonly rssDelta: Stat
+    // Per request (per download for the download): mark-compacts, and the main thread's GC pause in µs.
+    readonly gcMajor: Stat
+    readonly gcPause: Stat
     readonly connections: number
   } | undefined
   // CPU per request (per download for the download) relative to the baseline.
@@ -139,6 +142,9 @@ export const summarize = (group: Group, clients: ReadonlyArray<string>): Readonl
         p99: pick((result) => result.p99Ms),
         rssPeak: pick((result) => result.rssMb),
         rssDelta: pick((result) => result.rssDeltaMb),
+        // Results saved before GC was recorded have no figures: NaN, shown as a dash.
+        gcMajor: pick((result) => (result.gcMajor ?? NaN) / result.requests),
+        gcPause: pick((result) => (result.gcPauseMs ?? NaN) * 1000 / result.requests),
         connections: Math.max(...ok.map((entry) => entry.connections))
       },
       cpuRatio: undefined
@@ -158,6 +164,8 @@ const thousands = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 })
 const fixed = (value: number, digits: number): string => value.toFixed(digits)
 
 const cell = (text: string): string => text.replace(/\|/g, "\\|").replace(/\n/g, " ")
+
+const orDash = (value: number, digits: number): string => Number.isNaN(value) ? "–" : value.toFixed(digits)
 
 const ratio = (value: number | undefined): string => value === undefined ? "–" : `${value.toFixed(2)}×`
 
@@ -230,20 +238,46 @@ const headers = (group: Group): { readonly head: ReadonlyArray<string>; readonly
           "p99 ms",
           "peak RSS MB",
           "RSS Δ MB",
+          "GC pause µs/req",
           "conns",
           vs
         ],
-        align: "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+        align: "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
       }
     case "download":
       return {
-        head: ["client", "MB/s", "min–max", "CPU ms/download", "peak RSS MB", "RSS Δ MB", "conns", vs],
-        align: "|---|--:|--:|--:|--:|--:|--:|--:|"
+        head: [
+          "client",
+          "MB/s",
+          "min–max",
+          "CPU ms/download",
+          "peak RSS MB",
+          "RSS Δ MB",
+          "mark-compacts/download",
+          "GC pause ms/download",
+          "conns",
+          vs
+        ],
+        align: "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
       }
     case "burst":
       return {
-        head: ["client", "total ms", "min–max", "req/s", "CPU µs/req", "p50 ms", "p99 ms", "peak RSS MB", "RSS Δ MB", "conns", vs],
-        align: "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+        head: [
+          "client",
+          "total ms",
+          "min–max",
+          "req/s",
+          "CPU µs/req",
+          "p50 ms",
+          "p99 ms",
+          "peak RSS MB",
+          "RSS Δ MB",
+          "GC pause µs/req",
+          "mark-compacts",
+          "conns",
+          vs
+        ],
+        align: "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
       }
   }
 }
@@ -251,7 +285,8 @@ const headers = (group: Group): { readonly head: ReadonlyArray<string>; readonly
 const rowCells = (group: Group, row: Summary): ReadonlyArray<string> | undefined => {
   const s = row.stats
   if (s === undefined) return undefined
-  const rss = [fixed(s.rssPeak.median, 0), fixed(s.rssDelta.median, 1), String(s.connections), ratio(row.cpuRatio)]
+  const rss = [fixed(s.rssPeak.median, 0), fixed(s.rssDelta.median, 1)]
+  const tail = [String(s.connections), ratio(row.cpuRatio)]
   switch (workloads[group.workload].mode) {
     case "loop":
       return [
@@ -261,10 +296,20 @@ const rowCells = (group: Group, row: Summary): ReadonlyArray<string> | undefined
         thousands.format(s.requests.median),
         fixed(s.p50.median, 2),
         fixed(s.p99.median, 2),
-        ...rss
+        ...rss,
+        orDash(s.gcPause.median, 1),
+        ...tail
       ]
     case "download":
-      return [fixed(s.mbps.median, 0), spread(s.mbps, 0), fixed(s.cpu.median / 1000, 1), ...rss]
+      return [
+        fixed(s.mbps.median, 0),
+        spread(s.mbps, 0),
+        fixed(s.cpu.median / 1000, 1),
+        ...rss,
+        orDash(s.gcMajor.median, 2),
+        orDash(s.gcPause.median / 1000, 1),
+        ...tail
+      ]
     case "burst":
       return [
         thousands.format(s.wallMs.median),
@@ -273,7 +318,10 @@ const rowCells = (group: Group, row: Summary): ReadonlyArray<string> | undefined
         fixed(s.cpu.median, 1),
         fixed(s.p50.median, 1),
         fixed(s.p99.median, 1),
-        ...rss
+        ...rss,
+        orDash(s.gcPause.median, 1),
+        orDash(s.gcMajor.median * s.requests.median, 0),
+        ...tail
       ]
   }
 }
@@ -453,6 +501,12 @@ ${renderOverview(report)}
   }
   compare the Δ column between clients rather than the peak with other benchmarks. A sample is taken when the
   event loop gets to the timer, so a client that keeps the loop busy for long may be sampled less often.
+- **GC**: V8's collections during the measured phase, from Node's \`gc\` performance entries. **GC pause** is the
+  time the main thread stood still for them, per request (per download for the download); **mark-compacts** counts
+  the full-heap collections. The marking V8 does on helper threads is not in the pause, but it is in the CPU time.
+  On the download, scavenges come every 32 MB of new buffers. Whatever is alive at that moment is promoted to the
+  old generation: for the raw socket next to nothing; for a body read as an Effect Stream, the fibers,
+  continuations and chunks of the pipeline. That growth, not the bytes, is what brings the mark-compacts.
 - **Equal footing.** Every client gets the same connection limit (the concurrency, or 100 for the queue), keep-alive,
   and no pipelining; every client checks status and body length of every response. Defaults are kept otherwise
   (axios goes through follow-redirects as it does by default; got has retries off so each request is sent once).

@@ -64,6 +64,12 @@ export interface BenchResult {
   // peak minus this is what the measured work itself held.
   readonly rssBaselineMb: number
   readonly rssDeltaMb: number
+  // V8's collections while the measured requests ran: mark-compacts (full heap) and scavenges (young generation),
+  // and the time the main thread stood still for them. Marking done on helper threads counts in the CPU time only.
+  // Optional: results saved before they were recorded have none.
+  readonly gcMajor?: number
+  readonly gcMinor?: number
+  readonly gcPauseMs?: number
 }
 
 // The benchmark must never talk to anything but this machine; every process

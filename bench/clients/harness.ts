@@ -1,6 +1,8 @@
 // Measurement loop shared by all client processes, so that every client is
 // timed, counted and reported in exactly the same way and only the code that
 // issues one request differs.
+import { constants as perfConstants, PerformanceObserver } from "node:perf_hooks"
+import type { PerformanceEntry } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { Effect, Stream } from "effect"
 import { assertLoopback, isWorkloadName, workloads } from "../shared.js"
@@ -148,6 +150,33 @@ class RssSampler {
   }
 }
 
+// V8's collections during the measured phase, from Node's `gc` performance entries. A client's GC work is part of
+// its CPU time; the count of mark-compacts says how much of it went to the whole heap, which is what a body's
+// chunks cost when they outlive a scavenge.
+class GcRecorder {
+  private readonly observer: PerformanceObserver
+  private major = 0
+  private minor = 0
+  private pauseMs = 0
+  constructor() {
+    this.observer = new PerformanceObserver((list) => this.add(list.getEntries()))
+    this.observer.observe({ entryTypes: ["gc"] })
+  }
+  private add(entries: ReadonlyArray<PerformanceEntry>): void {
+    for (const entry of entries) {
+      const kind = (entry as { readonly detail?: { readonly kind?: number } }).detail?.kind
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) this.major++
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) this.minor++
+      this.pauseMs += entry.duration
+    }
+  }
+  stop(): { readonly major: number; readonly minor: number; readonly pauseMs: number } {
+    this.add(this.observer.takeRecords())
+    this.observer.disconnect()
+    return { major: this.major, minor: this.minor, pauseMs: this.pauseMs }
+  }
+}
+
 const MB = 1024 * 1024
 
 const summarize = (
@@ -157,7 +186,8 @@ const summarize = (
   budget: Budget,
   wallMs: number,
   cpu: NodeJS.CpuUsage,
-  rss: { readonly peak: number; readonly baseline: number }
+  rss: { readonly peak: number; readonly baseline: number },
+  gc: { readonly major: number; readonly minor: number; readonly pauseMs: number }
 ): BenchResult => {
   const sorted = budget.latencies.slice(0, budget.total).sort()
   const seconds = wallMs / 1000
@@ -175,7 +205,10 @@ const summarize = (
     p99Ms: round(percentile(sorted, 0.99), 3),
     rssMb: round(rss.peak / MB, 1),
     rssBaselineMb: round(rss.baseline / MB, 1),
-    rssDeltaMb: round((rss.peak - rss.baseline) / MB, 1)
+    rssDeltaMb: round((rss.peak - rss.baseline) / MB, 1),
+    gcMajor: gc.major,
+    gcMinor: gc.minor,
+    gcPauseMs: round(gc.pauseMs, 1)
   }
 }
 
@@ -206,12 +239,13 @@ export const measurePromise = async (
   await phase(warmup)
   const measured = measuredBudget(config)
   const rss = new RssSampler()
+  const gc = new GcRecorder()
   const cpuStart = process.cpuUsage()
   const wallStart = performance.now()
   await phase(measured)
   const wallMs = performance.now() - wallStart
   const cpu = process.cpuUsage(cpuStart)
-  return summarize(client, config, warmup.total, measured, wallMs, cpu, rss.stop())
+  return summarize(client, config, warmup.total, measured, wallMs, cpu, rss.stop(), gc.stop())
 }
 
 // For Effect-based clients: C fibers, each issuing one request at a time (or,
@@ -252,12 +286,13 @@ export const measureEffect = <E, R>(
     yield* phase(warmup)
     const measured = measuredBudget(config)
     const rss = new RssSampler()
+    const gc = new GcRecorder()
     const cpuStart = process.cpuUsage()
     const wallStart = performance.now()
     yield* phase(measured)
     const wallMs = performance.now() - wallStart
     const cpu = process.cpuUsage(cpuStart)
-    return summarize(client, config, warmup.total, measured, wallMs, cpu, rss.stop())
+    return summarize(client, config, warmup.total, measured, wallMs, cpu, rss.stop(), gc.stop())
   })
 }
 
