@@ -4,10 +4,10 @@
  */
 import * as Effect from "effect/Effect"
 import { NodeInspectSymbol } from "effect/Inspectable"
-import { createHash, getHashes, randomBytes } from "node:crypto"
 import type * as api from "../Auth.js"
 import type * as HttpError from "../HttpError.js"
 import { LocalProtocolError, RemoteProtocolError } from "../HttpError.js"
+import { crypto } from "./builtins.js"
 import type { Body, Request } from "./request.js"
 import { setHeader } from "./request.js"
 import type { ResponseHead } from "./response.js"
@@ -158,11 +158,11 @@ const ALGORITHMS: ReadonlyMap<string, HashAlgorithm> = new Map([
 ])
 
 let available: ReadonlySet<string> | undefined
-const hashAvailable = (hash: string) => (available ??= new Set(getHashes())).has(hash)
+const hashAvailable = (hash: string) => (available ??= new Set(crypto().getHashes())).has(hash)
 
 const hex = (hash: string, data: string | Uint8Array): string =>
   // Strings are hashed as UTF-8 (RFC 7616 §4: the only charset it defines), so non-ASCII credentials work.
-  createHash(hash).update(data).digest("hex")
+  crypto().createHash(hash).update(data).digest("hex")
 
 /** A Digest challenge we can answer. */
 export interface DigestChallenge {
@@ -316,7 +316,7 @@ export interface DigestOptions {
 }
 
 // 128 random bits, hex: RFC 7616 §3.4 wants a cnonce the server cannot predict.
-const randomCnonce = () => randomBytes(16).toString("hex")
+const randomCnonce = () => crypto().randomBytes(16).toString("hex")
 
 export const digestWith = (username: string, password: string, options?: DigestOptions): api.Auth => {
   const cnonce = options?.cnonce ?? randomCnonce

@@ -3,10 +3,10 @@
  * Content-Type that goes with it. Pure and synchronous; a multipart body with streamed parts stays a Stream, so a
  * large upload never sits in memory whole.
  */
-import { randomBytes } from "node:crypto"
 import * as Chunk from "effect/Chunk"
 import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
+import { crypto } from "./builtins.js"
 import type { Body } from "./request.js"
 import { emptyBody } from "./request.js"
 
@@ -59,7 +59,7 @@ export const encode = (options: BodyOptions<any>): EncodeResult =>
     : encodeWith(options, makeBoundary)
 
 // 128 random bits: a part's content cannot realistically contain the delimiter, so contents need no scanning.
-const makeBoundary = (): string => `httpfx-${randomBytes(16).toString("hex")}`
+const makeBoundary = (): string => `httpfx-${crypto().randomBytes(16).toString("hex")}`
 
 /** Only for tests: encode with a fixed boundary. */
 export const encodeWithBoundary = (options: BodyOptions<any>, boundary: string): EncodeResult =>

@@ -101,7 +101,7 @@ const defaultHeaders = (): Headers.Headers =>
   Headers.fromInput({
     "user-agent": `httpfx/${version}`,
     accept: "*/*",
-    "accept-encoding": supportedEncodings.join(", ")
+    "accept-encoding": supportedEncodings().join(", ")
   })
 
 const appendParams = (url: string, params: ReadonlyArray<readonly [string, string]>): string => {

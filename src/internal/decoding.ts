@@ -1,7 +1,8 @@
 /**
  * Content-Encoding (RFC 9110 §8.4): undoing gzip, deflate, br and zstd, for whole bodies and for streams.
  */
-import * as zlib from "node:zlib"
+import type * as Zlib from "node:zlib"
+import { zlib as loadZlib } from "./builtins.js"
 
 type Codec = {
   readonly sync: (input: Uint8Array) => Buffer
@@ -9,30 +10,42 @@ type Codec = {
   readonly stream: (first: Uint8Array) => NodeJS.ReadWriteStream
 }
 
-const zstd = (zlib as any).zstdDecompressSync as ((input: Uint8Array) => Buffer) | undefined
-const zstdStream = (zlib as any).createZstdDecompress as (() => NodeJS.ReadWriteStream) | undefined
-
 // Servers disagree on what "deflate" means (zlib-wrapped per the RFC, or raw as old IIS sent it); look at the
 // first byte, as browsers do: a zlib header has CM = 8 in the low nibble.
 const isZlibWrapped = (input: Uint8Array) => input.length > 0 && (input[0]! & 0x0f) === 8
-const inflateAny = (input: Uint8Array): Buffer =>
-  isZlibWrapped(input) ? zlib.inflateSync(input) : zlib.inflateRawSync(input)
 
-const codecs: Record<string, Codec> = {
-  gzip: { sync: (b) => zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH }), stream: () => zlib.createGunzip() },
-  "x-gzip": {
+const makeCodecs = (zlib: typeof Zlib): Record<string, Codec> => {
+  const gzip: Codec = {
     sync: (b) => zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH }),
     stream: () => zlib.createGunzip()
-  },
-  deflate: { sync: inflateAny, stream: (first) => isZlibWrapped(first) ? zlib.createInflate() : zlib.createInflateRaw() },
-  br: { sync: (b) => zlib.brotliDecompressSync(b), stream: () => zlib.createBrotliDecompress() }
-}
-if (zstd !== undefined && zstdStream !== undefined) {
-  codecs.zstd = { sync: zstd, stream: zstdStream }
+  }
+  const codecs: Record<string, Codec> = {
+    gzip,
+    "x-gzip": gzip,
+    deflate: {
+      sync: (b) => isZlibWrapped(b) ? zlib.inflateSync(b) : zlib.inflateRawSync(b),
+      stream: (first) => isZlibWrapped(first) ? zlib.createInflate() : zlib.createInflateRaw()
+    },
+    br: { sync: (b) => zlib.brotliDecompressSync(b), stream: () => zlib.createBrotliDecompress() }
+  }
+  // zstd arrived in Node 22.15 and 23.8.
+  const zstd = (zlib as any).zstdDecompressSync as ((input: Uint8Array) => Buffer) | undefined
+  const zstdStream = (zlib as any).createZstdDecompress as (() => NodeJS.ReadWriteStream) | undefined
+  if (zstd !== undefined && zstdStream !== undefined) {
+    codecs.zstd = { sync: zstd, stream: zstdStream }
+  }
+  return codecs
 }
 
+// Built on first use: node:zlib loads only once a body needs decoding, or a client advertises what it can decode.
+let codecTable: Record<string, Codec> | undefined
+const codecs = (): Record<string, Codec> => (codecTable ??= makeCodecs(loadZlib()))
+
+let supported: ReadonlyArray<string> | undefined
+
 /** The encodings this Node can decode, for `Accept-Encoding`. */
-export const supportedEncodings: ReadonlyArray<string> = Object.keys(codecs).filter((name) => name !== "x-gzip")
+export const supportedEncodings = (): ReadonlyArray<string> =>
+  (supported ??= Object.keys(codecs()).filter((name) => name !== "x-gzip"))
 
 /** The codings of a Content-Encoding value, in the order they were applied; `identity` dropped. */
 export const parseEncodings = (value: string | undefined): Array<string> => {
@@ -51,7 +64,7 @@ export const decodeAll = (encodings: ReadonlyArray<string>, body: Uint8Array): U
   // Codings are listed in the order they were applied, so they are undone from the last (RFC 9110 §8.4).
   for (let i = encodings.length - 1; i >= 0; i--) {
     const name = encodings[i]!
-    const codec = codecs[name]
+    const codec = codecs()[name]
     if (codec === undefined) throw new Error(`unsupported Content-Encoding "${name}"`)
     try {
       out = codec.sync(out)
@@ -68,7 +81,7 @@ export type StreamDecoder = (first: Uint8Array) => NodeJS.ReadWriteStream
 export const decoderStreams = (encodings: ReadonlyArray<string>): Array<StreamDecoder> | string => {
   const result: Array<StreamDecoder> = []
   for (let i = encodings.length - 1; i >= 0; i--) {
-    const codec = codecs[encodings[i]!]
+    const codec = codecs()[encodings[i]!]
     if (codec === undefined) return `unsupported Content-Encoding "${encodings[i]}"`
     result.push(codec.stream)
   }
