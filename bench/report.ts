@@ -5,8 +5,12 @@
 //   npx tsx bench/report.ts                      # from bench/.out/last.json
 //   npx tsx bench/report.ts path/to/run.json
 //
+// Runs of the clients under other Node versions (`--node … --write`) are kept
+// in bench/versions/ and get a section of their own in BENCHMARKS.md; given
+// such a run (bench/.out/last-node-*.json), this redraws that section only.
+//
 // The chart is drawn here as plain SVG text: no charting library, no service.
-import { readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { BASELINE, clientSpecs, labelOf, MAX_REQUESTS, workloadPlans } from "./catalog.js"
@@ -15,6 +19,8 @@ import type { BenchResult, WorkloadName } from "./shared.js"
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const rootDir = dirname(benchDir)
+/** Saved runs with the clients under other Node versions, one file per major version. */
+const versionsDir = join(benchDir, "versions")
 
 // ---- the saved form of a run ---------------------------------------------------------------------------------------
 
@@ -62,6 +68,9 @@ export interface Report {
   // How the client processes ran: bundled by esbuild (the default) or from
   // source under tsx (--tsx).
   readonly loader: "bundle" | "tsx"
+  // The clients ran under another Node than the runner's (--node): such a run
+  // belongs to the section of other versions, not to the main tables.
+  readonly otherNode?: boolean
   readonly clients: ReadonlyArray<string>
   readonly baseline: string
   readonly groups: Array<Group>
@@ -404,6 +413,49 @@ const serverLine = (report: Report): string =>
     ? `${report.server.version} (\`--server nginx\`), one process, static files, keep-alive`
     : `Node ${report.machine.node} \`node:http\` (bench/server.ts), one process, bodies preallocated, keep-alive`
 
+const nodeMajor = (version: string): number => Number(/^v?(\d+)/.exec(version)?.[1] ?? 0)
+
+/** The saved runs under other Node versions, oldest version first; none when the directory is missing. */
+const loadVersionReports = (): ReadonlyArray<Report> => {
+  if (!existsSync(versionsDir)) return []
+  return readdirSync(versionsDir)
+    .filter((name) => name.endsWith(".json"))
+    .map((name) => JSON.parse(readFileSync(join(versionsDir, name), "utf8")) as Report)
+    .sort((a, b) => nodeMajor(a.machine.node) - nodeMajor(b.machine.node))
+}
+
+// The section between these markers is rewritten on its own when a run under another Node version is saved.
+const VERSIONS_START = "<!-- other Node versions: start -->"
+const VERSIONS_END = "<!-- other Node versions: end -->"
+
+const renderVersions = (main: Pick<Report, "machine">, others: ReadonlyArray<Report>): string => {
+  const shown = others.filter((other) => other.machine.node !== main.machine.node)
+  const body = shown.length === 0
+    ? ""
+    : `## Other Node versions
+
+The tables above ran the clients under Node ${main.machine.node}. Most applications run a newer Node, and V8 differs
+between them, above all in when it collects: the download in particular can rank clients differently. These runs
+put only the clients under another Node (\`npm run bench -- --node PATH --write\`); the server stays on the
+runner's Node, and the method is the one above, with fewer workloads.
+
+${
+      shown.map((other) => {
+        const m = other.machine
+        const busy = (m.loadavgStart[0] ?? 0) > m.cpus / 2 ? " **The machine was busy when it started.**" : ""
+        return `### Node ${m.node}
+
+Run on ${other.startedAt.slice(0, 10)}, ${other.rounds} round${other.rounds === 1 ? "" : "s"}${
+          other.quick ? " (`--quick`: a smoke test, not a measurement)" : ""
+        }, load average ${(m.loadavgStart[0] ?? 0).toFixed(2)} at the start.${busy}
+
+${other.groups.map((group) => renderTable(group, other, "####")).join("\n\n")}
+`
+      }).join("\n")
+    }`
+  return `${VERSIONS_START}\n${body}${VERSIONS_END}\n`
+}
+
 export const renderMarkdown = (report: Report): string => {
   const m = report.machine
   const date = report.startedAt.slice(0, 10)
@@ -506,7 +558,13 @@ ${renderOverview(report)}
   the full-heap collections. The marking V8 does on helper threads is not in the pause, but it is in the CPU time.
   On the download, scavenges come every 32 MB of new buffers. Whatever is alive at that moment is promoted to the
   old generation: for the raw socket next to nothing; for a body read as an Effect Stream, the fibers,
-  continuations and chunks of the pipeline. That growth, not the bytes, is what brings the mark-compacts.
+  continuations and chunks of the pipeline (one \`Stream.runForEach\` holds about 24 KB of them while it runs).
+  That growth, not the bytes, is what brings the mark-compacts, and how many it brings depends on how close the
+  process's heap already sits to V8's limit. In these small processes a little more live heap tips it over:
+  measured on Node 20, 40 downloads per run, adding 0.5 MB of live objects took the Effect Stream floor from 3–5
+  mark-compacts to 10–11 and httpfx's \`Pool.stream\` (whose process ends with 0.1–0.5 MB more heap than the
+  floor's: more code) from 11–12 to 59–67; adding 1 MB took both to 66–77, and the floor's CPU per download from
+  27–30 ms to 50–55 ms. The raw socket stayed at 0–1. So the download rows compare heaps as much as clients.
 - **Equal footing.** Every client gets the same connection limit (the concurrency, or 100 for the queue), keep-alive,
   and no pipelining; every client checks status and body length of every response. Defaults are kept otherwise
   (axios goes through follow-redirects as it does by default; got has retries off so each request is sent once).
@@ -526,6 +584,7 @@ ${clientTable(report)}
 
 ${report.groups.map((group) => renderTable(group, report)).join("\n\n")}
 ${failures.length > 0 ? `\n## Failures\n\n${failures.join("\n")}\n` : ""}
+${renderVersions(report, loadVersionReports())}
 ## Running it
 
 \`\`\`sh
@@ -535,6 +594,8 @@ npm run bench -- --write          # … and rewrite BENCHMARKS.md and bench/resu
 npm run bench -- --server nginx   # against nginx instead of node:http (needs nginx installed)
 npm run bench -- --workload get1k --concurrency 16 --clients undici-pool,httpfx-pool
 npx tsx bench/report.ts           # redraw BENCHMARKS.md and the chart from bench/.out/last.json
+npm run bench -- --node "$(npx -y -p node@24 which node)" --workload get1k,download64m --concurrency 16 --write
+                                  # the clients under Node 24: saved to bench/versions/, shown in its own section
 \`\`\`
 
 \`npx tsx bench/run.ts --help\` lists every option. The benchmark only ever talks to 127.0.0.1, and it never runs
@@ -712,11 +773,34 @@ export const writeReport = (report: Report): ReadonlyArray<string> => {
   return [markdown, svg]
 }
 
+/**
+ * Keep a run whose clients ran under another Node version: saved to bench/versions/ (replacing an earlier run of
+ * that major version), and BENCHMARKS.md's section of other versions redrawn. The main tables stay as they are.
+ */
+export const writeVersionReport = (report: Report): ReadonlyArray<string> => {
+  const markdown = join(rootDir, "BENCHMARKS.md")
+  const text = readFileSync(markdown, "utf8")
+  const start = text.indexOf(VERSIONS_START)
+  const end = text.indexOf(VERSIONS_END)
+  if (start < 0 || end < start) {
+    throw new Error("BENCHMARKS.md has no section for other Node versions: run `npm run bench -- --write` first")
+  }
+  mkdirSync(versionsDir, { recursive: true })
+  const saved = join(versionsDir, `node-${nodeMajor(report.machine.node)}.json`)
+  writeFileSync(saved, JSON.stringify(report) + "\n")
+  const main = /\| Node \| (\S+) \|/.exec(text)?.[1] ?? ""
+  const section = renderVersions({ machine: { ...report.machine, node: main } }, loadVersionReports())
+  writeFileSync(markdown, text.slice(0, start) + section + text.slice(end + VERSIONS_END.length + 1))
+  return [saved, markdown]
+}
+
 // Run directly: redraw from a saved run.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const file = process.argv[2] ?? join(benchDir, ".out", "last.json")
   const report = JSON.parse(readFileSync(file, "utf8")) as Report
-  for (const path of writeReport(report)) process.stdout.write(`wrote ${path}\n`)
+  for (const path of report.otherNode === true ? writeVersionReport(report) : writeReport(report)) {
+    process.stdout.write(`wrote ${path}\n`)
+  }
 }
 
 // Keeps the catalog's client list and the report's notes in step.

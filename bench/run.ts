@@ -11,7 +11,7 @@
 // that client, and the server runs in yet another one. Clients are run in
 // interleaved order (A B C … A B C …) so that slow drifts of a noisy machine
 // hit all of them alike; the tables report medians over the rounds.
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { request } from "node:http"
@@ -23,7 +23,7 @@ import { build } from "esbuild"
 import { BASELINE, clientSpecs, MAX_REQUESTS, workloadPlans } from "./catalog.js"
 import type { ClientSpec } from "./catalog.js"
 import { findNginx, startNginx } from "./nginx.js"
-import { renderTable, writeReport } from "./report.js"
+import { renderTable, writeReport, writeVersionReport } from "./report.js"
 import type { Group, Outcome, Report } from "./report.js"
 import { isWorkloadName, LOOPBACK_HOST, workloadNames, workloads } from "./shared.js"
 import type { BenchResult, WorkloadName } from "./shared.js"
@@ -51,6 +51,8 @@ interface Options {
   readonly write: boolean
   readonly quick: boolean
   readonly tsx: boolean
+  /** the Node binary the clients run under (the server and the runner stay on this one) */
+  readonly node: string
 }
 
 const usage = `Usage: npx tsx bench/run.ts [options]     (or: npm run bench -- [options])
@@ -77,6 +79,10 @@ const usage = `Usage: npx tsx bench/run.ts [options]     (or: npm run bench -- [
   --quick             a fast smoke run: 1 round, fewer requests, no time floors (~2 minutes)
   --tsx               run the clients from source under tsx instead of bundled
                       (each start takes ~1.5 s longer and RSS ~100 MB more)
+  --node PATH         run the clients under this Node binary (default: the one running the bench), e.g.
+                      --node "$(npx -y -p node@24 which node)"; the server stays on this one.
+                      With --write, such a run is saved to bench/versions/ and shown in a section
+                      of BENCHMARKS.md of its own; the main tables stay as they are
 
 download64m always streams 64 MiB one download at a time (at least ${workloadPlans.download64m.requests} measured and
 ${workloadPlans.download64m.measureMs / 1000} s, after at least ${workloadPlans.download64m.warmup} and ${workloadPlans.download64m.warmupMs / 1000} s of warm-up);
@@ -110,6 +116,7 @@ const parseOptions = (): Options | undefined => {
       write: { type: "boolean", default: false },
       quick: { type: "boolean", default: false },
       tsx: { type: "boolean", default: false },
+      node: { type: "string" },
       help: { type: "boolean", short: "h", default: false }
     },
     strict: true
@@ -160,7 +167,8 @@ const parseOptions = (): Options | undefined => {
     server,
     write: values.write,
     quick: values.quick,
-    tsx: values.tsx
+    tsx: values.tsx,
+    node: values.node ?? process.execPath
   }
 }
 
@@ -244,7 +252,7 @@ const spawnClient = (spec: ClientSpec, args: ReadonlyArray<string>, options: Opt
   const entry = options.tsx
     ? ["--conditions=source", "--import", "tsx", join(benchDir, spec.file)]
     : [join(bundleDir, basename(spec.file).replace(/\.ts$/, ".mjs"))]
-  return track(spawn(process.execPath, ["--expose-gc", ...entry, ...spec.args, ...args], {
+  return track(spawn(options.node, ["--expose-gc", ...entry, ...spec.args, ...args], {
     cwd: rootDir,
     stdio: ["ignore", "pipe", "pipe"]
   }))
@@ -444,7 +452,17 @@ const progress = (plan: Plan, outcome: Outcome): string => {
   }
 }
 
+const clientNodeVersion = (node: string): string => {
+  if (node === process.execPath) return process.version
+  try {
+    return execFileSync(node, ["--version"], { encoding: "utf8", timeout: 30_000 }).trim()
+  } catch (error) {
+    throw new Error(`--node ${node} does not run: ${(error as Error).message.split("\n")[0]}`)
+  }
+}
+
 const run = async (options: Options): Promise<void> => {
+  const clientNode = clientNodeVersion(options.node)
   const cpuList = cpus()
   const buildFailures = options.tsx ? new Map<string, string>() : await bundleClients(options.clients)
   const server = await startServer(options.server)
@@ -452,7 +470,8 @@ const run = async (options: Options): Promise<void> => {
     startedAt: new Date().toISOString(),
     finishedAt: "",
     machine: {
-      node: process.version,
+      // The clients' Node, which is what the tables measure.
+      node: clientNode,
       platform: `${process.platform}-${process.arch}`,
       os: release(),
       cpus: cpuList.length,
@@ -465,6 +484,7 @@ const run = async (options: Options): Promise<void> => {
     rounds: options.rounds,
     quick: options.quick,
     loader: options.tsx ? "tsx" : "bundle",
+    ...(options.node !== process.execPath ? { otherNode: true } : {}),
     clients: options.clients.map((spec) => spec.name),
     baseline: BASELINE,
     groups: []
@@ -527,12 +547,16 @@ const run = async (options: Options): Promise<void> => {
     report.machine.loadavgEnd = loadavg()
     const outDir = join(benchDir, ".out")
     mkdirSync(outDir, { recursive: true })
-    writeFileSync(join(outDir, "last.json"), JSON.stringify(report, null, 2) + "\n")
-    process.stdout.write(`Results written to ${relative(process.cwd(), join(outDir, "last.json"))}\n`)
+    // A run under another Node keeps its own file, so that redrawing the main tables never picks it up.
+    const saved = join(outDir, report.otherNode === true ? `last-node-${clientNode.replace(/^v/, "")}.json` : "last.json")
+    writeFileSync(saved, JSON.stringify(report, null, 2) + "\n")
+    process.stdout.write(`Results written to ${relative(process.cwd(), saved)}\n`)
   }
   // Only a finished run may replace the committed report.
   if (completed && options.write) {
-    for (const path of writeReport(report)) process.stdout.write(`Wrote ${relative(process.cwd(), path)}\n`)
+    // A run under another Node version has a section of its own; the main tables are the runner's Node.
+    const paths = report.otherNode === true ? writeVersionReport(report) : writeReport(report)
+    for (const path of paths) process.stdout.write(`Wrote ${relative(process.cwd(), path)}\n`)
   }
 }
 
