@@ -18,6 +18,7 @@ export interface ClientSpec {
 // queue for and whose cost per request lets 10,000 of them fit the time
 // budget three times over. The rest sit it out rather than stretch the run.
 const streamFloorSkip = "n/a (the floor of an Effect Stream body: download only)"
+const foreachSkip = "n/a (a way to read a streamed body: download only)"
 const queueSkip = "n/a (the queue workload runs httpfx, undici Pool and node:http only)"
 
 export const clientSpecs: ReadonlyArray<ClientSpec> = [
@@ -43,6 +44,20 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
   { name: "undici-pool", label: "undici Pool.request", file: "clients/undici-pool.ts", args: [] },
   { name: "httpfx-client", label: "httpfx Client.get", file: "clients/httpfx-client.ts", args: [] },
   { name: "httpfx-pool", label: "httpfx Pool.request", file: "clients/httpfx-pool.ts", args: [] },
+  {
+    name: "httpfx-client-foreach",
+    label: "httpfx Client + runForEach",
+    file: "clients/httpfx-client.ts",
+    args: ["--variant", "foreach"],
+    skips: { get1k: foreachSkip, post1k: foreachSkip, get100k: foreachSkip, queue10k: foreachSkip }
+  },
+  {
+    name: "httpfx-pool-foreach",
+    label: "httpfx Pool + runForEach",
+    file: "clients/httpfx-pool.ts",
+    args: ["--variant", "foreach"],
+    skips: { get1k: foreachSkip, post1k: foreachSkip, get100k: foreachSkip, queue10k: foreachSkip }
+  },
   { name: "httpfx-platform", label: "httpfx Platform.layer", file: "clients/httpfx-platform.ts", args: [] },
   { name: "node-http", label: "node:http keep-alive Agent", file: "clients/node-http.ts", args: [] },
   {

@@ -611,6 +611,9 @@ const clientNotes: Record<string, string> = {
   "undici-pool": "`new Pool(origin, { connections: C, pipelining: 1 })`, `pool.request`, body read with `arrayBuffer()` (counted with `for await` for the download)",
   "httpfx-client": "`Client.make(…)`, `client.request` (buffered); `client.stream` + `Stream.runForEach` for the download",
   "httpfx-pool": "`Pool.make(…)`, `pool.request` (buffered); `pool.stream` + `Stream.runForEach` for the download",
+  "httpfx-client-foreach":
+    "the download only: `client.stream`, the body read with the response's own `runForEach(f)`, which pulls chunk after chunk without building a Stream pipeline",
+  "httpfx-pool-foreach": "the download only: `pool.stream`, the body read with the response's own `runForEach(f)`",
   "httpfx-platform":
     "`@effect/platform`'s `HttpClient` provided by httpfx's `Platform.layer(…)`: the same application code as the two @effect/platform-node rows",
   "node-http": "`http.request` with `new http.Agent({ keepAlive: true, maxSockets: C })`, body collected from `data` events",

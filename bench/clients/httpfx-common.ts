@@ -28,6 +28,19 @@ export const limitsFor = (config: ClientConfig) => ({
   ...(config.workload.mode === "burst" ? { timeout: { pool: null } } : {})
 })
 
+/** The body counted chunk by chunk with `response.runForEach`: what `countStream` does, without a Stream. */
+const countForEach = (config: ClientConfig, response: Response.StreamingResponse): Effect.Effect<void, Error> => {
+  let bytes = 0
+  return Effect.flatMap(
+    response.runForEach((chunk) =>
+      Effect.sync(() => {
+        bytes += chunk.byteLength
+      })
+    ),
+    () => Effect.try({ try: () => checkResponse(config, response.status, bytes), catch: (error) => error as Error })
+  )
+}
+
 export const runHttpfx = (
   name: string,
   make: (config: ClientConfig) => Effect.Effect<Sender, never, Scope.Scope>
@@ -38,6 +51,11 @@ export const runHttpfx = (
     const options = config.workload.requestBytes > 0
       ? { content: config.payload, headers: { "content-type": "application/octet-stream" } }
       : undefined
+    // With --variant foreach it is read with the response's own runForEach rather than as a Stream.
+    const foreach = config.variant === "foreach"
+    if (foreach && config.workload.mode !== "download") {
+      return Promise.reject(new Error("n/a: --variant foreach measures the download only"))
+    }
     const program = Effect.gen(function*() {
       const sender = yield* make(config)
       const buffered = () =>
@@ -47,9 +65,13 @@ export const runHttpfx = (
       const streamed = () =>
         Effect.scoped(
           Effect.flatMap(sender.stream(method, url, options), (response) =>
-            countStream(config, response.status, response.stream))
+            foreach ? countForEach(config, response) : countStream(config, response.status, response.stream))
         )
-      return yield* measureEffect(name, config, config.workload.mode === "download" ? streamed : buffered)
+      return yield* measureEffect(
+        foreach ? `${name}-foreach` : name,
+        config,
+        config.workload.mode === "download" ? streamed : buffered
+      )
     })
     return Effect.runPromise(Effect.scoped(program))
   })

@@ -16,7 +16,7 @@ import { decodeAll, parseEncodings } from "./decoding.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import { emptyBody } from "./request.js"
 import type { Request } from "./request.js"
-import type { Response, StreamingResponse } from "./response.js"
+import type { BodyPull, Response, StreamingResponse } from "./response.js"
 import { BufferedResponse, findHeader, StreamingBase } from "./response.js"
 import type { Timeouts } from "./timeouts.js"
 import type { Target } from "./url.js"
@@ -468,6 +468,8 @@ export class Exchange {
 }
 
 class StreamingResponseImpl extends StreamingBase {
+  private readonly pull: BodyPull = Effect.suspend(() => this.exchange.pull())
+
   constructor(private readonly exchange: Exchange) {
     super(
       exchange.status,
@@ -482,7 +484,11 @@ class StreamingResponseImpl extends StreamingBase {
   }
 
   protected rawBody(): Stream.Stream<Uint8Array, HttpError.HttpError> {
-    return Stream.repeatEffectChunkOption(Effect.suspend(() => this.exchange.pull()))
+    return Stream.repeatEffectChunkOption(this.pull)
+  }
+
+  protected override rawPull(): BodyPull {
+    return this.pull
   }
 
   /** One wait for the whole rest of the body, rather than a stream pull per chunk. */

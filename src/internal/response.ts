@@ -5,6 +5,7 @@ import * as Headers from "@effect/platform/Headers"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { DecodingError, HttpStatusError, StreamConsumed } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
@@ -47,8 +48,34 @@ export interface StreamingResponse extends ResponseHead {
   readonly text: Stream.Stream<string, HttpError.HttpError>
   readonly lines: Stream.Stream<string, HttpError.HttpError>
   readonly read: Effect.Effect<Response, HttpError.HttpError>
+  /**
+   * Run `f` on each chunk of the decoded body, in order, until its end: `Stream.runForEach(response.stream, f)`
+   * without a Stream pipeline (one wait per chunk), for bodies that are only handed on or counted. The first
+   * failure, of the body or of `f`, ends it; the body is consumed as by `stream`.
+   */
+  runForEach<E, R>(f: (chunk: Uint8Array) => Effect.Effect<void, E, R>): Effect.Effect<void, HttpError.HttpError | E, R>
   readonly close: Effect.Effect<void>
   readonly raiseForStatus: Effect.Effect<StreamingResponse, HttpError.HttpStatusError>
+}
+
+/** One wait for the next chunks of a body: fails with `None` at its end, `Some` when it broke. */
+export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>
+
+/**
+ * Run `f` on every chunk `pull` gives, in order, until the body ends: one `Effect.async` per batch of chunks and one
+ * `flatMap` per chunk, where a Stream run would build a channel pipeline that lives as long as the body.
+ */
+const forEachPulled = <E, R>(
+  pull: BodyPull,
+  f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
+): Effect.Effect<void, HttpError.HttpError | E, R> => {
+  const each = (chunks: Chunk.Chunk<Uint8Array>, i: number): Effect.Effect<void, HttpError.HttpError | E, R> =>
+    i < chunks.length ? Effect.flatMap(f(Chunk.unsafeGet(chunks, i)), () => each(chunks, i + 1)) : next
+  const next: Effect.Effect<void, HttpError.HttpError | E, R> = Effect.matchEffect(pull, {
+    onFailure: (end) => Option.isNone(end) ? Effect.void : Effect.fail(end.value),
+    onSuccess: (chunks) => each(chunks, 0)
+  })
+  return next
 }
 
 /** Lower-case names, repeated fields joined with ", " (RFC 9110 §5.3), as @effect/platform's Headers are. */
@@ -247,11 +274,34 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     })
   }
 
-  get stream(): Stream.Stream<Uint8Array, HttpError.HttpError> {
+  /** The body's content codings, outermost last; empty when the bytes are the content as they are. */
+  private encodings(): ReadonlyArray<string> {
     const encoding = findHeader(this.flatHeaders, "content-encoding")
-    const encodings = encoding === undefined ? [] : parseEncodings(encoding)
+    return encoding === undefined ? [] : parseEncodings(encoding)
+  }
+
+  get stream(): Stream.Stream<Uint8Array, HttpError.HttpError> {
+    const encodings = this.encodings()
     if (encodings.length === 0) return this.raw
     return decodeStream(this.raw, encodings, { method: this.request.method, url: this.url })
+  }
+
+  /**
+   * A subclass whose raw body can be pulled directly gives the pull here, and `runForEach` then reads the body
+   * without a Stream. Taking it does not claim the body.
+   */
+  protected rawPull(): BodyPull | undefined {
+    return undefined
+  }
+
+  runForEach<E, R>(f: (chunk: Uint8Array) => Effect.Effect<void, E, R>): Effect.Effect<void, HttpError.HttpError | E, R> {
+    return Effect.suspend(() => {
+      const pull = this.encodings().length === 0 ? this.rawPull() : undefined
+      // A body to decode goes through the decoders' streams, and a body given as a Stream is read as one.
+      if (pull === undefined) return Stream.runForEach(this.stream, f)
+      const consumed = this.claimBody()
+      return consumed !== undefined ? Effect.fail(consumed) : forEachPulled(pull, f)
+    })
   }
 
   get text(): Stream.Stream<string, HttpError.HttpError> {
