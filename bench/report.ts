@@ -222,9 +222,10 @@ const groupSubtitle = (group: Group, rounds: number): string => {
       } of warm-up, ${times}; the body is ` +
         "counted chunk by chunk as it streams and never held whole. MB = 10^6 bytes. Two floors: the raw socket " +
         "counts the bytes where they arrive; the raw socket + Effect Stream hands the same reads on as an Effect " +
-        "Stream read with `Stream.runForEach`, as the httpfx rows read their bodies. What lies between the two " +
-        "floors is the price of a body as an Effect Stream (its per-chunk work and what it leaves to V8's GC), " +
-        "paid by any client that offers one."
+        "Stream read with `Stream.runForEach`, as the httpfx Client.get, Pool.request and Platform.layer rows read " +
+        "their bodies. What lies between the two floors is the price of a body as an Effect Stream (its per-chunk " +
+        "work and what it leaves to V8's GC), paid by any client that offers one. The two httpfx rows with " +
+        "runForEach read the same body with the response's own `runForEach(f)`, which does not build a Stream."
     case "burst":
       return `${thousands.format(group.requests)} requests issued at once after a burst of ` +
         `${thousands.format(group.warmup)} to warm up, ${times}; ${group.concurrency} connections at most. ` +
@@ -607,7 +608,7 @@ const clientNotes: Record<string, string> = {
   "raw-socket":
     "the floor: one socket per fiber, request bytes built once, a parser that only finds the end of the head and counts the body; what any client costs above it is its own overhead",
   "raw-socket-stream":
-    "the floor of a body as an Effect Stream (download only): the raw socket's reads land in 1 MiB slabs and go, as views, to a `Stream.repeatEffectChunkOption` read with `Stream.runForEach`, as the httpfx rows read theirs; what an Effect Stream costs any client",
+    "the floor of a body as an Effect Stream (download only): the raw socket's reads land in 1 MiB slabs and go, as views, to a `Stream.repeatEffectChunkOption` read with `Stream.runForEach`, as the httpfx Client.get and Pool.request rows read theirs; what an Effect Stream costs any client",
   "undici-pool": "`new Pool(origin, { connections: C, pipelining: 1 })`, `pool.request`, body read with `arrayBuffer()` (counted with `for await` for the download)",
   "httpfx-client": "`Client.make(…)`, `client.request` (buffered); `client.stream` + `Stream.runForEach` for the download",
   "httpfx-pool": "`Pool.make(…)`, `pool.request` (buffered); `pool.stream` + `Stream.runForEach` for the download",
