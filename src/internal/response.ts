@@ -276,8 +276,7 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
 
   /** The body's content codings, outermost last; empty when the bytes are the content as they are. */
   private encodings(): ReadonlyArray<string> {
-    const encoding = findHeader(this.flatHeaders, "content-encoding")
-    return encoding === undefined ? [] : parseEncodings(encoding)
+    return parseEncodings(findHeader(this.flatHeaders, "content-encoding"))
   }
 
   get stream(): Stream.Stream<Uint8Array, HttpError.HttpError> {

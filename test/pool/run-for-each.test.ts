@@ -70,6 +70,25 @@ describe("StreamingResponse.runForEach", () => {
       expect(acceptedSockets()).toBe(1)
     }))
 
+  it.scopedLive("a pool's body is read without its Stream: neither stream nor raw is touched", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server()
+      const pool = yield* Pool.make()
+      const chunks = yield* Effect.scoped(Effect.gen(function*() {
+        const response = yield* pool.stream("GET", `${url}/length`)
+        // Shadow both getters on this one response: a read that fell back to the Stream route would throw here.
+        for (const name of ["stream", "raw"]) {
+          Object.defineProperty(response, name, {
+            get: () => {
+              throw new Error(`runForEach went through response.${name}`)
+            }
+          })
+        }
+        return yield* collect(response)
+      }))
+      expect(Buffer.concat(chunks).equals(body)).toBe(true)
+    }))
+
   it.scopedLive("a body is read once: a second reader gets StreamConsumed, whichever way either reads", () =>
     Effect.gen(function*() {
       const { url } = yield* server()
