@@ -19,6 +19,8 @@ export interface ClientSpec {
 // budget three times over. The rest sit it out rather than stretch the run.
 const streamFloorSkip = "n/a (the floor of an Effect Stream body: download only)"
 const foreachSkip = "n/a (a way to read a streamed body: download only)"
+const boundedSkip = "n/a (a way to issue the queue workload's burst: queue only)"
+const onlyQueue = { get1k: boundedSkip, post1k: boundedSkip, get100k: boundedSkip, download64m: boundedSkip }
 const queueSkip = "n/a (the queue workload runs httpfx, undici Pool and node:http only)"
 
 export const clientSpecs: ReadonlyArray<ClientSpec> = [
@@ -27,7 +29,6 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
     label: "raw socket (floor)",
     file: "clients/raw-socket.ts",
     args: [],
-    skips: { queue10k: "n/a (one fiber per socket: the floor has no request queue)" }
   },
   {
     name: "raw-socket-stream",
@@ -57,6 +58,20 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
     file: "clients/httpfx-pool.ts",
     args: ["--variant", "foreach"],
     skips: { get1k: foreachSkip, post1k: foreachSkip, get100k: foreachSkip, queue10k: foreachSkip }
+  },
+  {
+    name: "httpfx-client-bounded",
+    label: "httpfx Client.get, concurrency C",
+    file: "clients/httpfx-client.ts",
+    args: ["--variant", "bounded"],
+    skips: onlyQueue
+  },
+  {
+    name: "httpfx-pool-bounded",
+    label: "httpfx Pool.request, concurrency C",
+    file: "clients/httpfx-pool.ts",
+    args: ["--variant", "bounded"],
+    skips: onlyQueue
   },
   { name: "httpfx-platform", label: "httpfx Platform.layer", file: "clients/httpfx-platform.ts", args: [] },
   { name: "node-http", label: "node:http keep-alive Agent", file: "clients/node-http.ts", args: [] },

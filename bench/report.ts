@@ -229,7 +229,12 @@ const groupSubtitle = (group: Group, rounds: number): string => {
     case "burst":
       return `${thousands.format(group.requests)} requests issued at once after a burst of ` +
         `${thousands.format(group.warmup)} to warm up, ${times}; ${group.concurrency} connections at most. ` +
-        "Latency counts from issue to the end of the body, so it includes the wait in the queue."
+        "Latency counts from issue to the end of the body, so it includes the wait in the queue. The floor is the " +
+        "raw socket with every request a fiber (one `Effect.all(…, { concurrency: \"unbounded\" })`, as the " +
+        "httpfx Client.get and Pool.request rows issue theirs), those beyond the C sockets waiting in a plain FIFO: " +
+        "what lies between undici and the floor is the price of a fiber per request, paid by any Effect client " +
+        "used that way. The two \"concurrency C\" rows issue the same burst through `Effect.forEach` with C " +
+        "workers instead."
   }
 }
 
@@ -606,7 +611,7 @@ as part of \`npm test\`.
 
 const clientNotes: Record<string, string> = {
   "raw-socket":
-    "the floor: one socket per fiber, request bytes built once, a parser that only finds the end of the head and counts the body; what any client costs above it is its own overhead",
+    "the floor: one socket per fiber, request bytes built once, a parser that only finds the end of the head and counts the body; what any client costs above it is its own overhead; in the queue workload every request is a fiber, and those beyond the C sockets wait in a plain FIFO",
   "raw-socket-stream":
     "the floor of a body as an Effect Stream (download only): the raw socket's reads land in 1 MiB slabs and go, as views, to a `Stream.repeatEffectChunkOption` read with `Stream.runForEach`, as the httpfx Client.get and Pool.request rows read theirs; what an Effect Stream costs any client",
   "undici-pool": "`new Pool(origin, { connections: C, pipelining: 1 })`, `pool.request`, body read with `arrayBuffer()` (counted with `for await` for the download)",
@@ -615,6 +620,9 @@ const clientNotes: Record<string, string> = {
   "httpfx-client-foreach":
     "the download only: `client.stream`, the body read with the response's own `runForEach(f)`, which pulls chunk after chunk without building a Stream pipeline",
   "httpfx-pool-foreach": "the download only: `pool.stream`, the body read with the response's own `runForEach(f)`",
+  "httpfx-client-bounded":
+    "the queue workload only: the same 10,000 `client.request` calls through `Effect.forEach(…, { concurrency: C })`, so C fibers take the requests in turn instead of one fiber per request (README's advice for large batches)",
+  "httpfx-pool-bounded": "the queue workload only: the same 10,000 `pool.request` calls through `Effect.forEach(…, { concurrency: C })`",
   "httpfx-platform":
     "`@effect/platform`'s `HttpClient` provided by httpfx's `Platform.layer(…)`: the same application code as the two @effect/platform-node rows",
   "node-http": "`http.request` with `new http.Agent({ keepAlive: true, maxSockets: C })`, body collected from `data` events",

@@ -250,8 +250,9 @@ export const measurePromise = async (
 
 // For Effect-based clients: C fibers, each issuing one request at a time (or,
 // for "burst", one fiber per request, all forked at once by
-// Effect.all(…, { concurrency: "unbounded" })), so the cost of the fiber
-// runtime is part of what gets measured. `send` builds a fresh Effect per
+// Effect.all(…, { concurrency: "unbounded" }); with --variant bounded, the
+// burst goes through Effect.forEach with a concurrency of C instead), so the
+// cost of the fiber runtime is part of what gets measured. `send` builds a fresh Effect per
 // request, as application code calling `pool.request(...)` does, so building
 // the request description is measured too.
 export const measureEffect = <E, R>(
@@ -267,6 +268,17 @@ export const measureEffect = <E, R>(
       })
     })
   const phase = (budget: Budget) => {
+    if (config.workload.mode === "burst" && config.variant === "bounded") {
+      // The same burst with one fiber per connection rather than per request: Effect.forEach's C workers take the
+      // requests in order. Latency still counts from the moment the burst was issued, as it does for the others.
+      return Effect.suspend(() => {
+        const issued = performance.now()
+        return Effect.forEach(Array.from({ length: budget.takeAll() }, (_, i) => i), (i) =>
+          Effect.map(send(), () => {
+            budget.latencies[i] = performance.now() - issued
+          }), { concurrency: config.concurrency, discard: true })
+      })
+    }
     if (config.workload.mode === "burst") {
       return Effect.all(Array.from({ length: budget.takeAll() }, (_, i) => timed(budget, i)), {
         concurrency: "unbounded",

@@ -56,6 +56,9 @@ export const runHttpfx = (
     if (foreach && config.workload.mode !== "download") {
       return Promise.reject(new Error("n/a: --variant foreach measures the download only"))
     }
+    if (config.variant === "bounded" && config.workload.mode !== "burst") {
+      return Promise.reject(new Error("n/a: --variant bounded measures the queue workload only"))
+    }
     const program = Effect.gen(function*() {
       const sender = yield* make(config)
       const buffered = () =>
@@ -68,7 +71,7 @@ export const runHttpfx = (
             foreach ? countForEach(config, response) : countStream(config, response.status, response.stream))
         )
       return yield* measureEffect(
-        foreach ? `${name}-foreach` : name,
+        foreach || config.variant === "bounded" ? `${name}-${config.variant}` : name,
         config,
         config.workload.mode === "download" ? streamed : buffered
       )
