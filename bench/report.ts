@@ -559,6 +559,12 @@ ${renderOverview(report)}
   }
   compare the Δ column between clients rather than the peak with other benchmarks. A sample is taken when the
   event loop gets to the timer, so a client that keeps the loop busy for long may be sampled less often.
+  On the download, much of the peak is memory already dead. V8 frees young ArrayBuffers at a scavenge, and with
+  little JavaScript allocated, Node 20 and 22 start one only when their total reaches twice the largest semi-space
+  (32 MB on 64-bit; \`--trace-gc\` logs it as "external memory pressure", twice per 64 MiB; Node 24 leaves them
+  to a mark-compact about once per 64 MiB). So any client that reads into fresh buffers holds up to 32 MB of chunks
+  it has finished with, and the raw socket's peak of about 100 MB is Node with its code and heap (~50 MB once
+  running), those 32 MB, and what the allocator keeps.
 - **GC**: V8's collections during the measured phase, from Node's \`gc\` performance entries. **GC pause** is the
   time the main thread stood still for them, per request (per download for the download); **mark-compacts** counts
   the full-heap collections. The marking V8 does on helper threads is not in the pause, but it is in the CPU time.
