@@ -21,7 +21,7 @@ const streamFloorSkip = "n/a (the floor of an Effect Stream body: download only)
 const foreachSkip = "n/a (a way to read a streamed body: download only)"
 const boundedSkip = "n/a (a way to issue the queue workload's burst: queue only)"
 const onlyQueue = { get1k: boundedSkip, post1k: boundedSkip, get100k: boundedSkip, download64m: boundedSkip }
-const queueSkip = "n/a (the queue workload runs httpfx, undici Pool and node:http only)"
+const queueSkip = "n/a (the queue workload runs the floor, httpfx, undici Pool and node:http only)"
 
 export const clientSpecs: ReadonlyArray<ClientSpec> = [
   {

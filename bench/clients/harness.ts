@@ -252,9 +252,9 @@ export const measurePromise = async (
 // for "burst", one fiber per request, all forked at once by
 // Effect.all(…, { concurrency: "unbounded" }); with --variant bounded, the
 // burst goes through Effect.forEach with a concurrency of C instead), so the
-// cost of the fiber runtime is part of what gets measured. `send` builds a fresh Effect per
-// request, as application code calling `pool.request(...)` does, so building
-// the request description is measured too.
+// cost of the fiber runtime is part of what gets measured. `send` builds a
+// fresh Effect per request, as application code calling `pool.request(...)`
+// does, so building the request description is measured too.
 export const measureEffect = <E, R>(
   client: string,
   config: ClientConfig,
