@@ -6,7 +6,7 @@ import type { PerformanceEntry } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { Effect, Stream } from "effect"
 import { assertLoopback, isWorkloadName, workloads } from "../shared.js"
-import type { BenchResult, Workload } from "../shared.js"
+import type { BenchResult, Workload, WorkloadMode } from "../shared.js"
 
 export interface ClientConfig {
   // Origin of the benchmark server, e.g. http://127.0.0.1:12345
@@ -102,6 +102,28 @@ class Budget {
   get total(): number {
     return this.next
   }
+}
+
+/**
+ * A client's --variant values, each with the one workload mode it measures. Returns the name the result goes under
+ * (`client-variant`, or `client` without a variant); throws for a variant the client does not have, so a typo cannot
+ * pass for the plain client, and for a workload the variant does not measure.
+ */
+export const variantName = (
+  client: string,
+  config: ClientConfig,
+  modes: Readonly<Record<string, WorkloadMode>>
+): string => {
+  const variant = config.variant
+  if (variant === undefined) return client
+  const mode = modes[variant]
+  if (mode === undefined) {
+    throw new Error(`${client} has no --variant ${variant} (it has: ${Object.keys(modes).join(", ")})`)
+  }
+  if (config.workload.mode !== mode) {
+    throw new Error(`n/a: --variant ${variant} measures ${mode === "burst" ? "the queue workload" : `the ${mode}`} only`)
+  }
+  return `${client}-${variant}`
 }
 
 // Throws unless a response looks exactly as the server sends it.
@@ -260,13 +282,11 @@ export const measureEffect = <E, R>(
   config: ClientConfig,
   send: () => Effect.Effect<void, E, R>
 ): Effect.Effect<BenchResult, E, R> => {
-  const timed = (budget: Budget, i: number) =>
-    Effect.suspend(() => {
-      const start = performance.now()
-      return Effect.map(send(), () => {
-        budget.latencies[i] = performance.now() - start
-      })
+  const timedFrom = (budget: Budget, i: number, start: number) =>
+    Effect.map(send(), () => {
+      budget.latencies[i] = performance.now() - start
     })
+  const timed = (budget: Budget, i: number) => Effect.suspend(() => timedFrom(budget, i, performance.now()))
   const phase = (budget: Budget) => {
     if (config.workload.mode === "burst" && config.variant === "bounded") {
       // The same burst with one fiber per connection rather than per request: Effect.forEach's C workers take the
@@ -274,9 +294,7 @@ export const measureEffect = <E, R>(
       return Effect.suspend(() => {
         const issued = performance.now()
         return Effect.forEach(Array.from({ length: budget.takeAll() }, (_, i) => i), (i) =>
-          Effect.map(send(), () => {
-            budget.latencies[i] = performance.now() - issued
-          }), { concurrency: config.concurrency, discard: true })
+          timedFrom(budget, i, issued), { concurrency: config.concurrency, discard: true })
       })
     }
     if (config.workload.mode === "burst") {

@@ -3,7 +3,7 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import type { HttpError, Response } from "../../src/index.js"
-import { checkResponse, countStream, main, measureEffect } from "./harness.js"
+import { checkResponse, countStream, main, measureEffect, variantName } from "./harness.js"
 import type { ClientConfig } from "./harness.js"
 
 interface Sender {
@@ -51,14 +51,10 @@ export const runHttpfx = (
     const options = config.workload.requestBytes > 0
       ? { content: config.payload, headers: { "content-type": "application/octet-stream" } }
       : undefined
-    // With --variant foreach it is read with the response's own runForEach rather than as a Stream.
+    // --variant foreach reads the download with the response's own runForEach rather than as a Stream; --variant
+    // bounded issues the queue workload's burst through Effect.forEach with C workers (see measureEffect).
+    const measuredAs = variantName(name, config, { foreach: "download", bounded: "burst" })
     const foreach = config.variant === "foreach"
-    if (foreach && config.workload.mode !== "download") {
-      return Promise.reject(new Error("n/a: --variant foreach measures the download only"))
-    }
-    if (config.variant === "bounded" && config.workload.mode !== "burst") {
-      return Promise.reject(new Error("n/a: --variant bounded measures the queue workload only"))
-    }
     const program = Effect.gen(function*() {
       const sender = yield* make(config)
       const buffered = () =>
@@ -70,11 +66,7 @@ export const runHttpfx = (
           Effect.flatMap(sender.stream(method, url, options), (response) =>
             foreach ? countForEach(config, response) : countStream(config, response.status, response.stream))
         )
-      return yield* measureEffect(
-        foreach || config.variant === "bounded" ? `${name}-${config.variant}` : name,
-        config,
-        config.workload.mode === "download" ? streamed : buffered
-      )
+      return yield* measureEffect(measuredAs, config, config.workload.mode === "download" ? streamed : buffered)
     })
     return Effect.runPromise(Effect.scoped(program))
   })

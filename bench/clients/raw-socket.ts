@@ -12,7 +12,7 @@
 import { connect } from "node:net"
 import type { Socket } from "node:net"
 import { Chunk, Effect, Option, Stream } from "effect"
-import { checkResponse, countStream, main, measureEffect, parseConfig } from "./harness.js"
+import { checkResponse, countStream, main, measureEffect, parseConfig, variantName } from "./harness.js"
 import type { ClientConfig } from "./harness.js"
 
 const HEAD_END = Buffer.from("\r\n\r\n")
@@ -265,7 +265,6 @@ class StreamConnection {
 }
 
 const streamFloor = (config: ClientConfig) => {
-  if (config.workload.mode !== "download") throw new Error("n/a: --variant stream measures the download only")
   const request = requestBytes(config)
   const program = Effect.gen(function*() {
     const connection = yield* StreamConnection.open(config)
@@ -319,7 +318,7 @@ const queuedSender = (connections: Array<RawConnection>, request: Buffer, config
 }
 
 main(parseConfig().variant === "stream" ? "raw-socket-stream" : "raw-socket", (config) => {
-  if (config.variant === "stream") return streamFloor(config)
+  if (variantName("raw-socket", config, { stream: "download" }) === "raw-socket-stream") return streamFloor(config)
   const request = requestBytes(config)
   const program = Effect.gen(function*() {
     const connections: Array<RawConnection> = []
