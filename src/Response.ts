@@ -35,3 +35,12 @@ export type Request = internal.Request
  * @category models
  */
 export type HttpVersion = internal.HttpVersion
+
+/**
+ * Options of `StreamingResponse.runForEach`: `buffer` reads the body through memory of the caller's, with nothing
+ * allocated per read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RunForEachOptions = internal.RunForEachOptions

@@ -16,7 +16,7 @@ import { decodeAll, parseEncodings } from "./decoding.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import { emptyBody } from "./request.js"
 import type { Request } from "./request.js"
-import type { BodyPull, Response, StreamingResponse } from "./response.js"
+import type { BodyPull, BodyReadInto, Response, StreamingResponse } from "./response.js"
 import { BufferedResponse, findHeader, StreamingBase } from "./response.js"
 import type { Timeouts } from "./timeouts.js"
 import type { Target } from "./url.js"
@@ -35,7 +35,9 @@ export const enum Phase {
   /** the whole buffered response */
   Complete = 5,
   /** the rest of a streaming response's body, decoded: what `read` waits for */
-  Rest = 6
+  Rest = 6,
+  /** body bytes in the reader's own buffer (`runForEach` with `buffer`), or the end */
+  Into = 7
 }
 
 /** The connection an exchange runs on, as the exchange (and the pool's body writer) sees it. */
@@ -122,6 +124,14 @@ export class Exchange {
   private paused = false
   private head: StreamingResponse | undefined = undefined
 
+  // a reader with a buffer of its own (`runForEach` with `buffer`)
+  /** its buffer, for as long as the exchange may write into it */
+  private intoBuffer: Buffer | undefined = undefined
+  /** the reader waits for bytes in `intoBuffer` */
+  private intoWaiting = false
+  /** how much of `chunks[0]` that reader has already taken */
+  private chunkOffset = 0
+
   constructor(
     readonly method: string,
     readonly target: Target,
@@ -171,6 +181,15 @@ export class Exchange {
   }
 
   onBody(chunk: Buffer): void {
+    if (this.intoWaiting) {
+      const n = chunk.copy(this.intoBuffer!, 0, 0)
+      if (n < chunk.length) this.queue(chunk.subarray(n))
+      return this.settleInto(n)
+    }
+    this.queue(chunk)
+  }
+
+  private queue(chunk: Buffer): void {
     this.chunks.push(chunk)
     this.size += chunk.length
     if (this.streaming) {
@@ -191,6 +210,15 @@ export class Exchange {
    */
   onBodyCopy(bytes: Buffer, declared: number): void {
     const n = bytes.length
+    if (this.intoWaiting) {
+      const taken = bytes.copy(this.intoBuffer!, 0, 0)
+      if (taken < n) {
+        const rest = Buffer.allocUnsafe(n - taken)
+        bytes.copy(rest, 0, taken, n)
+        this.queue(rest)
+      }
+      return this.settleInto(taken)
+    }
     if (!this.streaming && declared > 0 && declared <= PREALLOCATE_LIMIT) {
       let whole = this.whole
       if (whole === undefined) {
@@ -204,13 +232,41 @@ export class Exchange {
     }
     const copy = Buffer.allocUnsafe(n)
     bytes.copy(copy, 0, 0, n)
-    this.onBody(copy)
+    this.queue(copy)
+  }
+
+  /** A read of `n` body bytes landed straight in the reader's buffer (see `intoView`). */
+  onBodyInPlace(n: number): void {
+    if (this.intoWaiting) return this.settleInto(n)
+    // Not reachable while the socket reads only for a waiting reader; should it happen, the bytes are not lost.
+    if (this.intoBuffer !== undefined) this.queue(Buffer.from(this.intoBuffer.subarray(0, n)))
+  }
+
+  /**
+   * The reader's own buffer, once a reader has one and while the body lasts: a connection that reads into memory of
+   * its choosing reads body bytes straight into it. Between the reader's waits the connection does not read (see
+   * `afterRead`), so no bytes land there while the reader is using them.
+   */
+  get readsInto(): Buffer | undefined {
+    return this.bodyDone ? undefined : this.intoBuffer
+  }
+
+  /**
+   * After each read of a connection that reads into memory of its choosing: a reader with a buffer of its own takes
+   * bytes only when it asks for them, so until it does the kernel keeps them, rather than a copy of ours.
+   */
+  afterRead(): void {
+    if (this.intoBuffer !== undefined && !this.intoWaiting && !this.paused && !this.bodyDone && this.conn !== undefined) {
+      this.paused = true
+      this.conn.pauseReading(this)
+    }
   }
 
   /** The body ended; the connection has already gone back to the pool (or been closed). */
   complete(): void {
     this.bodyDone = true
     this.done = true
+    this.intoBuffer = undefined
     this.releaseScope()
     this.conn = undefined
     this.clearTotal()
@@ -221,6 +277,8 @@ export class Exchange {
         return this.settle(this.rest())
       case Phase.Chunk:
         return this.settle(this.chunks.length > 0 ? Effect.succeed(this.takeChunks()) : Effect.fail(Option.none()))
+      case Phase.Into:
+        return this.settle(Effect.fail(Option.none()))
       case Phase.Head:
         return this.settle(Effect.succeed(this.streamingResponse()))
       case Phase.Ready:
@@ -233,12 +291,12 @@ export class Exchange {
     if (this.done && this.failure !== undefined) return
     this.failure = error
     this.done = true
+    this.intoBuffer = undefined
     this.releaseScope()
     this.conn = undefined
     this.clearTotal()
     this.clearPoolTimer()
-    if (this.waiting === Phase.Chunk) this.settle(Effect.fail(Option.some(error)))
-    else if (this.waiting !== Phase.None) this.settle(Effect.fail(error))
+    if (this.waiting !== Phase.None) this.settleFailed(error)
   }
 
   // ---- the fiber's side ------------------------------------------------------------------------------------------
@@ -266,9 +324,7 @@ export class Exchange {
 
   /** Settle at once if what is awaited has already happened. */
   private check(): void {
-    if (this.failure !== undefined) {
-      return this.settle(this.waiting === Phase.Chunk ? Effect.fail(Option.some(this.failure)) : Effect.fail(this.failure))
-    }
+    if (this.failure !== undefined) return this.settleFailed(this.failure)
     switch (this.waiting) {
       case Phase.Head:
         if (this.headReceived) this.settle(Effect.succeed(this.streamingResponse()))
@@ -289,6 +345,14 @@ export class Exchange {
         if (this.chunks.length > 0) this.settle(Effect.succeed(this.takeChunks()))
         else if (this.bodyDone) this.settle(Effect.fail(Option.none()))
         return
+      case Phase.Into:
+        if (this.bodyDone) {
+          this.settle(Effect.fail(Option.none()))
+        } else if (this.paused && this.conn !== undefined) {
+          this.paused = false
+          this.conn.resumeReading(this)
+        }
+        return
       case Phase.Ready:
       case Phase.Drain:
         if (this.headReceived || this.bodyDone) this.settle(Effect.void)
@@ -300,7 +364,18 @@ export class Exchange {
     const resume = this.resume
     this.waiting = Phase.None
     this.resume = undefined
+    this.intoWaiting = false
     if (resume !== undefined) resume(effect)
+  }
+
+  /** The waiting fiber fails: a body reader's way (`Some`, as a pull fails) or the plain way. */
+  private settleFailed(error: HttpError.HttpError): void {
+    this.settle(this.waiting === Phase.Chunk || this.waiting === Phase.Into ? Effect.fail(Option.some(error)) : Effect.fail(error))
+  }
+
+  /** `n` bytes are in the reader's buffer: it takes them now, and nothing more is written there until it asks again. */
+  private settleInto(n: number): void {
+    this.settle(Effect.succeed(n))
   }
 
   /**
@@ -308,6 +383,9 @@ export class Exchange {
    * with an unfinished exchange cannot be reused, so it is closed.
    */
   abandon(): void {
+    // Whatever happens to the socket now, not one more byte goes into the reader's buffer.
+    this.intoBuffer = undefined
+    this.intoWaiting = false
     this.clearTotal()
     this.releaseScope()
     if (this.done) {
@@ -328,9 +406,7 @@ export class Exchange {
         request: this.requestInfo
       })
     }
-    if (this.resume !== undefined) {
-      this.settle(this.waiting === Phase.Chunk ? Effect.fail(Option.some(this.failure!)) : Effect.fail(this.failure!))
-    }
+    if (this.resume !== undefined) this.settleFailed(this.failure!)
   }
 
   /** The canceller of the waiting fiber: it was interrupted, so it is not resumed; the exchange is given up. */
@@ -388,6 +464,10 @@ export class Exchange {
 
   private takeChunks(): Chunk.Chunk<Uint8Array> {
     const chunks = this.chunks
+    if (this.chunkOffset > 0) {
+      chunks[0] = chunks[0]!.subarray(this.chunkOffset)
+      this.chunkOffset = 0
+    }
     this.chunks = []
     this.size = 0
     if (this.paused && this.conn !== undefined) {
@@ -458,6 +538,44 @@ export class Exchange {
     return head
   }
 
+  /**
+   * The next raw body bytes, written into `buffer` (the reader's own, as a Buffer over the same memory): how many, or
+   * `None` at the end. Bytes already queued are copied; otherwise the reader waits, and on a connection that reads
+   * into memory of its choosing the socket reads straight into `buffer`.
+   */
+  pullInto(buffer: Buffer): Effect.Effect<number, Option.Option<HttpError.HttpError>> {
+    if (this.chunks.length > 0) return Effect.succeed(this.takeInto(buffer))
+    if (this.bodyDone) {
+      this.intoBuffer = undefined
+      return Effect.fail(Option.none())
+    }
+    if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
+    return Effect.async<number, Option.Option<HttpError.HttpError>>((resume) => {
+      this.intoBuffer = buffer
+      this.intoWaiting = true
+      return this.register(resume, Phase.Into)
+    })
+  }
+
+  /** Queued body bytes copied into `buffer`, as many as fit. */
+  private takeInto(buffer: Buffer): number {
+    const chunks = this.chunks
+    let n = 0
+    while (n < buffer.length && chunks.length > 0) {
+      const chunk = chunks[0]!
+      const taken = chunk.copy(buffer, n, this.chunkOffset)
+      n += taken
+      this.size -= taken
+      this.chunkOffset += taken
+      if (this.chunkOffset === chunk.length) {
+        chunks.shift()
+        this.chunkOffset = 0
+      }
+    }
+    // A paused socket stays paused until the reader waits again (see `check`).
+    return n
+  }
+
   /** The raw body as a stream of chunks; one pull per chunk batch, and the pull itself applies backpressure. */
   pull(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>> {
     if (this.chunks.length > 0) return Effect.succeed(this.takeChunks())
@@ -489,6 +607,10 @@ class StreamingResponseImpl extends StreamingBase {
 
   protected override rawPull(): BodyPull {
     return this.pull
+  }
+
+  protected override rawReadInto(): BodyReadInto {
+    return (buffer) => this.exchange.pullInto(buffer)
   }
 
   /** One wait for the whole rest of the body, rather than a stream pull per chunk. */

@@ -7,7 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { DecodingError, HttpStatusError, StreamConsumed } from "../HttpError.js"
+import { DecodingError, HttpStatusError, LocalProtocolError, StreamConsumed } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
 import { decodeStream } from "./bodyDecoding.js"
 import { parseEncodings } from "./decoding.js"
@@ -52,14 +52,30 @@ export interface StreamingResponse extends ResponseHead {
    * Run `f` on each chunk of the decoded body, in order, until its end: `Stream.runForEach(response.stream, f)`
    * without a Stream pipeline (one wait per chunk), for bodies that are only handed on or counted. The first
    * failure, of the body or of `f`, ends it; the body is consumed as by `stream`.
+   *
+   * With `buffer`, the body is read through that memory: each chunk is a view of `buffer` holding the next bytes
+   * (from one to `buffer.length` of them), and it is valid only until the Effect `f` returned ends, when the next
+   * bytes go there. Nothing is allocated per read: on a plain `http://` HTTP/1.1 connection the socket reads straight
+   * into `buffer`, and while `f` runs the server's bytes wait in the kernel. Copy what you keep.
    */
-  runForEach<E, R>(f: (chunk: Uint8Array) => Effect.Effect<void, E, R>): Effect.Effect<void, HttpError.HttpError | E, R>
+  runForEach<E, R>(
+    f: (chunk: Uint8Array) => Effect.Effect<void, E, R>,
+    options?: RunForEachOptions
+  ): Effect.Effect<void, HttpError.HttpError | E, R>
   readonly close: Effect.Effect<void>
   readonly raiseForStatus: Effect.Effect<StreamingResponse, HttpError.HttpStatusError>
 }
 
+export interface RunForEachOptions {
+  /** Memory of the caller's to read the body through; see `runForEach`. */
+  readonly buffer?: Uint8Array
+}
+
 /** One wait for the next chunks of a body: fails with `None` at its end, `Some` when it broke. */
 export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>
+
+/** The next body bytes written into the reader's buffer: how many, or `None` at the end, `Some` when it broke. */
+export type BodyReadInto = (buffer: Buffer) => Effect.Effect<number, Option.Option<HttpError.HttpError>>
 
 /**
  * Run `f` on every chunk `pull` gives, in order, until the body ends: one `Effect.async` per batch of chunks and one
@@ -76,6 +92,30 @@ const forEachPulled = <E, R>(
     onSuccess: (chunks) => each(chunks, 0)
   })
   return next
+}
+
+/** `f` on every read `read` makes into `buffer`: one wait and one `flatMap` per read. */
+const forEachRead = <E, R>(
+  read: BodyReadInto,
+  buffer: Buffer,
+  f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
+): Effect.Effect<void, HttpError.HttpError | E, R> => {
+  const next: Effect.Effect<void, HttpError.HttpError | E, R> = Effect.matchEffect(Effect.suspend(() => read(buffer)), {
+    onFailure: (end) => Option.isNone(end) ? Effect.void : Effect.fail(end.value),
+    onSuccess: (n) => Effect.flatMap(f(buffer.subarray(0, n)), () => next)
+  })
+  return next
+}
+
+/** For a body that arrives in chunks of its own: each chunk copied into `buffer`, a bufferful at a time, for `f`. */
+const copiedInto = <E, R>(buffer: Buffer, f: (chunk: Uint8Array) => Effect.Effect<void, E, R>) =>
+(chunk: Uint8Array): Effect.Effect<void, E, R> => {
+  const from = (offset: number): Effect.Effect<void, E, R> => {
+    const end = Math.min(chunk.length, offset + buffer.length)
+    buffer.set(chunk.subarray(offset, end))
+    return Effect.flatMap(f(buffer.subarray(0, end - offset)), () => end < chunk.length ? from(end) : Effect.void)
+  }
+  return chunk.length === 0 ? Effect.void : from(0)
 }
 
 /** Lower-case names, repeated fields joined with ", " (RFC 9110 §5.3), as @effect/platform's Headers are. */
@@ -293,14 +333,46 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     return undefined
   }
 
-  runForEach<E, R>(f: (chunk: Uint8Array) => Effect.Effect<void, E, R>): Effect.Effect<void, HttpError.HttpError | E, R> {
+  /** Likewise, a subclass that can write its raw body straight into the reader's buffer gives that read here. */
+  protected rawReadInto(): BodyReadInto | undefined {
+    return undefined
+  }
+
+  runForEach<E, R>(
+    f: (chunk: Uint8Array) => Effect.Effect<void, E, R>,
+    options?: RunForEachOptions
+  ): Effect.Effect<void, HttpError.HttpError | E, R> {
     return Effect.suspend(() => {
+      const buffer = options?.buffer
+      if (buffer !== undefined) return this.runForEachInto(buffer, f)
       const pull = this.encodings().length === 0 ? this.rawPull() : undefined
       // A body to decode goes through the decoders' streams, and a body given as a Stream is read as one.
       if (pull === undefined) return Stream.runForEach(this.stream, f)
       const consumed = this.claimBody()
       return consumed !== undefined ? Effect.fail(consumed) : forEachPulled(pull, f)
     })
+  }
+
+  private runForEachInto<E, R>(
+    buffer: Uint8Array,
+    f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
+  ): Effect.Effect<void, HttpError.HttpError | E, R> {
+    if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
+      return Effect.fail(
+        new LocalProtocolError({
+          message: `Cannot read the body of ${this.request.method} ${this.url}: runForEach's buffer must be a ` +
+            `non-empty Uint8Array, got ${buffer instanceof Uint8Array ? "an empty one" : typeof buffer}`,
+          request: { method: this.request.method, url: this.url }
+        })
+      )
+    }
+    // A Buffer over the caller's memory, for Buffer's copy and for the socket to read into.
+    const view = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+    const read = this.encodings().length === 0 ? this.rawReadInto() : undefined
+    // Decoded bodies, and bodies given as a Stream, come in chunks of their own: those are copied in.
+    if (read === undefined) return this.runForEach(copiedInto(view, f))
+    const consumed = this.claimBody()
+    return consumed !== undefined ? Effect.fail(consumed) : forEachRead(read, view, f)
   }
 
   get text(): Stream.Stream<string, HttpError.HttpError> {

@@ -134,6 +134,10 @@ export class Http11Connection implements Connection, ResponseHandler {
   private owned = false
   /** a view of the read being handled was handed on: the next read goes after it in the slab */
   private ownGiven = false
+  /** the memory of the next read when it is the reader's own buffer (see `Exchange.intoView`) */
+  private into: Buffer | undefined = undefined
+  /** the read being handled landed in the reader's own buffer */
+  private inPlace = false
   private lastRead = 0
 
   constructor(readonly owner: ConnectionOwner, readonly target: Target, exchange: Exchange) {
@@ -387,20 +391,27 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   private onRead(nread: number, bytes: Buffer): boolean {
     this.lastRead = nread
+    const exchange = this.exchange
     this.owned = bytes === this.own
+    this.inPlace = bytes === this.into
     this.onData(nread === bytes.length ? bytes : bytes.subarray(0, nread))
     this.owned = false
+    this.inPlace = false
     if (this.ownGiven) {
       this.ownGiven = false
       this.own = undefined
       this.slabUsed += nread
     }
+    if (exchange !== undefined && exchange === this.exchange) exchange.afterRead()
     return true
   }
 
   /** Node asks before the first read and after each one. */
   private nextReadBuffer(): Buffer {
     const exchange = this.exchange
+    const into = exchange?.readsInto
+    if (into !== undefined) return this.readBufferInto(into)
+    this.into = undefined
     if (exchange !== undefined && exchange.streaming && !exchange.bodyDone && this.lastRead >= BULK_READ) {
       if (this.own === undefined) {
         const left = this.parser.lengthLeft
@@ -417,6 +428,20 @@ export class Http11Connection implements Connection, ResponseHandler {
     // An idle connection keeps no slab: its rest would wait unused for as long as the connection does.
     if (exchange === undefined) this.slab = undefined
     return sharedReadBuffer()
+  }
+
+  /**
+   * A reader with a buffer of its own: bytes sure to be body go straight into it (no more of them than that, so the
+   * read holds no framing); framing goes through the shared buffer, and no more of it than the reader's buffer could
+   * take, so that the body bytes among it fit there too and nothing is queued.
+   */
+  private readBufferInto(into: Buffer): Buffer {
+    this.own = undefined
+    const ahead = this.parser.bodyAhead
+    if (ahead > 0) return this.into = ahead >= into.length ? into : into.subarray(0, ahead)
+    this.into = undefined
+    const shared = sharedReadBuffer()
+    return into.length >= shared.length ? shared : shared.subarray(0, into.length)
   }
 
   private onData(chunk: Buffer): void {
@@ -449,6 +474,9 @@ export class Http11Connection implements Connection, ResponseHandler {
   onBody(chunk: Buffer): void {
     if (this.reader === undefined) {
       this.exchange!.onBody(chunk)
+    } else if (this.inPlace) {
+      // Only body bytes were read there (the read was no longer than `bodyAhead`), from its start.
+      this.exchange!.onBodyInPlace(chunk.length)
     } else if (this.owned) {
       // Slab memory the next reads will not reuse: the reader may keep it as it is.
       this.ownGiven = true

@@ -95,6 +95,19 @@ export class ResponseParser {
     return this.bodyKind === BodyKind.Length ? this.remaining : -1
   }
 
+  /** How many of the next bytes are sure to be body bytes, to be handed on as they are (no framing among them). */
+  get bodyAhead(): number {
+    switch (this.state) {
+      case S_LENGTH:
+      case S_CHUNK_DATA:
+        return this.remaining
+      case S_UNTIL_CLOSE:
+        return Number.MAX_SAFE_INTEGER
+      default:
+        return 0
+    }
+  }
+
   // The head being parsed; status 0 means its status line has not been seen yet.
   private status = 0
   private versionMinor = 1

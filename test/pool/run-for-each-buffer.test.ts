@@ -1,0 +1,351 @@
+/**
+ * `response.runForEach(f, { buffer })`: a body read through memory of the caller's. Every chunk is a view of that
+ * buffer, valid until f's Effect ends; on a plain HTTP/1.1 connection the socket reads straight into it, nothing is
+ * allocated per read, and between chunks the server's bytes wait in the kernel. Every other body (TLS, HTTP/2,
+ * decoded, a transport's Stream) is copied in. The buffer is never written once the read is over, however it ends.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Data, Deferred, Effect, Exit, Fiber, Scope } from "effect"
+import { Client, Pool, Transport } from "httpfx"
+import type { Response } from "httpfx"
+import { gzipSync } from "node:zlib"
+import { vi } from "vitest"
+import { ca, h2Server, serverCert, serverKey } from "../h2/servers.js"
+import { eventually, httpServer, httpsServer, rawServer } from "../utils/servers.js"
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+/** Bytes that differ from one position to the next, so a lost, doubled or misplaced piece shows. */
+const pattern = (size: number): Buffer => {
+  const out = Buffer.allocUnsafe(size)
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + (i >> 12)) & 0xff
+  return out
+}
+
+const body = pattern(8 * MiB)
+const medium = pattern(200_000)
+const text = "every line of this text, gzipped\n".repeat(2000)
+
+const handler = (req: { url?: string | undefined; resume(): void }, res: import("node:http").ServerResponse) => {
+  req.resume()
+  if (req.url === "/chunked") {
+    // No Content-Length: chunked framing, in uneven pieces.
+    for (let offset = 0, step = 1; offset < body.length; step = (step % 7) + 1) {
+      const end = Math.min(body.length, offset + step * 65_537)
+      res.write(body.subarray(offset, end))
+      offset = end
+    }
+    res.end()
+  } else if (req.url === "/gzip") {
+    res.setHeader("Content-Encoding", "gzip")
+    res.end(gzipSync(text))
+  } else if (req.url === "/medium") {
+    res.setHeader("Content-Length", String(medium.length))
+    res.end(medium)
+  } else if (req.url === "/small") {
+    res.end("ok")
+  } else {
+    res.setHeader("Content-Length", String(body.length))
+    res.end(body)
+  }
+}
+
+const server = () => httpServer(handler)
+
+interface Read {
+  readonly bytes: Buffer
+  readonly sizes: ReadonlyArray<number>
+}
+
+/**
+ * Read a body through `buffer`, checking that every chunk is a view of it from its start, and keeping a copy of each
+ * (the next read writes over it). `pause` runs after each chunk's check, before f's Effect ends.
+ */
+const readThrough = (
+  response: Response.StreamingResponse,
+  buffer: Uint8Array,
+  pause: (index: number) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<Read, Error> =>
+  Effect.suspend(() => {
+    const copies: Array<Buffer> = []
+    const sizes: Array<number> = []
+    return response.runForEach((chunk) =>
+      Effect.suspend(() => {
+        if (chunk.buffer !== buffer.buffer || chunk.byteOffset !== buffer.byteOffset) {
+          return Effect.fail(new Error("a chunk that is not a view of the buffer from its start"))
+        }
+        if (chunk.length === 0 || chunk.length > buffer.length) {
+          return Effect.fail(new Error(`a chunk of ${chunk.length} bytes for a buffer of ${buffer.length}`))
+        }
+        const copy = Buffer.from(chunk)
+        copies.push(copy)
+        sizes.push(chunk.length)
+        // The chunk holds still for as long as f's Effect runs.
+        return Effect.flatMap(pause(copies.length - 1), () =>
+          Buffer.compare(Buffer.from(chunk), copy) === 0
+            ? Effect.void
+            : Effect.fail(new Error("a chunk was written over before f's Effect ended")))
+      }), { buffer }).pipe(
+        Effect.map((): Read => ({ bytes: Buffer.concat(copies), sizes })),
+        Effect.mapError((error) => error instanceof Error ? error : new Error(String(error)))
+      )
+  })
+
+class Stop extends Data.TaggedError("Stop")<{ readonly after: number }> {}
+
+/** Counts of the Buffer allocations httpfx's body reading could make, while `effect` runs. */
+const countingAllocations = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => [vi.spyOn(Buffer, "allocUnsafe"), vi.spyOn(Buffer, "allocUnsafeSlow")] as const),
+    ([unsafe, slow]) =>
+      Effect.map(effect, (value) => ({
+        value,
+        allocations: [...unsafe.mock.calls, ...slow.mock.calls].filter(([size]) => size >= KiB).length
+      })),
+    ([unsafe, slow]) =>
+      Effect.sync(() => {
+        unsafe.mockRestore()
+        slow.mockRestore()
+      })
+  )
+
+describe("StreamingResponse.runForEach with a buffer", () => {
+  it.scopedLive("every byte in order through the buffer, with a Content-Length and chunked; the connection goes back", () =>
+    Effect.gen(function*() {
+      const { acceptedSockets, url } = yield* server()
+      const pool = yield* Pool.make({ maxConnections: 1 })
+      for (const [path, size, expected] of [
+        ["/length", 64 * KiB, body],
+        ["/chunked", 64 * KiB, body],
+        ["/medium", 777, medium],
+        ["/length", 3 * MiB, body]
+      ] as const) {
+        const buffer = new Uint8Array(size)
+        const read = yield* Effect.scoped(Effect.flatMap(pool.stream("GET", `${url}${path}`), (r) => readThrough(r, buffer)))
+        expect(read.bytes.equals(expected), `${path} through ${size} bytes`).toBe(true)
+        expect(read.sizes.length, path).toBeGreaterThanOrEqual(Math.ceil(expected.length / size))
+        // Back in the pool at the last byte, and reused by the next request.
+        expect((yield* pool.connections).map((c) => c.state), path).toEqual(["IDLE"])
+      }
+      expect(acceptedSockets()).toBe(1)
+    }))
+
+  it.scopedLive("a body without a length (read until the server closes) and a one-byte buffer", () =>
+    Effect.gen(function*() {
+      const closing = yield* rawServer((socket) => {
+        socket.once("data", () => {
+          socket.write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+          socket.end(medium)
+        })
+      })
+      const pool = yield* Pool.make()
+      const read = yield* Effect.scoped(
+        Effect.flatMap(pool.stream("GET", `${closing.url}/`), (r) => readThrough(r, new Uint8Array(64 * KiB)))
+      )
+      expect(read.bytes.equals(medium)).toBe(true)
+      const { url } = yield* server()
+      const tiny = yield* Effect.scoped(
+        Effect.flatMap(pool.stream("GET", `${url}/small`), (r) => readThrough(r, new Uint8Array(1)))
+      )
+      expect(tiny.bytes.toString()).toBe("ok")
+      expect(tiny.sizes).toEqual([1, 1])
+    }))
+
+  it.scopedLive("a plain connection reads straight into the buffer: nothing allocated per read, reads larger than one of the pool's own", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server()
+      const pool = yield* Pool.make()
+      const buffer = new Uint8Array(MiB)
+      const { allocations, value: read } = yield* Effect.scoped(Effect.gen(function*() {
+        const response = yield* pool.stream("GET", `${url}/length`)
+        // A reader that takes its time on the first chunks: meanwhile the bytes gather in the kernel, not here.
+        return yield* countingAllocations(readThrough(response, buffer, (i) => i < 4 ? Effect.sleep("20 millis") : Effect.void))
+      }))
+      expect(read.bytes.equals(body)).toBe(true)
+      // At most the read that was under way when the reader first waited is copied; after that, nothing.
+      expect(allocations).toBeLessThanOrEqual(1)
+      // The pool's own reads are 256 KiB at most: a larger chunk was read by the socket into the buffer itself.
+      expect(Math.max(...read.sizes)).toBeGreaterThan(256 * KiB)
+
+      // Chunked: the framing goes through the pool's read buffer, never more of it at once than the buffer can take.
+      const chunked = yield* Effect.scoped(Effect.gen(function*() {
+        const response = yield* pool.stream("GET", `${url}/chunked`)
+        return yield* countingAllocations(readThrough(response, new Uint8Array(64 * KiB)))
+      }))
+      expect(chunked.value.bytes.equals(body)).toBe(true)
+      expect(chunked.allocations).toBeLessThanOrEqual(1)
+
+      // Without a buffer, the same body costs allocations (a slab a few reads, or a copy a read).
+      const plain = yield* Effect.scoped(Effect.gen(function*() {
+        const response = yield* pool.stream("GET", `${url}/length`)
+        return yield* countingAllocations(response.runForEach(() => Effect.void))
+      }))
+      expect(plain.allocations).toBeGreaterThanOrEqual(4)
+    }))
+
+  it.scopedLive("a bad buffer fails with LocalProtocolError naming the URL, and leaves the body unread", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server()
+      const pool = yield* Pool.make()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const response = yield* pool.stream("GET", `${url}/small`)
+        for (const bad of [new Uint8Array(0), "not bytes" as unknown as Uint8Array]) {
+          const error = yield* Effect.flip(response.runForEach(() => Effect.void, { buffer: bad }))
+          expect(error._tag).toBe("LocalProtocolError")
+          expect(error.message).toContain(`GET ${url}/small`)
+          expect(error.message).toContain("non-empty Uint8Array")
+        }
+        const read = yield* readThrough(response, new Uint8Array(16))
+        expect(read.bytes.toString()).toBe("ok")
+      }))
+    }))
+
+  it.scopedLive("a body is read once: a second reader gets StreamConsumed", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server()
+      const pool = yield* Pool.make()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const response = yield* pool.stream("GET", `${url}/small`)
+        yield* readThrough(response, new Uint8Array(8))
+        const again = yield* Effect.flip(response.runForEach(() => Effect.void, { buffer: new Uint8Array(8) }))
+        expect(again._tag).toBe("StreamConsumed")
+        const viaStream = yield* Effect.flip(response.read)
+        expect(viaStream._tag).toBe("StreamConsumed")
+      }))
+    }))
+
+  it.scopedLive("decoded, TLS, HTTP/2 and a transport's Stream bodies are copied in, a bufferful at a time", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server()
+      const pool = yield* Pool.make({ tls: { ca }, http2: true })
+      const gzip = yield* Effect.scoped(
+        Effect.flatMap(pool.stream("GET", `${url}/gzip`), (r) => readThrough(r, new Uint8Array(1000)))
+      )
+      expect(gzip.bytes.toString("utf8")).toBe(text)
+
+      const https = yield* httpsServer({ key: serverKey, cert: serverCert }, handler)
+      const overTls = yield* Effect.scoped(
+        Effect.flatMap(pool.stream("GET", `${https.url}/chunked`), (r) => readThrough(r, new Uint8Array(100_000)))
+      )
+      expect(overTls.bytes.equals(body)).toBe(true)
+
+      const h2 = yield* h2Server({
+        onStream: (stream) => {
+          stream.respond({ ":status": 200 })
+          stream.end(medium)
+        }
+      })
+      const overH2 = yield* Effect.scoped(Effect.gen(function*() {
+        const response = yield* pool.stream("GET", `${h2.url}/`)
+        expect(response.httpVersion).toBe("HTTP/2")
+        return yield* readThrough(response, new Uint8Array(5000))
+      }))
+      expect(overH2.bytes.equals(medium)).toBe(true)
+
+      const mocked = yield* Client.make({
+        transport: Transport.mock(() =>
+          new globalThis.Response(
+            new ReadableStream({
+              start(controller) {
+                for (const piece of ["abcde", "f", "ghijklm"]) controller.enqueue(new TextEncoder().encode(piece))
+                controller.close()
+              }
+            })
+          )
+        )
+      })
+      const pieces = yield* Effect.scoped(
+        Effect.flatMap(mocked.stream("GET", "http://app.test/"), (r) => readThrough(r, new Uint8Array(3)))
+      )
+      expect(pieces.bytes.toString()).toBe("abcdefghijklm")
+      expect(pieces.sizes).toEqual([3, 2, 1, 3, 3, 1])
+    }))
+
+  it.scopedLive("when f fails, the buffer is not written again, even while the scope keeps the response open", () =>
+    Effect.gen(function*() {
+      const { openSockets, url } = yield* server()
+      const pool = yield* Pool.make({ maxConnections: 1 })
+      const buffer = new Uint8Array(64 * KiB)
+      const scope = yield* Scope.make()
+      const response = yield* Scope.extend(pool.stream("GET", `${url}/length`), scope)
+      let seen = 0
+      const exit = yield* Effect.exit(response.runForEach((chunk) => {
+        seen += chunk.length
+        return seen > MiB ? Effect.fail(new Stop({ after: seen })) : Effect.void
+      }, { buffer }))
+      expect(Exit.isFailure(exit) && Cause.failureOption(exit.cause)).toMatchObject({ value: { _tag: "Stop" } })
+      // The server still has most of 8 MiB to send, and the connection is open: none of it may land in the buffer.
+      buffer.fill(0xee)
+      yield* Effect.sleep("100 millis")
+      expect(buffer.every((byte) => byte === 0xee)).toBe(true)
+      yield* Scope.close(scope, Exit.void)
+      yield* eventually(() => openSockets() === 0, 2_000, "the server to see the unfinished connection close")
+      expect((yield* pool.connections).filter((c) => c.state !== "CLOSED")).toEqual([])
+      expect((yield* pool.request("GET", `${url}/small`)).text).toBe("ok")
+    }))
+
+  it.scopedLive("interrupted while waiting and while f runs: the socket closes, the slot comes back, the buffer stays as it was", () =>
+    Effect.gen(function*() {
+      // Half of the declared body, then, a little later, the rest: the reader is interrupted in between.
+      let sockets = 0
+      const stalled = yield* rawServer((socket) => {
+        sockets++
+        socket.once("data", () => {
+          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${2 * MiB}\r\n\r\n`)
+          socket.write(body.subarray(0, MiB))
+          setTimeout(() => socket.destroyed || socket.write(body.subarray(MiB, 2 * MiB)), 150).unref()
+        })
+      })
+      const pool = yield* Pool.make({ maxConnections: 1 })
+      for (const where of ["waiting", "in f"] as const) {
+        const buffer = new Uint8Array(64 * KiB)
+        const read = yield* Deferred.make<void>()
+        let total = 0
+        const fiber = yield* Effect.fork(Effect.scoped(Effect.flatMap(
+          pool.stream("GET", `${stalled.url}/`),
+          (response) =>
+            response.runForEach((chunk) => {
+              total += chunk.length
+              // Once the first MiB is in, the reader waits for bytes that are 150 ms away, or sits in f.
+              if (total < MiB) return Effect.void
+              return where === "in f" ? Effect.zipRight(Deferred.succeed(read, undefined), Effect.never) : Deferred.succeed(read, undefined)
+            }, { buffer })
+        )))
+        yield* Deferred.await(read)
+        if (where === "waiting") yield* Effect.sleep("20 millis")
+        yield* Fiber.interrupt(fiber).pipe(Effect.timeoutFail({
+          duration: "2 seconds",
+          onTimeout: () => new Error(`Fiber.interrupt did not return within 2 s (${where})`)
+        }))
+        buffer.fill(0xee)
+        yield* eventually(() => stalled.openSockets() === 0, 2_000, `the server to see the socket close (${where})`)
+        // The rest of the body was due meanwhile: none of it reached the buffer.
+        yield* Effect.sleep("200 millis")
+        expect(buffer.every((byte) => byte === 0xee), where).toBe(true)
+        expect((yield* pool.connections).filter((c) => c.state !== "CLOSED"), where).toEqual([])
+      }
+      expect(sockets).toBe(2)
+    }))
+
+  it.scopedLive("a slow reader is not a slow server: the read timeout runs only while the reader waits", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server()
+      const pool = yield* Pool.make({ timeout: { read: 150 } })
+      const read = yield* Effect.scoped(Effect.flatMap(
+        pool.stream("GET", `${url}/medium`),
+        (r) => readThrough(r, new Uint8Array(50_000), (i) => i === 0 ? Effect.sleep("400 millis") : Effect.void)
+      ))
+      expect(read.bytes.equals(medium)).toBe(true)
+
+      const silent = yield* rawServer((socket) => {
+        socket.once("data", () => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf`))
+      })
+      const error = yield* Effect.flip(Effect.scoped(Effect.flatMap(
+        pool.stream("GET", `${silent.url}/stalls`),
+        (r) => readThrough(r, new Uint8Array(64))
+      )))
+      expect(error).toMatchObject({ _tag: "ReadTimeout" })
+      expect(error.message).toContain(`${silent.url}/stalls`)
+    }))
+})
