@@ -19,6 +19,7 @@ export interface ClientSpec {
 // budget three times over. The rest sit it out rather than stretch the run.
 const streamFloorSkip = "n/a (the floor of an Effect Stream body: download only)"
 const foreachSkip = "n/a (a way to read a streamed body: download only)"
+const onlyDownload = { get1k: foreachSkip, post1k: foreachSkip, get100k: foreachSkip, queue10k: foreachSkip }
 const boundedSkip = "n/a (a way to issue the queue workload's burst: queue only)"
 const onlyQueue = { get1k: boundedSkip, post1k: boundedSkip, get100k: boundedSkip, download64m: boundedSkip }
 const queueSkip = "n/a (the queue workload runs the floor, httpfx, undici Pool and node:http only)"
@@ -42,6 +43,13 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
       queue10k: streamFloorSkip
     }
   },
+  {
+    name: "raw-socket-into",
+    label: "raw socket, one reused buffer (floor)",
+    file: "clients/raw-socket.ts",
+    args: ["--variant", "into"],
+    skips: onlyDownload
+  },
   { name: "undici-pool", label: "undici Pool.request", file: "clients/undici-pool.ts", args: [] },
   { name: "httpfx-client", label: "httpfx Client.get", file: "clients/httpfx-client.ts", args: [] },
   { name: "httpfx-pool", label: "httpfx Pool.request", file: "clients/httpfx-pool.ts", args: [] },
@@ -50,14 +58,28 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
     label: "httpfx Client + runForEach",
     file: "clients/httpfx-client.ts",
     args: ["--variant", "foreach"],
-    skips: { get1k: foreachSkip, post1k: foreachSkip, get100k: foreachSkip, queue10k: foreachSkip }
+    skips: onlyDownload
   },
   {
     name: "httpfx-pool-foreach",
     label: "httpfx Pool + runForEach",
     file: "clients/httpfx-pool.ts",
     args: ["--variant", "foreach"],
-    skips: { get1k: foreachSkip, post1k: foreachSkip, get100k: foreachSkip, queue10k: foreachSkip }
+    skips: onlyDownload
+  },
+  {
+    name: "httpfx-client-into",
+    label: "httpfx Client + runForEach into a buffer",
+    file: "clients/httpfx-client.ts",
+    args: ["--variant", "into"],
+    skips: onlyDownload
+  },
+  {
+    name: "httpfx-pool-into",
+    label: "httpfx Pool + runForEach into a buffer",
+    file: "clients/httpfx-pool.ts",
+    args: ["--variant", "into"],
+    skips: onlyDownload
   },
   {
     name: "httpfx-client-bounded",

@@ -564,7 +564,8 @@ ${renderOverview(report)}
   (32 MB on 64-bit; \`--trace-gc\` logs it as "external memory pressure", twice per 64 MiB; Node 24 leaves them
   to a mark-compact about once per 64 MiB). So any client that reads into fresh buffers holds up to 32 MB of chunks
   it has finished with, and the raw socket's peak of about 100 MB is Node with its code and heap (~50 MB once
-  running), those 32 MB, and what the allocator keeps.
+  running), those 32 MB, and what the allocator keeps. The "one reused buffer" rows allocate nothing per read
+  (the socket reads into the same 256 KiB each time), so their peak is Node, the client and that buffer.
 - **GC**: V8's collections during the measured phase, from Node's \`gc\` performance entries. **GC pause** is the
   time the main thread stood still for them, per request (per download for the download); **mark-compacts** counts
   the full-heap collections. The marking V8 does on helper threads is not in the pause, but it is in the CPU time.
@@ -620,12 +621,17 @@ const clientNotes: Record<string, string> = {
     "the floor: one socket per fiber, request bytes built once, a parser that only finds the end of the head and counts the body; what any client costs above it is its own overhead; in the queue workload every request is a fiber, and those beyond the C sockets wait in a plain FIFO",
   "raw-socket-stream":
     "the floor of a body as an Effect Stream (download only): the raw socket's reads land in 1 MiB slabs and go, as views, to a `Stream.repeatEffectChunkOption` read with `Stream.runForEach`, as the httpfx Client.get and Pool.request rows read theirs; what an Effect Stream costs any client",
+  "raw-socket-into":
+    "the floor of a body read through memory the client reuses (download only): the raw socket with Node's `onread`, every read landing in the same 256 KiB buffer, so nothing is allocated per read",
   "undici-pool": "`new Pool(origin, { connections: C, pipelining: 1 })`, `pool.request`, body read with `arrayBuffer()` (counted with `for await` for the download)",
   "httpfx-client": "`Client.make(…)`, `client.request` (buffered); `client.stream` + `Stream.runForEach` for the download",
   "httpfx-pool": "`Pool.make(…)`, `pool.request` (buffered); `pool.stream` + `Stream.runForEach` for the download",
   "httpfx-client-foreach":
     "the download only: `client.stream`, the body read with the response's own `runForEach(f)`, which pulls chunk after chunk without building a Stream pipeline",
   "httpfx-pool-foreach": "the download only: `pool.stream`, the body read with the response's own `runForEach(f)`",
+  "httpfx-client-into":
+    "the download only: `client.stream`, the body read with `runForEach(f, { buffer })` through one 256 KiB buffer: the socket reads straight into it, and each chunk is a view of it",
+  "httpfx-pool-into": "the download only: `pool.stream`, the body read with `runForEach(f, { buffer })` through one 256 KiB buffer",
   "httpfx-client-bounded":
     "the queue workload only: the same 10,000 `client.request` calls through `Effect.forEach(…, { concurrency: C })`, so C fibers take the requests in turn instead of one fiber per request (README's advice for large batches)",
   "httpfx-pool-bounded": "the queue workload only: the same 10,000 `pool.request` calls through `Effect.forEach(…, { concurrency: C })`",

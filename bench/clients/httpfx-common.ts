@@ -41,6 +41,25 @@ const countForEach = (config: ClientConfig, response: Response.StreamingResponse
   )
 }
 
+/** The read size of `--variant into`: as large as one read of httpfx's sockets. */
+const INTO_BYTES = 256 * 1024
+
+/** `countForEach` reading through one buffer of the client's, with `runForEach`'s `buffer` option. */
+const countInto = (
+  config: ClientConfig,
+  response: Response.StreamingResponse,
+  buffer: Uint8Array
+): Effect.Effect<void, Error> => {
+  let bytes = 0
+  return Effect.flatMap(
+    response.runForEach((chunk) =>
+      Effect.sync(() => {
+        bytes += chunk.byteLength
+      }), { buffer }),
+    () => Effect.try({ try: () => checkResponse(config, response.status, bytes), catch: (error) => error as Error })
+  )
+}
+
 export const runHttpfx = (
   name: string,
   make: (config: ClientConfig) => Effect.Effect<Sender, never, Scope.Scope>
@@ -51,10 +70,12 @@ export const runHttpfx = (
     const options = config.workload.requestBytes > 0
       ? { content: config.payload, headers: { "content-type": "application/octet-stream" } }
       : undefined
-    // --variant foreach reads the download with the response's own runForEach rather than as a Stream; --variant
-    // bounded issues the queue workload's burst through Effect.forEach with C workers (see measureEffect).
-    const measuredAs = variantName(name, config, { foreach: "download", bounded: "burst" })
+    // --variant foreach reads the download with the response's own runForEach rather than as a Stream, and --variant
+    // into with runForEach through one buffer of its own; --variant bounded issues the queue workload's burst through
+    // Effect.forEach with C workers (see measureEffect).
+    const measuredAs = variantName(name, config, { foreach: "download", into: "download", bounded: "burst" })
     const foreach = config.variant === "foreach"
+    const into = config.variant === "into" ? new Uint8Array(INTO_BYTES) : undefined
     const program = Effect.gen(function*() {
       const sender = yield* make(config)
       const buffered = () =>
@@ -64,7 +85,11 @@ export const runHttpfx = (
       const streamed = () =>
         Effect.scoped(
           Effect.flatMap(sender.stream(method, url, options), (response) =>
-            foreach ? countForEach(config, response) : countStream(config, response.status, response.stream))
+            into !== undefined
+              ? countInto(config, response, into)
+              : foreach
+              ? countForEach(config, response)
+              : countStream(config, response.status, response.stream))
         )
       return yield* measureEffect(measuredAs, config, config.workload.mode === "download" ? streamed : buffered)
     })

@@ -9,6 +9,10 @@
 // (Stream.runForEach): the least any client whose body is an Effect Stream
 // can cost. Reads land in 1 MiB slabs, one after another, as views handed on
 // without a copy; the socket pauses while a chunk waits for its reader.
+//
+// With --variant into (download only), the socket reads every time into the
+// same 256 KiB buffer (Node's `onread`), so nothing is allocated per read: the
+// floor for a client that reads a body through memory it reuses.
 import { connect } from "node:net"
 import type { Socket } from "node:net"
 import { Chunk, Effect, Option, Stream } from "effect"
@@ -72,7 +76,7 @@ class RawConnection {
     this.socket.write(request)
   }
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     let offset = 0
     while (offset < chunk.length) {
       if (this.bodyLeft < 0) {
@@ -116,15 +120,34 @@ class RawConnection {
   }
 }
 
-const open = (config: ClientConfig) =>
+/** The buffer every read of a `--variant into` socket lands in. */
+const INTO_BYTES = 256 * 1024
+
+const open = (config: ClientConfig, into: boolean) =>
   Effect.acquireRelease(
     Effect.async<RawConnection, Error>((resume) => {
-      const socket = connect({ host: config.origin.hostname, port: Number(config.origin.port), noDelay: true })
+      const options = { host: config.origin.hostname, port: Number(config.origin.port), noDelay: true }
+      let connection: RawConnection | undefined
+      const socket = connect(
+        into
+          ? {
+            ...options,
+            onread: {
+              buffer: Buffer.allocUnsafe(INTO_BYTES),
+              callback: (nread: number, buffer: Uint8Array) => {
+                connection?.onData((buffer as Buffer).subarray(0, nread))
+                return true
+              }
+            }
+          }
+          : options
+      )
       const onError = (error: Error) => resume(Effect.fail(error))
       socket.once("error", onError)
       socket.once("connect", () => {
         socket.off("error", onError)
-        resume(Effect.succeed(new RawConnection(socket)))
+        connection = new RawConnection(socket)
+        resume(Effect.succeed(connection))
       })
     }),
     (connection) => Effect.sync(() => connection.socket.destroy())
@@ -317,14 +340,16 @@ const queuedSender = (connections: Array<RawConnection>, request: Buffer, config
     })
 }
 
-main(parseConfig().variant === "stream" ? "raw-socket-stream" : "raw-socket", (config) => {
-  if (variantName("raw-socket", config, { stream: "download" }) === "raw-socket-stream") return streamFloor(config)
+const variant = parseConfig().variant
+main(variant === undefined ? "raw-socket" : `raw-socket-${variant}`, (config) => {
+  const name = variantName("raw-socket", config, { stream: "download", into: "download" })
+  if (name === "raw-socket-stream") return streamFloor(config)
   const request = requestBytes(config)
   const program = Effect.gen(function*() {
     const connections: Array<RawConnection> = []
-    for (let i = 0; i < config.concurrency; i++) connections.push(yield* open(config))
+    for (let i = 0; i < config.concurrency; i++) connections.push(yield* open(config, name === "raw-socket-into"))
     // In the loop workloads each fiber has a connection of its own, so none ever waits.
-    return yield* measureEffect("raw-socket", config, queuedSender(connections, request, config))
+    return yield* measureEffect(name, config, queuedSender(connections, request, config))
   })
   return Effect.runPromise(Effect.scoped(program))
 })
