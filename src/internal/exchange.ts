@@ -235,7 +235,7 @@ export class Exchange {
     this.queue(copy)
   }
 
-  /** A read of `n` body bytes landed straight in the reader's buffer (see `intoView`). */
+  /** A read of `n` body bytes landed straight in the reader's buffer (see `readsInto`). */
   onBodyInPlace(n: number): void {
     if (this.intoWaiting) return this.settleInto(n)
     // Not reachable while the socket reads only for a waiting reader; should it happen, the bytes are not lost.
@@ -256,7 +256,8 @@ export class Exchange {
    * bytes only when it asks for them, so until it does the kernel keeps them, rather than a copy of ours.
    */
   afterRead(): void {
-    if (this.intoBuffer !== undefined && !this.intoWaiting && !this.paused && !this.bodyDone && this.conn !== undefined) {
+    if (this.intoBuffer === undefined || this.intoWaiting || this.paused || this.bodyDone) return
+    if (this.conn !== undefined) {
       this.paused = true
       this.conn.pauseReading(this)
     }
@@ -370,7 +371,8 @@ export class Exchange {
 
   /** The waiting fiber fails: a body reader's way (`Some`, as a pull fails) or the plain way. */
   private settleFailed(error: HttpError.HttpError): void {
-    this.settle(this.waiting === Phase.Chunk || this.waiting === Phase.Into ? Effect.fail(Option.some(error)) : Effect.fail(error))
+    const pulling = this.waiting === Phase.Chunk || this.waiting === Phase.Into
+    this.settle(pulling ? Effect.fail(Option.some(error)) : Effect.fail(error))
   }
 
   /** `n` bytes are in the reader's buffer: it takes them now, and nothing more is written there until it asks again. */

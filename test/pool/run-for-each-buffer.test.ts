@@ -111,7 +111,7 @@ const countingAllocations = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   )
 
 describe("StreamingResponse.runForEach with a buffer", () => {
-  it.scopedLive("every byte in order through the buffer, with a Content-Length and chunked; the connection goes back", () =>
+  it.scopedLive("every byte in order through the buffer, Content-Length and chunked; the connection goes back", () =>
     Effect.gen(function*() {
       const { acceptedSockets, url } = yield* server()
       const pool = yield* Pool.make({ maxConnections: 1 })
@@ -122,7 +122,9 @@ describe("StreamingResponse.runForEach with a buffer", () => {
         ["/length", 3 * MiB, body]
       ] as const) {
         const buffer = new Uint8Array(size)
-        const read = yield* Effect.scoped(Effect.flatMap(pool.stream("GET", `${url}${path}`), (r) => readThrough(r, buffer)))
+        const read = yield* Effect.scoped(
+          Effect.flatMap(pool.stream("GET", `${url}${path}`), (r) => readThrough(r, buffer))
+        )
         expect(read.bytes.equals(expected), `${path} through ${size} bytes`).toBe(true)
         expect(read.sizes.length, path).toBeGreaterThanOrEqual(Math.ceil(expected.length / size))
         // Back in the pool at the last byte, and reused by the next request.
@@ -152,7 +154,7 @@ describe("StreamingResponse.runForEach with a buffer", () => {
       expect(tiny.sizes).toEqual([1, 1])
     }))
 
-  it.scopedLive("a plain connection reads straight into the buffer: nothing allocated per read, reads larger than one of the pool's own", () =>
+  it.scopedLive("a plain connection reads into the buffer itself: no allocation per read, larger reads", () =>
     Effect.gen(function*() {
       const { url } = yield* server()
       const pool = yield* Pool.make()
@@ -160,7 +162,8 @@ describe("StreamingResponse.runForEach with a buffer", () => {
       const { allocations, value: read } = yield* Effect.scoped(Effect.gen(function*() {
         const response = yield* pool.stream("GET", `${url}/length`)
         // A reader that takes its time on the first chunks: meanwhile the bytes gather in the kernel, not here.
-        return yield* countingAllocations(readThrough(response, buffer, (i) => i < 4 ? Effect.sleep("20 millis") : Effect.void))
+        const slowStart = (i: number) => i < 4 ? Effect.sleep("20 millis") : Effect.void
+        return yield* countingAllocations(readThrough(response, buffer, slowStart))
       }))
       expect(read.bytes.equals(body)).toBe(true)
       // At most the read that was under way when the reader first waited is copied; after that, nothing.
@@ -285,7 +288,7 @@ describe("StreamingResponse.runForEach with a buffer", () => {
       expect((yield* pool.request("GET", `${url}/small`)).text).toBe("ok")
     }))
 
-  it.scopedLive("interrupted while waiting and while f runs: the socket closes, the slot comes back, the buffer stays as it was", () =>
+  it.scopedLive("interrupted waiting or in f: the socket closes, the slot comes back, the buffer stays as it was", () =>
     Effect.gen(function*() {
       // Half of the declared body, then, a little later, the rest: the reader is interrupted in between.
       let sockets = 0
@@ -309,7 +312,8 @@ describe("StreamingResponse.runForEach with a buffer", () => {
               total += chunk.length
               // Once the first MiB is in, the reader waits for bytes that are 150 ms away, or sits in f.
               if (total < MiB) return Effect.void
-              return where === "in f" ? Effect.zipRight(Deferred.succeed(read, undefined), Effect.never) : Deferred.succeed(read, undefined)
+              const arrived = Deferred.succeed(read, undefined)
+              return where === "in f" ? Effect.zipRight(arrived, Effect.never) : arrived
             }, { buffer })
         )))
         yield* Deferred.await(read)

@@ -134,7 +134,7 @@ export class Http11Connection implements Connection, ResponseHandler {
   private owned = false
   /** a view of the read being handled was handed on: the next read goes after it in the slab */
   private ownGiven = false
-  /** the memory of the next read when it is the reader's own buffer (see `Exchange.intoView`) */
+  /** the memory of the next read when it is the reader's own buffer (see `Exchange.readsInto`) */
   private into: Buffer | undefined = undefined
   /** the read being handled landed in the reader's own buffer */
   private inPlace = false
