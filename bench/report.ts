@@ -220,12 +220,15 @@ const groupSubtitle = (group: Group, rounds: number): string => {
       return `${downloadText(group.requests, group.measureMs)} one after another after ${
         downloadText(group.warmup, group.warmupMs)
       } of warm-up, ${times}; the body is ` +
-        "counted chunk by chunk as it streams and never held whole. MB = 10^6 bytes. Two floors: the raw socket " +
-        "counts the bytes where they arrive; the raw socket + Effect Stream hands the same reads on as an Effect " +
-        "Stream read with `Stream.runForEach`, as the httpfx Client.get, Pool.request and Platform.layer rows read " +
-        "their bodies. What lies between the two floors is the price of a body as an Effect Stream (its per-chunk " +
-        "work and what it leaves to V8's GC), paid by any client that offers one. The two httpfx rows with " +
-        "runForEach read the same body with the response's own `runForEach(f)`, which does not build a Stream."
+        "counted chunk by chunk as it streams and never held whole. MB = 10^6 bytes. Three floors: the raw socket " +
+        "counts the bytes where they arrive, in a fresh buffer for every read (as Node gives them); the raw socket + " +
+        "Effect Stream hands the same reads on as an Effect Stream read with `Stream.runForEach`, as the httpfx " +
+        "Client.get, Pool.request and Platform.layer rows read their bodies; the raw socket with one reused buffer " +
+        "has every read land in the same 256 KiB. What lies between the first two is the price of a body as an " +
+        "Effect Stream (its per-chunk work and what it leaves to V8's GC), paid by any client that offers one. The " +
+        "two httpfx rows with runForEach read the same body with the response's own `runForEach(f)`, which does not " +
+        "build a Stream; the two \"into a buffer\" rows with `runForEach(f, { buffer })`, the socket reading into " +
+        "one 256 KiB buffer as the third floor's does."
     case "burst":
       return `${thousands.format(group.requests)} requests issued at once after a burst of ` +
         `${thousands.format(group.warmup)} to warm up, ${times}; ${group.concurrency} connections at most. ` +
