@@ -28,34 +28,25 @@ export const limitsFor = (config: ClientConfig) => ({
   ...(config.workload.mode === "burst" ? { timeout: { pool: null } } : {})
 })
 
-/** The body counted chunk by chunk with `response.runForEach`: what `countStream` does, without a Stream. */
-const countForEach = (config: ClientConfig, response: Response.StreamingResponse): Effect.Effect<void, Error> => {
-  let bytes = 0
-  return Effect.flatMap(
-    response.runForEach((chunk) =>
-      Effect.sync(() => {
-        bytes += chunk.byteLength
-      })
-    ),
-    () => Effect.try({ try: () => checkResponse(config, response.status, bytes), catch: (error) => error as Error })
-  )
-}
-
 /** The read size of `--variant into`: as large as one read of httpfx's sockets. */
 const INTO_BYTES = 256 * 1024
 
-/** `countForEach` reading through one buffer of the client's, with `runForEach`'s `buffer` option. */
-const countInto = (
+/**
+ * The body counted chunk by chunk with `response.runForEach`: what `countStream` does, without a Stream; with
+ * `buffer`, read through that one buffer (`runForEach`'s `buffer` option).
+ */
+const countForEach = (
   config: ClientConfig,
   response: Response.StreamingResponse,
-  buffer: Uint8Array
+  buffer: Uint8Array | undefined
 ): Effect.Effect<void, Error> => {
   let bytes = 0
+  const count = (chunk: Uint8Array) =>
+    Effect.sync(() => {
+      bytes += chunk.byteLength
+    })
   return Effect.flatMap(
-    response.runForEach((chunk) =>
-      Effect.sync(() => {
-        bytes += chunk.byteLength
-      }), { buffer }),
+    buffer === undefined ? response.runForEach(count) : response.runForEach(count, { buffer }),
     () => Effect.try({ try: () => checkResponse(config, response.status, bytes), catch: (error) => error as Error })
   )
 }
@@ -85,10 +76,8 @@ export const runHttpfx = (
       const streamed = () =>
         Effect.scoped(
           Effect.flatMap(sender.stream(method, url, options), (response) =>
-            into !== undefined
-              ? countInto(config, response, into)
-              : foreach
-              ? countForEach(config, response)
+            foreach || into !== undefined
+              ? countForEach(config, response, into)
               : countStream(config, response.status, response.stream))
         )
       return yield* measureEffect(measuredAs, config, config.workload.mode === "download" ? streamed : buffered)

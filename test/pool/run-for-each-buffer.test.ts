@@ -8,50 +8,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Exit, Fiber, Scope } from "effect"
 import { Client, Pool, Transport } from "httpfx"
 import type { Response } from "httpfx"
-import { gzipSync } from "node:zlib"
 import { vi } from "vitest"
 import { ca, h2Server, serverCert, serverKey } from "../h2/servers.js"
-import { eventually, httpServer, httpsServer, rawServer } from "../utils/servers.js"
+import { eventually, httpsServer, rawServer } from "../utils/servers.js"
+import { body, bodyHandler, bodyServer, KiB, medium, MiB, text } from "./bodies.js"
 
-const KiB = 1024
-const MiB = 1024 * KiB
-
-/** Bytes that differ from one position to the next, so a lost, doubled or misplaced piece shows. */
-const pattern = (size: number): Buffer => {
-  const out = Buffer.allocUnsafe(size)
-  for (let i = 0; i < size; i++) out[i] = (i * 31 + (i >> 12)) & 0xff
-  return out
-}
-
-const body = pattern(8 * MiB)
-const medium = pattern(200_000)
-const text = "every line of this text, gzipped\n".repeat(2000)
-
-const handler = (req: { url?: string | undefined; resume(): void }, res: import("node:http").ServerResponse) => {
-  req.resume()
-  if (req.url === "/chunked") {
-    // No Content-Length: chunked framing, in uneven pieces.
-    for (let offset = 0, step = 1; offset < body.length; step = (step % 7) + 1) {
-      const end = Math.min(body.length, offset + step * 65_537)
-      res.write(body.subarray(offset, end))
-      offset = end
-    }
-    res.end()
-  } else if (req.url === "/gzip") {
-    res.setHeader("Content-Encoding", "gzip")
-    res.end(gzipSync(text))
-  } else if (req.url === "/medium") {
-    res.setHeader("Content-Length", String(medium.length))
-    res.end(medium)
-  } else if (req.url === "/small") {
-    res.end("ok")
-  } else {
-    res.setHeader("Content-Length", String(body.length))
-    res.end(body)
-  }
-}
-
-const server = () => httpServer(handler)
+const server = bodyServer
 
 interface Read {
   readonly bytes: Buffer
@@ -227,7 +189,7 @@ describe("StreamingResponse.runForEach with a buffer", () => {
       )
       expect(gzip.bytes.toString("utf8")).toBe(text)
 
-      const https = yield* httpsServer({ key: serverKey, cert: serverCert }, handler)
+      const https = yield* httpsServer({ key: serverKey, cert: serverCert }, bodyHandler)
       const overTls = yield* Effect.scoped(
         Effect.flatMap(pool.stream("GET", `${https.url}/chunked`), (r) => readThrough(r, new Uint8Array(100_000)))
       )

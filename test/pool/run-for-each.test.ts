@@ -6,42 +6,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import { Client, Pool, Response, Transport } from "httpfx"
-import { gzipSync } from "node:zlib"
-import { eventually, httpServer, rawServer } from "../utils/servers.js"
+import { eventually, rawServer } from "../utils/servers.js"
+import { body, bodyServer, MiB, text } from "./bodies.js"
 
-const MiB = 1024 * 1024
-
-/** Bytes that differ from one position to the next, so a lost, doubled or misplaced chunk shows. */
-const pattern = (size: number): Buffer => {
-  const out = Buffer.allocUnsafe(size)
-  for (let i = 0; i < size; i++) out[i] = (i * 31 + (i >> 12)) & 0xff
-  return out
-}
-
-const body = pattern(8 * MiB)
-const text = "every line of this text, gzipped\n".repeat(2000)
-
-const server = () =>
-  httpServer((req, res) => {
-    req.resume()
-    if (req.url === "/chunked") {
-      // No Content-Length: chunked framing, in uneven pieces.
-      for (let offset = 0, step = 1; offset < body.length; step = (step % 7) + 1) {
-        const end = Math.min(body.length, offset + step * 65_537)
-        res.write(body.subarray(offset, end))
-        offset = end
-      }
-      res.end()
-    } else if (req.url === "/gzip") {
-      res.setHeader("Content-Encoding", "gzip")
-      res.end(gzipSync(text))
-    } else if (req.url === "/small") {
-      res.end("ok")
-    } else {
-      res.setHeader("Content-Length", String(body.length))
-      res.end(body)
-    }
-  })
+const server = bodyServer
 
 /** Read a body with runForEach, keeping the chunks. */
 const collect = (response: Response.StreamingResponse) =>
