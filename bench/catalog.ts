@@ -24,6 +24,23 @@ const boundedSkip = "n/a (a way to issue the queue workload's burst: queue only)
 const onlyQueue = { get1k: boundedSkip, post1k: boundedSkip, get100k: boundedSkip, download64m: boundedSkip }
 const queueSkip = "n/a (the queue workload runs the floor, httpfx, undici Pool and node:http only)"
 
+/**
+ * A client run with `--variant`: its name is the one the client reports (`client-variant`, see the harness's
+ * `variantName`), so the two cannot drift apart.
+ */
+const variantOf = (
+  client: string,
+  variant: string,
+  label: string,
+  skips: Partial<Record<WorkloadName, string>>
+): ClientSpec => ({
+  name: `${client}-${variant}`,
+  label,
+  file: `clients/${client}.ts`,
+  args: ["--variant", variant],
+  skips
+})
+
 export const clientSpecs: ReadonlyArray<ClientSpec> = [
   {
     name: "raw-socket",
@@ -31,70 +48,22 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
     file: "clients/raw-socket.ts",
     args: [],
   },
-  {
-    name: "raw-socket-stream",
-    label: "raw socket + Effect Stream (floor)",
-    file: "clients/raw-socket.ts",
-    args: ["--variant", "stream"],
-    skips: {
-      get1k: streamFloorSkip,
-      post1k: streamFloorSkip,
-      get100k: streamFloorSkip,
-      queue10k: streamFloorSkip
-    }
-  },
-  {
-    name: "raw-socket-into",
-    label: "raw socket, one reused buffer (floor)",
-    file: "clients/raw-socket.ts",
-    args: ["--variant", "into"],
-    skips: onlyDownload
-  },
+  variantOf("raw-socket", "stream", "raw socket + Effect Stream (floor)", {
+    get1k: streamFloorSkip,
+    post1k: streamFloorSkip,
+    get100k: streamFloorSkip,
+    queue10k: streamFloorSkip
+  }),
+  variantOf("raw-socket", "into", "raw socket, one reused buffer (floor)", onlyDownload),
   { name: "undici-pool", label: "undici Pool.request", file: "clients/undici-pool.ts", args: [] },
   { name: "httpfx-client", label: "httpfx Client.get", file: "clients/httpfx-client.ts", args: [] },
   { name: "httpfx-pool", label: "httpfx Pool.request", file: "clients/httpfx-pool.ts", args: [] },
-  {
-    name: "httpfx-client-foreach",
-    label: "httpfx Client + runForEach",
-    file: "clients/httpfx-client.ts",
-    args: ["--variant", "foreach"],
-    skips: onlyDownload
-  },
-  {
-    name: "httpfx-pool-foreach",
-    label: "httpfx Pool + runForEach",
-    file: "clients/httpfx-pool.ts",
-    args: ["--variant", "foreach"],
-    skips: onlyDownload
-  },
-  {
-    name: "httpfx-client-into",
-    label: "httpfx Client + runForEach into a buffer",
-    file: "clients/httpfx-client.ts",
-    args: ["--variant", "into"],
-    skips: onlyDownload
-  },
-  {
-    name: "httpfx-pool-into",
-    label: "httpfx Pool + runForEach into a buffer",
-    file: "clients/httpfx-pool.ts",
-    args: ["--variant", "into"],
-    skips: onlyDownload
-  },
-  {
-    name: "httpfx-client-bounded",
-    label: "httpfx Client.get, concurrency C",
-    file: "clients/httpfx-client.ts",
-    args: ["--variant", "bounded"],
-    skips: onlyQueue
-  },
-  {
-    name: "httpfx-pool-bounded",
-    label: "httpfx Pool.request, concurrency C",
-    file: "clients/httpfx-pool.ts",
-    args: ["--variant", "bounded"],
-    skips: onlyQueue
-  },
+  variantOf("httpfx-client", "foreach", "httpfx Client + runForEach", onlyDownload),
+  variantOf("httpfx-pool", "foreach", "httpfx Pool + runForEach", onlyDownload),
+  variantOf("httpfx-client", "into", "httpfx Client + runForEach into a buffer", onlyDownload),
+  variantOf("httpfx-pool", "into", "httpfx Pool + runForEach into a buffer", onlyDownload),
+  variantOf("httpfx-client", "bounded", "httpfx Client.get, concurrency C", onlyQueue),
+  variantOf("httpfx-pool", "bounded", "httpfx Pool.request, concurrency C", onlyQueue),
   { name: "httpfx-platform", label: "httpfx Platform.layer", file: "clients/httpfx-platform.ts", args: [] },
   { name: "node-http", label: "node:http keep-alive Agent", file: "clients/node-http.ts", args: [] },
   {
