@@ -589,6 +589,8 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
           const exchange = waiters[i]
           if (exchange === undefined) continue
           if (this.all.size >= this.maxConnections && this.idleCount === 0 && this.shared.size === 0) break
+          // Gives the request up and leaves the queue (`dequeue`) when its fiber was interrupted.
+          if (exchange.interruptedWhileQueued()) continue
           waiters[i] = undefined
           this.waitCount--
           exchange.queued = false

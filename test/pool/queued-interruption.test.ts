@@ -1,0 +1,159 @@
+/**
+ * Interrupting a buffered request while it waits in the pool's queue, or after the queue gave it a connection.
+ *
+ * A queued `request` does not hand Effect a canceller (the interruption handler Effect builds around one is most of
+ * what a queued request costs in memory); the pool watches the waiting fiber instead. These tests pin down what
+ * that must still guarantee: an interrupted waiter's request is never sent, even while its fiber runs a long
+ * finalizer; a connection it was given is closed when its fiber ends; a wait that cannot be interrupted is served
+ * as usual; and nothing is left attached to a fiber that keeps running.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber } from "effect"
+import { Pool } from "httpfx"
+import type * as http from "node:http"
+import { eventually, httpServer } from "../utils/servers.js"
+
+/** A server that holds the responses to `/hold…` paths until told, answers the rest at once, and logs every path. */
+const holdingServer = () =>
+  Effect.gen(function*() {
+    const held: Array<http.ServerResponse> = []
+    const paths: Array<string> = []
+    const server = yield* httpServer((req, res) => {
+      paths.push(req.url ?? "")
+      req.resume()
+      if (req.url?.startsWith("/hold") === true) held.push(res)
+      else res.end(`served ${req.url}`)
+    })
+    return { server, held, paths }
+  })
+
+const busy = (pool: Pool.Pool) =>
+  Effect.map(
+    pool.connections,
+    (connections) => connections.filter((c) => c.state === "ACTIVE" || c.state === "CONNECTING").map(String)
+  )
+
+describe("interrupting a queued buffered request", () => {
+  it.scopedLive("while its fiber runs a long finalizer, the freed slot passes it over: its request is never sent", () =>
+    Effect.gen(function*() {
+      const { held, paths, server } = yield* holdingServer()
+      const pool = yield* Pool.make({ maxConnections: 1, timeout: null })
+      const occupant = yield* Effect.fork(pool.request("GET", `${server.url}/hold`))
+      yield* eventually(() => held.length === 1, 2_000, "the occupant to reach the server")
+
+      let finalizerDone = false
+      const waiter = yield* Effect.fork(
+        pool.request("GET", `${server.url}/waiter`).pipe(
+          Effect.ensuring(Effect.sleep("300 millis").pipe(Effect.andThen(() => (finalizerDone = true))))
+        )
+      )
+      yield* Effect.sleep("30 millis")
+      // Interrupt without waiting: the fiber stays alive, in its finalizer, for 300 ms.
+      const interrupted = yield* Effect.fork(Fiber.interrupt(waiter))
+      yield* Effect.sleep("30 millis")
+      expect(finalizerDone).toBe(false)
+
+      // The slot frees up while the interrupted fiber still runs: the next request gets it, not the waiter.
+      held[0]!.end("released")
+      expect((yield* Fiber.join(occupant)).text).toBe("released")
+      const later = yield* pool.request("GET", `${server.url}/later`)
+      expect(later.text).toBe("served /later")
+      expect(finalizerDone).toBe(false)
+      expect(paths).toEqual(["/hold", "/later"])
+
+      const exit = yield* Fiber.join(interrupted)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(finalizerDone).toBe(true)
+      expect(paths).toEqual(["/hold", "/later"])
+      expect(yield* busy(pool)).toEqual([])
+    }))
+
+  it.scopedLive("after the queue gave it a connection: the socket closes when its fiber ends, the slot comes back", () =>
+    Effect.gen(function*() {
+      const { held, paths, server } = yield* holdingServer()
+      const pool = yield* Pool.make({ maxConnections: 1, maxKeepaliveConnections: 1, timeout: null })
+      const occupant = yield* Effect.fork(pool.request("GET", `${server.url}/hold-1`))
+      yield* eventually(() => held.length === 1, 2_000, "the occupant to reach the server")
+      // Queued, then given the occupant's connection; its response never comes.
+      const victim = yield* Effect.fork(pool.request("GET", `${server.url}/hold-2`))
+      yield* Effect.sleep("30 millis")
+      held[0]!.end("released")
+      yield* Fiber.join(occupant)
+      yield* eventually(() => held.length === 2, 2_000, "the queued request to be sent on the freed connection")
+      expect(server.openSockets()).toBe(1)
+
+      const exit = yield* Fiber.interrupt(victim).pipe(Effect.timeoutFail({
+        duration: "2 seconds",
+        onTimeout: () => new Error("Fiber.interrupt did not return within 2 s")
+      }))
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      yield* eventually(() => server.openSockets() === 0, 2_000, "the server to see the victim's socket close")
+      expect(yield* busy(pool)).toEqual([])
+
+      const next = yield* pool.request("GET", `${server.url}/next`)
+      expect(next.text).toBe("served /next")
+      expect(paths).toEqual(["/hold-1", "/hold-2", "/next"])
+    }))
+
+  it.scopedLive("a wait that cannot be interrupted is served, however long its fiber has been interrupted", () =>
+    Effect.gen(function*() {
+      const { held, paths, server } = yield* holdingServer()
+      const pool = yield* Pool.make({ maxConnections: 1, timeout: null })
+      const occupant = yield* Effect.fork(pool.request("GET", `${server.url}/hold`))
+      yield* eventually(() => held.length === 1, 2_000, "the occupant to reach the server")
+
+      let text = ""
+      const waiter = yield* Effect.fork(
+        Effect.uninterruptible(
+          Effect.map(pool.request("GET", `${server.url}/uninterruptible`), (response) => {
+            text = response.text
+          })
+        )
+      )
+      // A finalizer of an interrupted fiber that makes a request: its fiber is interrupted before it queues.
+      const cleanup = yield* Effect.fork(
+        Effect.never.pipe(Effect.ensuring(Effect.orDie(pool.request("GET", `${server.url}/from-finalizer`))))
+      )
+      yield* Effect.sleep("30 millis")
+      const interrupted = yield* Effect.fork(Effect.all([Fiber.interrupt(waiter), Fiber.interrupt(cleanup)]))
+      yield* Effect.sleep("30 millis")
+
+      held[0]!.end("released")
+      yield* Fiber.join(occupant)
+      const [waiterExit, cleanupExit] = yield* Fiber.join(interrupted).pipe(Effect.timeoutFail({
+        duration: "2 seconds",
+        onTimeout: () => new Error("the uninterruptible request was never served: its fiber cannot end")
+      }))
+      expect(Exit.isInterrupted(waiterExit)).toBe(true)
+      expect(Exit.isInterrupted(cleanupExit)).toBe(true)
+      expect(text).toBe("served /uninterruptible")
+      expect(paths).toEqual(["/hold", "/uninterruptible", "/from-finalizer"])
+      expect(yield* busy(pool)).toEqual([])
+    }))
+
+  it.scopedLive("a fiber that queues many requests is left with no observer of the pool's", () =>
+    Effect.gen(function*() {
+      const { server } = yield* holdingServer()
+      const pool = yield* Pool.make({ maxConnections: 1, timeout: null })
+      // Two fibers take turns on one connection, so most of their requests queue.
+      const counts = { added: 0, removed: 0 }
+      const loop = (tag: string) =>
+        Effect.withFiberRuntime<void, unknown>((fiber) => {
+          const add = fiber.addObserver.bind(fiber)
+          const remove = fiber.removeObserver.bind(fiber)
+          fiber.addObserver = (observer) => {
+            counts.added++
+            add(observer)
+          }
+          fiber.removeObserver = (observer) => {
+            counts.removed++
+            remove(observer)
+          }
+          return Effect.repeatN(pool.request("GET", `${server.url}/${tag}`), 24)
+        })
+      yield* Effect.all([loop("a"), loop("b")], { concurrency: 2, discard: true })
+      expect(counts.added).toBeGreaterThan(10)
+      expect(counts.removed).toBe(counts.added)
+      expect(yield* busy(pool)).toEqual([])
+    }))
+})
