@@ -88,6 +88,11 @@ const PREALLOCATE_LIMIT = 1024 * 1024
 
 type Resume = (effect: Effect.Effect<any, any>) => void
 
+// Shared by every exchange until it has headers or body bytes of its own (a queued request holds neither), and never
+// written to: `onHead` replaces the first, `addChunk` the second.
+const NO_HEADERS: Array<string> = []
+const NO_CHUNKS: Array<Buffer> = []
+
 export class Exchange {
   // the request
   readonly startedAt = performance.now()
@@ -106,8 +111,8 @@ export class Exchange {
   reason = ""
   /** a `Version`: the HTTP/1.x minor version as the parser reports it, or 2 for HTTP/2 */
   version: Version = Version.Http11
-  rawHeaders: Array<string> = []
-  chunks: Array<Buffer> = []
+  rawHeaders: Array<string> = NO_HEADERS
+  chunks: Array<Buffer> = NO_CHUNKS
   size = 0
   /** The preallocated buffer `onBodyCopy` fills for a buffered body of declared length (also `chunks[0]`). */
   private whole: Buffer | undefined = undefined
@@ -193,8 +198,13 @@ export class Exchange {
     this.queue(chunk)
   }
 
+  private addChunk(chunk: Buffer): void {
+    if (this.chunks === NO_CHUNKS) this.chunks = [chunk]
+    else this.chunks.push(chunk)
+  }
+
   private queue(chunk: Buffer): void {
-    this.chunks.push(chunk)
+    this.addChunk(chunk)
     this.size += chunk.length
     if (this.streaming) {
       if (this.waiting === Phase.Chunk) {
@@ -227,7 +237,7 @@ export class Exchange {
       let whole = this.whole
       if (whole === undefined) {
         whole = this.whole = Buffer.allocUnsafe(declared)
-        this.chunks.push(whole)
+        this.addChunk(whole)
       }
       // The parser never passes more than the declared length.
       bytes.copy(whole, this.size, 0, n)
@@ -532,7 +542,7 @@ export class Exchange {
       chunks[0] = chunks[0]!.subarray(this.chunkOffset)
       this.chunkOffset = 0
     }
-    this.chunks = []
+    this.chunks = NO_CHUNKS
     this.size = 0
     if (this.paused && this.conn !== undefined) {
       this.paused = false
@@ -560,7 +570,7 @@ export class Exchange {
   private decodedBody(): Uint8Array | DecodingError {
     const chunks = this.chunks
     const content: Uint8Array = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size)
-    this.chunks = []
+    this.chunks = NO_CHUNKS
     this.whole = undefined
     this.size = 0
     const encoding = findHeader(this.rawHeaders, "content-encoding")

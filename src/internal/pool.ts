@@ -30,7 +30,7 @@ import { Exchange, Phase } from "./exchange.js"
 import type { ExchangeOwner } from "./exchange.js"
 import { Http11Connection } from "./h1/connection.js"
 import type { Connection, ConnectionState } from "./h1/connection.js"
-import { CHUNKED, declaredLength, encodeHead, NO_BODY } from "./h1/requestHead.js"
+import { CHUNKED, declaredLength, encodeHead, encodeHeadWith, NO_BODY } from "./h1/requestHead.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import { Http2Connection } from "./h2/connection.js"
 import type { Http2Owner } from "./h2/connection.js"
@@ -390,7 +390,18 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
         extra = proxyAuthorization(proxy)
       }
     }
-    const head = encodeHead(method, path, target.host, options?.headers, length, extra, more)
+    const head = path === target.path && target.requestTail !== undefined
+      ? encodeHeadWith(
+        method,
+        target.requestTail,
+        target.hostLine,
+        target.hostEnd,
+        options?.headers,
+        length,
+        extra,
+        more
+      )
+      : encodeHead(method, path, target.host, options?.headers, length, extra, more)
     if (typeof head !== "string") {
       return new LocalProtocolError({
         message: `${method} ${target.href}: ${head.error}`,

@@ -1,4 +1,5 @@
 import * as net from "node:net"
+import { hostLineOf, requestTailOf, targetProblem } from "./h1/requestHead.js"
 
 /** A request URL taken apart once: everything the pool and the codec need, with no further parsing. */
 export interface Target {
@@ -15,6 +16,12 @@ export interface Target {
   readonly path: string
   /** TLS server name: undefined for IP literals, where SNI must not be sent (RFC 6066 §3). */
   readonly servername: string | undefined
+  /** ` path HTTP/1.1` and CRLF, made once per URL; undefined when the path cannot be sent as it is */
+  readonly requestTail: string | undefined
+  /** `Host: host` and CRLF */
+  readonly hostLine: string
+  /** the Host line and the CRLF that ends a head */
+  readonly hostEnd: string
 }
 
 export type ParseFailure =
@@ -62,6 +69,8 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port)
   const bracketed = url.hostname
   const hostname = bracketed.startsWith("[") ? bracketed.slice(1, -1) : bracketed
+  const path = (url.pathname || "/") + url.search
+  const hostLine = hostLineOf(url.host)
   const target: Target = {
     href: url.href,
     secure,
@@ -69,8 +78,11 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
     port,
     origin: `${scheme}//${bracketed}:${port}`,
     host: url.host,
-    path: (url.pathname || "/") + url.search,
-    servername: net.isIP(hostname) === 0 ? hostname : undefined
+    path,
+    servername: net.isIP(hostname) === 0 ? hostname : undefined,
+    requestTail: targetProblem(path) === undefined ? requestTailOf(path) : undefined,
+    hostLine,
+    hostEnd: hostLine + "\r\n"
   }
   if (cache.size >= CACHE_LIMIT) cache.clear()
   cache.set(key, target)

@@ -39,11 +39,38 @@ export const encodeHead = (
    */
   more?: HeaderInput | undefined
 ): string | { readonly error: string } => {
+  const problem = targetProblem(path)
+  if (problem !== undefined) return { error: problem }
+  const hostLine = hostLineOf(host)
+  return encodeHeadWith(method, requestTailOf(path), hostLine, hostLine + "\r\n", headers, bodyLength, extra, more)
+}
+
+/** Why `path` cannot be a request target, if it cannot. */
+export const targetProblem = (path: string): string | undefined =>
+  INVALID_TARGET.test(path) ? `The request target ${JSON.stringify(path)} contains a space or control character` : undefined
+
+/** What follows the method in the request line: ` /path HTTP/1.1` and its CRLF. */
+export const requestTailOf = (path: string): string => " " + path + " HTTP/1.1\r\n"
+
+export const hostLineOf = (host: string): string => "Host: " + host + "\r\n"
+
+/**
+ * `encodeHead` with the parts that depend only on the URL made beforehand (a parsed URL keeps them, see `Target`):
+ * the request line's tail (a valid target), the Host line, and the Host line with the head's final CRLF. A head of
+ * few pieces is also a head of few strings while its request waits in the queue.
+ */
+export const encodeHeadWith = (
+  method: string,
+  requestTail: string,
+  hostLine: string,
+  hostEnd: string,
+  headers: HeaderInput | undefined,
+  bodyLength: number,
+  extra: string,
+  more: HeaderInput | undefined
+): string | { readonly error: string } => {
   if (!knownMethods.has(method) && !TOKEN.test(method)) {
     return { error: `The method ${JSON.stringify(method)} is not a valid HTTP token` }
-  }
-  if (INVALID_TARGET.test(path)) {
-    return { error: `The request target ${JSON.stringify(path)} contains a space or control character` }
   }
   let fields = headers === undefined ? NO_FIELDS : fieldsOf(headers)
   if ("error" in fields) return fields
@@ -52,17 +79,16 @@ export const encodeHead = (
     if ("error" in added) return added
     fields = join(fields, added)
   }
-  let head = method + " " + path + " HTTP/1.1\r\n" + fields.lines
   const { framing, hasHost, userCoding, userLength } = fields
-  if (!hasHost) head = head + "Host: " + host + "\r\n"
-  if (extra !== "") head += extra
+  // What follows the caller's fields and the Host line: httpfx's own fields, then framing.
+  let rest = extra
   if (framing === 0) {
     if (bodyLength >= 0) {
-      if (bodyLength > 0 || expectsBody(method)) head += "Content-Length: " + bodyLength + "\r\n"
+      if (bodyLength > 0 || expectsBody(method)) rest += "Content-Length: " + bodyLength + "\r\n"
     } else if (bodyLength === CHUNKED) {
-      head += "Transfer-Encoding: chunked\r\n"
+      rest += "Transfer-Encoding: chunked\r\n"
     } else if (expectsBody(method)) {
-      head += "Content-Length: 0\r\n"
+      rest += "Content-Length: 0\r\n"
     }
   } else {
     // Framing headers from the caller are accepted only when they tell the truth about the body: a length that
@@ -70,7 +96,9 @@ export const encodeHead = (
     const problem = checkFraming(userLength, userCoding, bodyLength)
     if (problem !== undefined) return { error: problem }
   }
-  return head + "\r\n"
+  const head = method + requestTail + fields.lines
+  if (hasHost) return head + rest + "\r\n"
+  return rest === "" ? head + hostEnd : head + hostLine + rest + "\r\n"
 }
 
 const checkFraming = (length: string | undefined, coding: string | undefined, bodyLength: number) => {

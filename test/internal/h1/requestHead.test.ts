@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest"
-import { CHUNKED, declaredLength, encodeHead, NO_BODY } from "../../../src/internal/h1/requestHead.js"
+import {
+  CHUNKED,
+  declaredLength,
+  encodeHead,
+  encodeHeadWith,
+  hostLineOf,
+  NO_BODY,
+  requestTailOf
+} from "../../../src/internal/h1/requestHead.js"
+import { parseTarget } from "../../../src/internal/url.js"
+import type { Target } from "../../../src/internal/url.js"
 
 const errorOf = (result: ReturnType<typeof encodeHead>) => typeof result === "string" ? undefined : result.error
 
@@ -82,5 +92,37 @@ describe("encodeHead", () => {
       expect(declaredLength([["x", "y"]])).toBe(-1)
       expect(errorOf(encodeHead("POST", "/", "h", { "content-length": "twelve" }, CHUNKED))).toMatch(/not a number/)
     })
+  })
+
+  it("with the parts a parsed URL keeps, builds the very head encodeHead builds", () => {
+    const target = parseTarget("http://example.com:8080/a/b?c=1") as Target
+    expect(target.requestTail).toBe(requestTailOf("/a/b?c=1"))
+    expect(target.hostLine).toBe(hostLineOf("example.com:8080"))
+    const cases: ReadonlyArray<readonly [string, Parameters<typeof encodeHead>[3], number, string, Parameters<typeof encodeHead>[6]]> = [
+      ["GET", undefined, NO_BODY, "", undefined],
+      ["GET", { Accept: "*/*" }, NO_BODY, "", { "X-More": "1" }],
+      ["GET", { Host: "other.example" }, NO_BODY, "", undefined],
+      ["POST", { "content-type": "text/plain" }, 5, "", undefined],
+      ["POST", undefined, NO_BODY, "", undefined],
+      ["PUT", [["a", "1"]], CHUNKED, "Proxy-Authorization: Basic eDp5\r\n", undefined],
+      ["DELETE", { host: "h" }, 3, "Proxy-Authorization: Basic eDp5\r\n", undefined],
+      ["POST", { "Content-Length": "10" }, 3, "", undefined],
+      ["G ET", undefined, NO_BODY, "", undefined]
+    ]
+    for (const [method, headers, length, extra, more] of cases) {
+      const expected = encodeHead(method, target.path, target.host, headers, length, extra, more)
+      const actual = encodeHeadWith(
+        method,
+        target.requestTail!,
+        target.hostLine,
+        target.hostEnd,
+        headers,
+        length,
+        extra,
+        more
+      )
+      expect(actual).toEqual(expected)
+    }
+    expect(encodeHead("GET", "/p", "h", undefined, NO_BODY)).toBe("GET /p HTTP/1.1\r\nHost: h\r\n\r\n")
   })
 })
