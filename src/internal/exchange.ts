@@ -6,11 +6,9 @@
  * through `await`. Exactly one fiber callback is pending at any moment, so each wait is one `Effect.async`.
  */
 import * as Headers from "@effect/platform/Headers"
-import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as RuntimeFlags from "effect/RuntimeFlags"
@@ -324,8 +322,16 @@ export class Exchange {
     return Effect.async<A, E>((resume) => this.register(resume, phase, start))
   }
 
-  /** The body of an `Effect.async` registration: returns the canceller while the fiber waits. */
-  register(resume: Resume, phase: Phase, start?: (exchange: Exchange) => void): Effect.Effect<void> | undefined {
+  /**
+   * The body of an `Effect.async` registration: returns the canceller while the fiber waits. A `guarded` wait gets
+   * none: the reader's loop around it calls `readerInterrupted` instead (one handler per body, not one per read).
+   */
+  register(
+    resume: Resume,
+    phase: Phase,
+    start?: (exchange: Exchange) => void,
+    guarded = false
+  ): Effect.Effect<void> | undefined {
     this.waiting = phase
     this.resume = resume
     if (start !== undefined) {
@@ -334,9 +340,14 @@ export class Exchange {
     } else {
       this.check()
     }
-    if (this.resume === undefined) return undefined
+    if (this.resume === undefined || guarded) return undefined
     if (this.queued && phase === Phase.Complete && this.watchFiber()) return undefined
     return Effect.sync(() => this.cancel())
+  }
+
+  /** The loop reading this body (`runForEach`) was interrupted: a guarded wait in progress ends as a canceller would. */
+  readerInterrupted(): void {
+    if (this.resume !== undefined && (this.waiting === Phase.Chunk || this.waiting === Phase.Into)) this.cancel()
   }
 
   // A buffered request that has to queue is watched through its fiber rather than given a canceller. Effect builds an
@@ -382,16 +393,15 @@ export class Exchange {
     if (this.resume !== undefined) this.cancel()
   }
 
-  /**
-   * Before a queued request is given a connection: when its watched fiber has been interrupted, the request is given
-   * up instead (answers true) — nobody waits for it any more.
-   */
-  interruptedWhileQueued(): boolean {
-    const fiber = this.fiber
-    if (fiber === undefined || Cause.isEmpty(fiber.getFiberRef(FiberRef.interruptedCause))) return false
+  /** The fiber a queued request waits in without a canceller, if it does (see `watchFiber`). */
+  get watchedFiber(): Fiber.RuntimeFiber<unknown, unknown> | undefined {
+    return this.fiber
+  }
+
+  /** Its watched fiber was interrupted while the request waited in the queue: nobody waits for it any more. */
+  giveUp(): void {
     this.unwatchFiber()
     this.cancel()
-    return true
   }
 
   /** Settle at once if what is awaited has already happened. */
@@ -627,7 +637,7 @@ export class Exchange {
     return Effect.async<number, Option.Option<HttpError.HttpError>>((resume) => {
       this.intoBuffer = buffer
       this.intoWaiting = true
-      return this.register(resume, Phase.Into)
+      return this.register(resume, Phase.Into, undefined, true)
     })
   }
 
@@ -650,17 +660,22 @@ export class Exchange {
     return n
   }
 
-  /** The raw body as a stream of chunks; one pull per chunk batch, and the pull itself applies backpressure. */
-  pull(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>> {
+  /**
+   * The raw body as a stream of chunks; one pull per chunk batch, and the pull itself applies backpressure. A
+   * `guarded` pull is for a loop that calls `readerInterrupted` when it is interrupted (see `register`).
+   */
+  pull(guarded = false): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>> {
     if (this.chunks.length > 0) return Effect.succeed(this.takeChunks())
     if (this.bodyDone) return Effect.fail(Option.none())
     if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
-    return this.await<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>(Phase.Chunk)
+    if (!guarded) return this.await<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>(Phase.Chunk)
+    return Effect.async((resume) => this.register(resume, Phase.Chunk, undefined, true))
   }
 }
 
 class StreamingResponseImpl extends StreamingBase {
   private readonly pull: BodyPull = Effect.suspend(() => this.exchange.pull())
+  private readonly guardedPull: BodyPull = Effect.suspend(() => this.exchange.pull(true))
 
   constructor(private readonly exchange: Exchange) {
     super(
@@ -680,7 +695,11 @@ class StreamingResponseImpl extends StreamingBase {
   }
 
   protected override rawPull(): BodyPull {
-    return this.pull
+    return this.guardedPull
+  }
+
+  protected override readerInterrupted(): Effect.Effect<void> {
+    return Effect.sync(() => this.exchange.readerInterrupted())
   }
 
   protected override rawReadInto(): BodyReadInto {

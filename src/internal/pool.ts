@@ -11,9 +11,11 @@
  * http2 both maps stay empty and cost one size check.
  */
 import type * as net from "node:net"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -600,8 +602,12 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
           const exchange = waiters[i]
           if (exchange === undefined) continue
           if (this.all.size >= this.maxConnections && this.idleCount === 0 && this.shared.size === 0) break
-          // Gives the request up and leaves the queue (`dequeue`) when its fiber was interrupted.
-          if (exchange.interruptedWhileQueued()) continue
+          // A request whose watched fiber was interrupted is given up (which takes it out of the queue), not sent.
+          const fiber = exchange.watchedFiber
+          if (fiber !== undefined && !Cause.isEmpty(fiber.getFiberRef(FiberRef.interruptedCause))) {
+            exchange.giveUp()
+            continue
+          }
           waiters[i] = undefined
           this.waitCount--
           exchange.queued = false

@@ -338,6 +338,19 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     return undefined
   }
 
+  /**
+   * What runs when a `runForEach` loop over `rawPull` or `rawReadInto` is interrupted: a subclass whose waits there
+   * have no canceller of their own ends them here.
+   */
+  protected readerInterrupted(): Effect.Effect<void> | undefined {
+    return undefined
+  }
+
+  private guarded<E, R>(loop: Effect.Effect<void, E, R>): Effect.Effect<void, E, R> {
+    const stop = this.readerInterrupted()
+    return stop === undefined ? loop : Effect.onInterrupt(loop, () => stop)
+  }
+
   runForEach<E, R>(
     f: (chunk: Uint8Array) => Effect.Effect<void, E, R>,
     options?: RunForEachOptions
@@ -349,7 +362,7 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
       // A body to decode goes through the decoders' streams, and a body given as a Stream is read as one.
       if (pull === undefined) return Stream.runForEach(this.stream, f)
       const consumed = this.claimBody()
-      return consumed !== undefined ? Effect.fail(consumed) : forEachPulled(pull, f)
+      return consumed !== undefined ? Effect.fail(consumed) : this.guarded(forEachPulled(pull, f))
     })
   }
 
@@ -372,7 +385,7 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     // Decoded bodies, and bodies given as a Stream, come in chunks of their own: those are copied in.
     if (read === undefined) return this.runForEach(copiedInto(view, f))
     const consumed = this.claimBody()
-    return consumed !== undefined ? Effect.fail(consumed) : forEachRead(read, view, f)
+    return consumed !== undefined ? Effect.fail(consumed) : this.guarded(forEachRead(read, view, f))
   }
 
   get text(): Stream.Stream<string, HttpError.HttpError> {

@@ -294,6 +294,44 @@ describe("StreamingResponse.runForEach with a buffer", () => {
       expect(sockets).toBe(2)
     }))
 
+  it.scopedLive("cut short by a timeout while its scope stays open: the socket closes at once, the buffer is left", () =>
+    Effect.gen(function*() {
+      // Half of the declared body at once, the rest 150 ms later: the timeout fires while the reader waits.
+      const stalled = yield* rawServer((socket) => {
+        socket.once("data", () => {
+          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${2 * MiB}\r\n\r\n`)
+          socket.write(body.subarray(0, MiB))
+          setTimeout(() => socket.destroyed || socket.write(body.subarray(MiB, 2 * MiB)), 150).unref()
+        })
+      })
+      const pool = yield* Pool.make({ maxConnections: 1 })
+      // Without a buffer too: runForEach's plain reads wait the same way.
+      for (const buffer of [new Uint8Array(64 * KiB), undefined]) {
+        const what = buffer === undefined ? "without a buffer" : "through a buffer"
+        yield* Effect.scoped(Effect.gen(function*() {
+          const response = yield* pool.stream("GET", `${stalled.url}/`)
+          let total = 0
+          const count = (chunk: Uint8Array) =>
+            Effect.sync(() => {
+              total += chunk.length
+            })
+          const read = buffer === undefined ? response.runForEach(count) : response.runForEach(count, { buffer })
+          const outcome = yield* Effect.exit(Effect.timeoutFail(read, {
+            duration: "60 millis",
+            onTimeout: () => new Error("timed out")
+          }))
+          expect(Exit.isFailure(outcome), what).toBe(true)
+          expect(total, what).toBe(MiB)
+          buffer?.fill(0xee)
+          // The response's scope is still open: the read's end alone closes the unfinished connection.
+          yield* eventually(() => stalled.openSockets() === 0, 1_000, `the server to see the socket close (${what})`)
+          expect((yield* pool.connections).filter((c) => c.state !== "CLOSED"), what).toEqual([])
+          yield* Effect.sleep("200 millis")
+          expect(buffer === undefined || buffer.every((byte) => byte === 0xee), what).toBe(true)
+        }))
+      }
+    }))
+
   it.scopedLive("a slow reader is not a slow server: the read timeout runs only while the reader waits", () =>
     Effect.gen(function*() {
       const { url } = yield* server()
