@@ -8,7 +8,7 @@
  * as usual; and nothing is left attached to a fiber that keeps running.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
 import { Pool } from "httpfx"
 import type * as http from "node:http"
 import { eventually, httpServer } from "../utils/servers.js"
@@ -155,5 +155,45 @@ describe("interrupting a queued buffered request", () => {
       expect(counts.added).toBeGreaterThan(10)
       expect(counts.removed).toBe(counts.added)
       expect(yield* busy(pool)).toEqual([])
+    }))
+
+  it.scopedLive("a waiter that the pool timeout or the pool's closing ends is failed, and leaves no observer", () =>
+    Effect.gen(function*() {
+      const { held, server } = yield* holdingServer()
+      const counts = { added: 0, removed: 0 }
+      // The request runs in a fiber whose observers are counted, as in the test above.
+      const counted = <A, E>(effect: Effect.Effect<A, E>) =>
+        Effect.withFiberRuntime<A, E>((fiber) => {
+          const add = fiber.addObserver.bind(fiber)
+          const remove = fiber.removeObserver.bind(fiber)
+          fiber.addObserver = (observer) => {
+            counts.added++
+            add(observer)
+          }
+          fiber.removeObserver = (observer) => {
+            counts.removed++
+            remove(observer)
+          }
+          return effect
+        })
+
+      const scope = yield* Scope.make()
+      const pool = yield* Pool.make({ maxConnections: 1, timeout: null }).pipe(Scope.extend(scope))
+      yield* Effect.fork(pool.request("GET", `${server.url}/hold`))
+      yield* eventually(() => held.length === 1, 2_000, "the occupant to reach the server")
+
+      const timedOut = yield* Effect.flip(counted(pool.request("GET", `${server.url}/late`, { timeout: { pool: 50 } })))
+      expect(timedOut._tag).toBe("PoolTimeout")
+      expect(counts).toEqual({ added: 1, removed: 1 })
+
+      const waiting = yield* Effect.fork(counted(pool.request("GET", `${server.url}/never`)))
+      yield* Effect.sleep("30 millis")
+      expect(counts).toEqual({ added: 2, removed: 1 })
+      yield* Scope.close(scope, Exit.void)
+      // Counted before the join below, which observes the fiber too.
+      expect(counts).toEqual({ added: 2, removed: 2 })
+      const closed = yield* Effect.flip(Fiber.join(waiting))
+      expect(closed._tag).toBe("ConnectError")
+      expect(closed.message).toContain("/never")
     }))
 })
