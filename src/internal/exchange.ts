@@ -120,6 +120,11 @@ export class Exchange {
   finish: ((response: Response) => void) | undefined = undefined
   /** Sees a streaming response's head before the waiting fiber is resumed with it. */
   onStreamingHead: ((response: StreamingResponse & { abandon(): void }) => void) | undefined = undefined
+  /**
+   * A reader has asked for body bytes. Until one does, the few bytes that arrive with the head are copied, rather
+   * than read into a slab of their own that the reader (which may well bring its own buffer) would mostly not use.
+   */
+  bodyAsked = false
   /** finished from the pool's point of view: completed, failed, or abandoned */
   done = false
   headReceived = false
@@ -628,6 +633,7 @@ export class Exchange {
    * into memory of its choosing the socket reads straight into `buffer`.
    */
   pullInto(buffer: Buffer): Effect.Effect<number, Option.Option<HttpError.HttpError>> {
+    this.bodyAsked = true
     if (this.chunks.length > 0) return Effect.succeed(this.takeInto(buffer))
     if (this.bodyDone) {
       this.intoBuffer = undefined
@@ -665,6 +671,7 @@ export class Exchange {
    * `guarded` pull is for a loop that calls `readerInterrupted` when it is interrupted (see `register`).
    */
   pull(guarded = false): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>> {
+    this.bodyAsked = true
     if (this.chunks.length > 0) return Effect.succeed(this.takeChunks())
     if (this.bodyDone) return Effect.fail(Option.none())
     if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))

@@ -412,7 +412,10 @@ export class Http11Connection implements Connection, ResponseHandler {
     const into = exchange?.readsInto
     if (into !== undefined) return this.readBufferInto(into)
     this.into = undefined
-    if (exchange !== undefined && exchange.streaming && !exchange.bodyDone && this.lastRead >= BULK_READ) {
+    if (
+      exchange !== undefined && exchange.streaming && exchange.bodyAsked && !exchange.bodyDone &&
+      this.lastRead >= BULK_READ
+    ) {
       if (this.own === undefined) {
         const left = this.parser.lengthLeft
         const room = this.slab === undefined ? 0 : this.slab.length - this.slabUsed
