@@ -718,6 +718,7 @@ class StreamingResponseImpl extends StreamingBase {
     return Effect.suspend(() => {
       const consumed = this.claimBody()
       if (consumed !== undefined) return Effect.fail(consumed)
+      this.exchange.bodyAsked = true
       return Effect.map(
         this.exchange.await<Uint8Array, HttpError.HttpError>(Phase.Rest),
         (content) => this.toBuffered(content)

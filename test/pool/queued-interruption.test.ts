@@ -27,6 +27,28 @@ const holdingServer = () =>
     return { server, held, paths }
   })
 
+/** Observers added to and removed from a fiber, as `observed` counts them. */
+interface ObserverCounts {
+  added: number
+  removed: number
+}
+
+/** Runs `effect` in its fiber with every observer added to or removed from that fiber counted in `counts`. */
+const observed = <A, E>(counts: ObserverCounts, effect: Effect.Effect<A, E>) =>
+  Effect.withFiberRuntime<A, E>((fiber) => {
+    const add = fiber.addObserver.bind(fiber)
+    const remove = fiber.removeObserver.bind(fiber)
+    fiber.addObserver = (observer) => {
+      counts.added++
+      add(observer)
+    }
+    fiber.removeObserver = (observer) => {
+      counts.removed++
+      remove(observer)
+    }
+    return effect
+  })
+
 const busy = (pool: Pool.Pool) =>
   Effect.map(
     pool.connections,
@@ -137,20 +159,7 @@ describe("interrupting a queued buffered request", () => {
       const pool = yield* Pool.make({ maxConnections: 1, timeout: null })
       // Two fibers take turns on one connection, so most of their requests queue.
       const counts = { added: 0, removed: 0 }
-      const loop = (tag: string) =>
-        Effect.withFiberRuntime<void, unknown>((fiber) => {
-          const add = fiber.addObserver.bind(fiber)
-          const remove = fiber.removeObserver.bind(fiber)
-          fiber.addObserver = (observer) => {
-            counts.added++
-            add(observer)
-          }
-          fiber.removeObserver = (observer) => {
-            counts.removed++
-            remove(observer)
-          }
-          return Effect.repeatN(pool.request("GET", `${server.url}/${tag}`), 24)
-        })
+      const loop = (tag: string) => observed(counts, Effect.repeatN(pool.request("GET", `${server.url}/${tag}`), 24))
       yield* Effect.all([loop("a"), loop("b")], { concurrency: 2, discard: true })
       expect(counts.added).toBeGreaterThan(10)
       expect(counts.removed).toBe(counts.added)
@@ -161,21 +170,7 @@ describe("interrupting a queued buffered request", () => {
     Effect.gen(function*() {
       const { held, server } = yield* holdingServer()
       const counts = { added: 0, removed: 0 }
-      // The request runs in a fiber whose observers are counted, as in the test above.
-      const counted = <A, E>(effect: Effect.Effect<A, E>) =>
-        Effect.withFiberRuntime<A, E>((fiber) => {
-          const add = fiber.addObserver.bind(fiber)
-          const remove = fiber.removeObserver.bind(fiber)
-          fiber.addObserver = (observer) => {
-            counts.added++
-            add(observer)
-          }
-          fiber.removeObserver = (observer) => {
-            counts.removed++
-            remove(observer)
-          }
-          return effect
-        })
+      const counted = <A, E>(effect: Effect.Effect<A, E>) => observed(counts, effect)
 
       const scope = yield* Scope.make()
       const pool = yield* Pool.make({ maxConnections: 1, timeout: null }).pipe(Scope.extend(scope))

@@ -170,6 +170,19 @@ describe("StreamingResponse.runForEach with a buffer", () => {
       expect(bytes - body.length).toBeLessThanOrEqual(320 * KiB)
     }))
 
+  it.scopedLive("read, which asks for the whole rest at once, still reads into slabs, not a copy per read", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server()
+      const pool = yield* Pool.make({ maxConnections: 1 })
+      yield* Effect.scoped(Effect.flatMap(pool.stream("GET", `${url}/length`), (r) => r.runForEach(() => Effect.void)))
+      const { allocations, value: response } = yield* countingAllocations(
+        Effect.scoped(Effect.flatMap(pool.stream("GET", `${url}/length`), (r) => r.read))
+      )
+      expect(Buffer.from(response.content).equals(body)).toBe(true)
+      // 8 MiB: eight 1 MiB slabs, the copies made before the read asked, and the join; a copy per read would be dozens.
+      expect(allocations).toBeLessThanOrEqual(16)
+    }))
+
   it.scopedLive("a bad buffer fails with LocalProtocolError naming the URL, and leaves the body unread", () =>
     Effect.gen(function*() {
       const { url } = yield* server()
