@@ -27,6 +27,19 @@ const holdingServer = () =>
     return { server, held, paths }
   })
 
+/**
+ * A one-connection pool whose connection a request to `occupantPath` holds: the server keeps it waiting until
+ * `held[0].end(…)`.
+ */
+const occupiedPool = (occupantPath = "/hold", options?: Pool.Options) =>
+  Effect.gen(function*() {
+    const { held, paths, server } = yield* holdingServer()
+    const pool = yield* Pool.make({ maxConnections: 1, timeout: null, ...options })
+    const occupant = yield* Effect.fork(pool.request("GET", `${server.url}${occupantPath}`))
+    yield* eventually(() => held.length === 1, 2_000, "the occupant to reach the server")
+    return { held, occupant, paths, pool, server }
+  })
+
 /** Observers added to and removed from a fiber, as `observed` counts them. */
 interface ObserverCounts {
   added: number
@@ -58,10 +71,7 @@ const busy = (pool: Pool.Pool) =>
 describe("interrupting a queued buffered request", () => {
   it.scopedLive("while its fiber runs a long finalizer, the freed slot passes it over: its request is never sent", () =>
     Effect.gen(function*() {
-      const { held, paths, server } = yield* holdingServer()
-      const pool = yield* Pool.make({ maxConnections: 1, timeout: null })
-      const occupant = yield* Effect.fork(pool.request("GET", `${server.url}/hold`))
-      yield* eventually(() => held.length === 1, 2_000, "the occupant to reach the server")
+      const { held, occupant, paths, pool, server } = yield* occupiedPool()
 
       let finalizerDone = false
       const waiter = yield* Effect.fork(
@@ -92,10 +102,7 @@ describe("interrupting a queued buffered request", () => {
 
   it.scopedLive("after the queue gave it a connection: the socket closes when its fiber ends, the slot comes back", () =>
     Effect.gen(function*() {
-      const { held, paths, server } = yield* holdingServer()
-      const pool = yield* Pool.make({ maxConnections: 1, maxKeepaliveConnections: 1, timeout: null })
-      const occupant = yield* Effect.fork(pool.request("GET", `${server.url}/hold-1`))
-      yield* eventually(() => held.length === 1, 2_000, "the occupant to reach the server")
+      const { held, occupant, paths, pool, server } = yield* occupiedPool("/hold-1", { maxKeepaliveConnections: 1 })
       // Queued, then given the occupant's connection; its response never comes.
       const victim = yield* Effect.fork(pool.request("GET", `${server.url}/hold-2`))
       yield* Effect.sleep("30 millis")
@@ -119,10 +126,7 @@ describe("interrupting a queued buffered request", () => {
 
   it.scopedLive("a wait that cannot be interrupted is served, however long its fiber has been interrupted", () =>
     Effect.gen(function*() {
-      const { held, paths, server } = yield* holdingServer()
-      const pool = yield* Pool.make({ maxConnections: 1, timeout: null })
-      const occupant = yield* Effect.fork(pool.request("GET", `${server.url}/hold`))
-      yield* eventually(() => held.length === 1, 2_000, "the occupant to reach the server")
+      const { held, occupant, paths, pool, server } = yield* occupiedPool()
 
       let text = ""
       const waiter = yield* Effect.fork(
