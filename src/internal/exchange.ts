@@ -269,10 +269,21 @@ export class Exchange {
   }
 
   /**
-   * After each read of a connection that reads into memory of its choosing: a reader with a buffer of its own takes
-   * bytes only when it asks for them, so until it does the kernel keeps them, rather than a copy of ours.
+   * After each read of a connection that reads into memory of its choosing: true when a reader with a buffer of its
+   * own has just been handed bytes there. The connection then calls `afterReaderTurn` once the reader has had its
+   * turn, before the socket can read again.
    */
-  afterRead(): void {
+  afterRead(): boolean {
+    return this.intoBuffer !== undefined && !this.intoWaiting && !this.paused && !this.bodyDone
+  }
+
+  /**
+   * The reader has had its turn with the bytes it was handed. If it asked for more, the next read may land in its
+   * buffer as it is. If not (its `f` is still at work), the kernel keeps the bytes until it asks, rather than a copy
+   * of ours: reading stops. Deciding this only now, rather than at once, spares a reader that asks again straight
+   * away a stop and a restart of the socket for every read.
+   */
+  afterReaderTurn(): void {
     if (this.intoBuffer === undefined || this.intoWaiting || this.paused || this.bodyDone) return
     if (this.conn !== undefined) {
       this.paused = true

@@ -16,7 +16,8 @@ export class PhaseTimer {
       const kind = this.kind
       this.timer = undefined
       this.kind = 0
-      onFire(kind)
+      // 0: suspended (see `suspend`), and not armed again in time
+      if (kind !== 0) onFire(kind)
     }
   }
 
@@ -37,6 +38,15 @@ export class PhaseTimer {
   /** Restart the countdown of the current phase: bytes moved. */
   refresh(): void {
     this.timer?.refresh()
+  }
+
+  /**
+   * Stop timing for now, when the same phase is likely to be armed again soon (a reader that paused the socket
+   * between its reads): the timer stays scheduled and firing does nothing, so that arming it again refreshes it
+   * instead of allocating a new one. `disarm` for good, when whatever `onFire` reaches may be let go.
+   */
+  suspend(): void {
+    this.kind = 0
   }
 
   disarm(): void {

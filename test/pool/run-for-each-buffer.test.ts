@@ -4,6 +4,7 @@
  * allocated per read, and between chunks the server's bytes wait in the kernel. Every other body (TLS, HTTP/2,
  * decoded, a transport's Stream) is copied in. The buffer is never written once the read is over, however it ends.
  */
+import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Exit, Fiber, Scope } from "effect"
 import { Client, Pool, Transport } from "httpfx"
@@ -71,6 +72,27 @@ const countingAllocations = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         slow.mockRestore()
       })
   )
+
+/** How often the client's sockets to `url`'s port were paused, and read timers of `readMs` set, while `effect` ran. */
+const countingStops = <A, E, R>(url: string, readMs: number, effect: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => [vi.spyOn(net.Socket.prototype, "pause"), vi.spyOn(globalThis, "setTimeout")] as const),
+    ([pause, timeout]) =>
+      Effect.map(effect, (value) => ({
+        value,
+        pauses: pause.mock.contexts.filter((socket) => (socket as net.Socket).remotePort === Number(new URL(url).port))
+          .length,
+        readTimers: timeout.mock.calls.filter(([, ms]) => ms === readMs).length
+      })),
+    ([pause, timeout]) =>
+      Effect.sync(() => {
+        pause.mockRestore()
+        timeout.mockRestore()
+      })
+  )
+
+/** An f that is still at work when the event loop next polls its sockets. */
+const acrossAPoll = () => Effect.promise(() => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))))
 
 describe("StreamingResponse.runForEach with a buffer", () => {
   it.scopedLive("every byte in order through the buffer, Content-Length and chunked; the connection goes back", () =>
@@ -150,6 +172,30 @@ describe("StreamingResponse.runForEach with a buffer", () => {
         return yield* countingAllocations(response.runForEach(() => Effect.void))
       }))
       expect(plain.allocations).toBeGreaterThanOrEqual(4)
+    }))
+
+  it.scopedLive("a reader that asks again at once keeps the socket reading; one still at work stops it meanwhile", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server()
+      const readMs = 12_345
+      const pool = yield* Pool.make({ timeout: { read: readMs } })
+      const read = (pause?: (index: number) => Effect.Effect<void>) =>
+        Effect.scoped(Effect.flatMap(
+          pool.stream("GET", `${url}/length`),
+          (r) => countingStops(url, readMs, readThrough(r, new Uint8Array(64 * KiB), pause))
+        ))
+      // f ends before the socket is polled again: the next read may land in the buffer as it is, over 128 reads.
+      const eager = yield* read()
+      expect(eager.value.bytes.equals(body)).toBe(true)
+      expect(eager.value.sizes.length).toBeGreaterThanOrEqual(128)
+      expect(eager.pauses).toBeLessThanOrEqual(2)
+      // f still at work when the socket is polled: reading stops for each such chunk, so nothing lands in the buffer
+      // while f has it (readThrough checks every chunk at the end of its f).
+      const busy = yield* read(acrossAPoll)
+      expect(busy.value.bytes.equals(body)).toBe(true)
+      expect(busy.pauses).toBeGreaterThanOrEqual(busy.value.sizes.length / 2)
+      // The read timeout stands still while reading stops, and goes on with the same timer when it restarts.
+      expect(busy.readTimers).toBeLessThanOrEqual(2)
     }))
 
   it.scopedLive("until a reader asks, the bytes after the head are copied, not read into a slab it may not use", () =>

@@ -94,6 +94,8 @@ const BULK_READ = 64 * 1024
 const SLAB_SIZE = 4 * READ_SIZE
 /** A slab with less room than this left (and than the body still needs) is retired: the next read gets a new one. */
 const SLAB_MIN_ROOM = READ_SIZE
+/** Queues a microtask without the allocations of `queueMicrotask` (an async resource and a bound function each). */
+const RESOLVED = Promise.resolve()
 
 export class Http11Connection implements Connection, ResponseHandler {
   readonly httpVersion = "HTTP/1.1" as const
@@ -152,6 +154,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     this.onError = this.onError.bind(this)
     this.onClose = this.onClose.bind(this)
     this.onDrain = this.onDrain.bind(this)
+    this.afterReaderTurn = this.afterReaderTurn.bind(this)
     this.timer = new PhaseTimer((kind) => this.onTimer(kind))
     this.exchange = exchange
     exchange.conn = this
@@ -284,7 +287,7 @@ export class Http11Connection implements Connection, ResponseHandler {
   pauseReading(_exchange: Exchange): void {
     this.socket.pause()
     // A consumer that reads slowly is not a server that answers slowly.
-    if (this.timer.kind === Timer.Read) this.disarm()
+    if (this.timer.kind === Timer.Read) this.timer.suspend()
   }
 
   resumeReading(_exchange: Exchange): void {
@@ -402,8 +405,16 @@ export class Http11Connection implements Connection, ResponseHandler {
       this.own = undefined
       this.slabUsed += nread
     }
-    if (exchange !== undefined && exchange === this.exchange) exchange.afterRead()
+    if (exchange !== undefined && exchange === this.exchange && exchange.afterRead()) {
+      // The reader is resumed on a microtask queued while the bytes were handed over; this one runs after it, and
+      // still before the socket reads again (Node drains microtasks before it returns to the event loop).
+      RESOLVED.then(this.afterReaderTurn)
+    }
     return true
+  }
+
+  private afterReaderTurn(): void {
+    this.exchange?.afterReaderTurn()
   }
 
   /** Node asks before the first read and after each one. */
