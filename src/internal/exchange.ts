@@ -137,9 +137,9 @@ export class Exchange {
   private head: StreamingResponse | undefined = undefined
 
   // a reader with a buffer of its own (`runForEach` with `buffer`)
-  /** its buffer, for as long as the exchange may write into it */
-  private intoBuffer: Buffer | undefined = undefined
-  /** the reader waits for bytes in `intoBuffer` */
+  /** it, with its buffer, for as long as the exchange may write into that */
+  private into: IntoRead | undefined = undefined
+  /** the reader waits for bytes in its buffer */
   private intoWaiting = false
   /** how much of `chunks[0]` that reader has already taken */
   private chunkOffset = 0
@@ -194,9 +194,9 @@ export class Exchange {
 
   onBody(chunk: Buffer): void {
     if (this.intoWaiting) {
-      const n = chunk.copy(this.intoBuffer!, 0, 0)
+      const n = chunk.copy(this.into!.buffer, 0, 0)
       if (n < chunk.length) this.queue(chunk.subarray(n))
-      return this.settleInto(n)
+      return this.settleInto(this.into!, n)
     }
     this.queue(chunk)
   }
@@ -228,13 +228,13 @@ export class Exchange {
   onBodyCopy(bytes: Buffer, declared: number): void {
     const n = bytes.length
     if (this.intoWaiting) {
-      const taken = bytes.copy(this.intoBuffer!, 0, 0)
+      const taken = bytes.copy(this.into!.buffer, 0, 0)
       if (taken < n) {
         const rest = Buffer.allocUnsafe(n - taken)
         bytes.copy(rest, 0, taken, n)
         this.queue(rest)
       }
-      return this.settleInto(taken)
+      return this.settleInto(this.into!, taken)
     }
     if (!this.streaming && declared > 0 && declared <= PREALLOCATE_LIMIT) {
       let whole = this.whole
@@ -254,9 +254,9 @@ export class Exchange {
 
   /** A read of `n` body bytes landed straight in the reader's buffer (see `readsInto`). */
   onBodyInPlace(n: number): void {
-    if (this.intoWaiting) return this.settleInto(n)
+    if (this.intoWaiting) return this.settleInto(this.into!, n)
     // Not reachable while the socket reads only for a waiting reader; should it happen, the bytes are not lost.
-    if (this.intoBuffer !== undefined) this.queue(Buffer.from(this.intoBuffer.subarray(0, n)))
+    if (this.into !== undefined) this.queue(Buffer.from(this.into.buffer.subarray(0, n)))
   }
 
   /**
@@ -265,7 +265,7 @@ export class Exchange {
    * `afterRead`), so no bytes land there while the reader is using them.
    */
   get readsInto(): Buffer | undefined {
-    return this.bodyDone ? undefined : this.intoBuffer
+    return this.bodyDone ? undefined : this.into?.buffer
   }
 
   /**
@@ -274,7 +274,7 @@ export class Exchange {
    * turn, before the socket can read again.
    */
   afterRead(): boolean {
-    return this.intoBuffer !== undefined && !this.intoWaiting && !this.paused && !this.bodyDone
+    return this.into !== undefined && !this.intoWaiting && !this.paused && !this.bodyDone
   }
 
   /**
@@ -284,7 +284,7 @@ export class Exchange {
    * away a stop and a restart of the socket for every read.
    */
   afterReaderTurn(): void {
-    if (this.intoBuffer === undefined || this.intoWaiting || this.paused || this.bodyDone) return
+    if (this.into === undefined || this.intoWaiting || this.paused || this.bodyDone) return
     if (this.conn !== undefined) {
       this.paused = true
       this.conn.pauseReading(this)
@@ -295,7 +295,8 @@ export class Exchange {
   complete(): void {
     this.bodyDone = true
     this.done = true
-    this.intoBuffer = undefined
+    const into = this.into
+    this.into = undefined
     this.releaseScope()
     this.conn = undefined
     this.clearTotal()
@@ -307,7 +308,7 @@ export class Exchange {
       case Phase.Chunk:
         return this.settle(this.chunks.length > 0 ? Effect.succeed(this.takeChunks()) : Effect.fail(Option.none()))
       case Phase.Into:
-        return this.settle(Effect.fail(Option.none()))
+        return this.settleInto(into!, -1)
       case Phase.Head:
         return this.settle(Effect.succeed(this.streamingResponse()))
       case Phase.Ready:
@@ -320,7 +321,7 @@ export class Exchange {
     if (this.done && this.failure !== undefined) return
     this.failure = error
     this.done = true
-    this.intoBuffer = undefined
+    this.into = undefined
     this.releaseScope()
     this.conn = undefined
     this.clearTotal()
@@ -445,7 +446,7 @@ export class Exchange {
         return
       case Phase.Into:
         if (this.bodyDone) {
-          this.settle(Effect.fail(Option.none()))
+          this.settleInto(this.into!, -1)
         } else if (this.paused && this.conn !== undefined) {
           this.paused = false
           this.conn.resumeReading(this)
@@ -467,15 +468,18 @@ export class Exchange {
     if (resume !== undefined) resume(effect)
   }
 
-  /** The waiting fiber fails: a body reader's way (`Some`, as a pull fails) or the plain way. */
+  /** The waiting fiber fails: a stream pull's way (`Some`) or the plain way. */
   private settleFailed(error: HttpError.HttpError): void {
-    const pulling = this.waiting === Phase.Chunk || this.waiting === Phase.Into
-    this.settle(pulling ? Effect.fail(Option.some(error)) : Effect.fail(error))
+    this.settle(this.waiting === Phase.Chunk ? Effect.fail(Option.some(error)) : Effect.fail(error))
   }
 
-  /** `n` bytes are in the reader's buffer: it takes them now, and nothing more is written there until it asks again. */
-  private settleInto(n: number): void {
-    this.settle(Effect.succeed(n))
+  /**
+   * `n` bytes are in the reader's buffer (-1: the body ended): it takes them now, and nothing more is written there
+   * until it asks again.
+   */
+  private settleInto(into: IntoRead, n: number): void {
+    into.taken = n
+    this.settle(Effect.void)
   }
 
   /**
@@ -484,7 +488,7 @@ export class Exchange {
    */
   abandon(): void {
     // Whatever happens to the socket now, not one more byte goes into the reader's buffer.
-    this.intoBuffer = undefined
+    this.into = undefined
     this.intoWaiting = false
     this.clearTotal()
     this.releaseScope()
@@ -639,23 +643,25 @@ export class Exchange {
   }
 
   /**
-   * The next raw body bytes, written into `buffer` (the reader's own, as a Buffer over the same memory): how many, or
-   * `None` at the end. Bytes already queued are copied; otherwise the reader waits, and on a connection that reads
-   * into memory of its choosing the socket reads straight into `buffer`.
+   * The registration of `into`'s wait for the next raw body bytes, written into its buffer (the reader's own, as a
+   * Buffer over the same memory). Bytes already queued are copied at once; otherwise the reader waits, and on a
+   * connection that reads into memory of its choosing the socket reads straight into the buffer.
    */
-  pullInto(buffer: Buffer): Effect.Effect<number, Option.Option<HttpError.HttpError>> {
+  waitInto(into: IntoRead, resume: Resume): void {
     this.bodyAsked = true
-    if (this.chunks.length > 0) return Effect.succeed(this.takeInto(buffer))
-    if (this.bodyDone) {
-      this.intoBuffer = undefined
-      return Effect.fail(Option.none())
+    if (this.chunks.length > 0) {
+      into.taken = this.takeInto(into.buffer)
+      return resume(Effect.void)
     }
-    if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
-    return Effect.async<number, Option.Option<HttpError.HttpError>>((resume) => {
-      this.intoBuffer = buffer
-      this.intoWaiting = true
-      return this.register(resume, Phase.Into, undefined, true)
-    })
+    if (this.bodyDone) {
+      this.into = undefined
+      into.taken = -1
+      return resume(Effect.void)
+    }
+    if (this.failure !== undefined) return resume(Effect.fail(this.failure))
+    this.into = into
+    this.intoWaiting = true
+    this.register(resume, Phase.Into, undefined, true)
   }
 
   /** Queued body bytes copied into `buffer`, as many as fit. */
@@ -720,8 +726,8 @@ class StreamingResponseImpl extends StreamingBase {
     return Effect.sync(() => this.exchange.readerInterrupted())
   }
 
-  protected override rawReadInto(): BodyReadInto {
-    return (buffer) => this.exchange.pullInto(buffer)
+  protected override rawReadInto(buffer: Buffer): BodyReadInto {
+    return new IntoRead(this.exchange, buffer)
   }
 
   /** One wait for the whole rest of the body, rather than a stream pull per chunk. */
@@ -748,6 +754,15 @@ class StreamingResponseImpl extends StreamingBase {
 }
 
 /** The headers that went out, read back from the serialised head (only when someone asks). */
+/** A reader's reads straight into its buffer (see `BodyReadInto`): one `Effect.async` for all of them. */
+class IntoRead implements BodyReadInto {
+  taken = 0
+  readonly wait: Effect.Effect<void, HttpError.HttpError>
+  constructor(exchange: Exchange, readonly buffer: Buffer) {
+    this.wait = Effect.async<void, HttpError.HttpError>((resume) => exchange.waitInto(this, resume))
+  }
+}
+
 const requestHeaders = (head: string): Headers.Headers => {
   const flat: Array<string> = []
   const lines = head.split("\r\n")

@@ -74,8 +74,16 @@ export interface RunForEachOptions {
 /** One wait for the next chunks of a body: fails with `None` at its end, `Some` when it broke. */
 export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>
 
-/** The next body bytes written into the reader's buffer: how many, or `None` at the end, `Some` when it broke. */
-export type BodyReadInto = (buffer: Buffer) => Effect.Effect<number, Option.Option<HttpError.HttpError>>
+/**
+ * A body read straight into the reader's `buffer`. Each run of `wait` ends once bytes are there (or the body ended, or
+ * failed when it broke); `taken` then says how many, -1 at the end. The same `wait` serves every read, and it ends
+ * with no value to allocate: a read costs the wait and nothing else.
+ */
+export interface BodyReadInto {
+  readonly buffer: Buffer
+  readonly wait: Effect.Effect<void, HttpError.HttpError>
+  readonly taken: number
+}
 
 /**
  * Run `f` on every chunk `pull` gives, in order, until the body ends: one `Effect.async` per batch of chunks and one
@@ -94,16 +102,17 @@ const forEachPulled = <E, R>(
   return next
 }
 
-/** `f` on every read `read` makes into `buffer`: one wait and one `flatMap` per read. */
+/** `f` on every read `read` makes into its buffer: one wait and two `flatMap`s per read, built once. */
 const forEachRead = <E, R>(
   read: BodyReadInto,
-  buffer: Buffer,
   f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
 ): Effect.Effect<void, HttpError.HttpError | E, R> => {
-  const next: Effect.Effect<void, HttpError.HttpError | E, R> = Effect.matchEffect(Effect.suspend(() => read(buffer)), {
-    onFailure: (end) => Option.isNone(end) ? Effect.void : Effect.fail(end.value),
-    onSuccess: (n) => Effect.flatMap(f(buffer.subarray(0, n)), () => next)
-  })
+  const step = (): Effect.Effect<void, HttpError.HttpError | E, R> => {
+    const n = read.taken
+    return n < 0 ? Effect.void : Effect.flatMap(f(read.buffer.subarray(0, n)), again)
+  }
+  const next: Effect.Effect<void, HttpError.HttpError | E, R> = Effect.flatMap(read.wait, step)
+  const again = () => next
   return next
 }
 
@@ -334,7 +343,7 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
   }
 
   /** Likewise, a subclass that can write its raw body straight into the reader's buffer gives that read here. */
-  protected rawReadInto(): BodyReadInto | undefined {
+  protected rawReadInto(_buffer: Buffer): BodyReadInto | undefined {
     return undefined
   }
 
@@ -381,11 +390,11 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     }
     // A Buffer over the caller's memory, for Buffer's copy and for the socket to read into.
     const view = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-    const read = this.encodings().length === 0 ? this.rawReadInto() : undefined
+    const read = this.encodings().length === 0 ? this.rawReadInto(view) : undefined
     // Decoded bodies, and bodies given as a Stream, come in chunks of their own: those are copied in.
     if (read === undefined) return this.runForEach(copiedInto(view, f))
     const consumed = this.claimBody()
-    return consumed !== undefined ? Effect.fail(consumed) : this.guarded(forEachRead(read, view, f))
+    return consumed !== undefined ? Effect.fail(consumed) : this.guarded(forEachRead(read, f))
   }
 
   get text(): Stream.Stream<string, HttpError.HttpError> {

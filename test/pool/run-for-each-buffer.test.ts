@@ -198,6 +198,28 @@ describe("StreamingResponse.runForEach with a buffer", () => {
       expect(busy.readTimers).toBeLessThanOrEqual(2)
     }))
 
+  it.scopedLive("a body cut short fails with RemoteProtocolError, whether the reader waits or comes after", () =>
+    Effect.gen(function*() {
+      const cut = yield* rawServer((socket) => {
+        socket.once("data", () => {
+          socket.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+          setTimeout(() => socket.end("x".repeat(1000)), 20)
+        })
+      })
+      const pool = yield* Pool.make()
+      const readCut = (pause?: (index: number) => Effect.Effect<void>) =>
+        Effect.flip(Effect.scoped(Effect.flatMap(
+          pool.stream("GET", `${cut.url}/cut`),
+          (r) => r.runForEach(() => pause?.(0) ?? Effect.void, { buffer: new Uint8Array(64 * KiB) })
+        )))
+      // Waiting when the connection closes; then busy in f, so that its next wait finds the body already broken.
+      for (const error of [yield* readCut(), yield* readCut(() => Effect.sleep("60 millis"))]) {
+        expect(error).toMatchObject({ _tag: "RemoteProtocolError" })
+        expect(error.message).toContain(`${cut.url}/cut`)
+      }
+      expect(yield* pool.connections).toEqual([])
+    }))
+
   it.scopedLive("until a reader asks, the bytes after the head are copied, not read into a slab it may not use", () =>
     Effect.gen(function*() {
       const { url } = yield* server()
