@@ -753,7 +753,6 @@ class StreamingResponseImpl extends StreamingBase {
   }
 }
 
-/** The headers that went out, read back from the serialised head (only when someone asks). */
 /** A reader's reads straight into its buffer (see `BodyReadInto`): one `Effect.async` for all of them. */
 class IntoRead implements BodyReadInto {
   taken = 0
@@ -763,6 +762,7 @@ class IntoRead implements BodyReadInto {
   }
 }
 
+/** The headers that went out, read back from the serialised head (only when someone asks). */
 const requestHeaders = (head: string): Headers.Headers => {
   const flat: Array<string> = []
   const lines = head.split("\r\n")
