@@ -284,8 +284,7 @@ export class Exchange {
    * away a stop and a restart of the socket for every read.
    */
   afterReaderTurn(): void {
-    if (this.into === undefined || this.intoWaiting || this.paused || this.bodyDone) return
-    if (this.conn !== undefined) {
+    if (this.afterRead() && this.conn !== undefined) {
       this.paused = true
       this.conn.pauseReading(this)
     }
@@ -445,9 +444,8 @@ export class Exchange {
         else if (this.bodyDone) this.settle(Effect.fail(Option.none()))
         return
       case Phase.Into:
-        if (this.bodyDone) {
-          this.settleInto(this.into!, -1)
-        } else if (this.paused && this.conn !== undefined) {
+        // `waitInto` has already answered a reader whose body is done, queued or broken: this one waits for bytes.
+        if (this.paused && this.conn !== undefined) {
           this.paused = false
           this.conn.resumeReading(this)
         }
