@@ -168,6 +168,17 @@ export class HttpStatusError extends Data.TaggedError("HttpStatusError")<ErrorPr
 export class StreamConsumed extends Data.TaggedError("StreamConsumed")<ErrorProps> {}
 
 /**
+ * A response body passed `limits.maxBodySize` (decoded bytes, buffered or streamed), declared a `Content-Length`
+ * above it, or grew past the largest buffer this platform can allocate. `limit` is the number of bytes allowed.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ResponseTooLarge extends Data.TaggedError("ResponseTooLarge")<ErrorProps & {
+  readonly limit: number
+}> {}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -202,6 +213,7 @@ export type HttpError =
   | DecodingError
   | HttpStatusError
   | StreamConsumed
+  | ResponseTooLarge
 
 const timeoutTags: ReadonlySet<string> = new Set([
   "ConnectTimeout",
@@ -228,7 +240,8 @@ const allTags: ReadonlySet<string> = new Set([
   "TooManyRedirects",
   "DecodingError",
   "HttpStatusError",
-  "StreamConsumed"
+  "StreamConsumed",
+  "ResponseTooLarge"
 ])
 
 const tagIn = (tags: ReadonlySet<string>) => (u: unknown): boolean =>

@@ -28,6 +28,7 @@ import type { HeaderInput } from "./h1/requestHead.js"
 import type { Request } from "./request.js"
 import type { HeadBase, Response, ResponseHead, StreamingBase, StreamingResponse } from "./response.js"
 import { findHeader } from "./response.js"
+import type { LimitsInput } from "./limits.js"
 import type { TimeoutInput } from "./timeouts.js"
 import * as Timeouts from "./timeouts.js"
 import * as Transport from "./transport.js"
@@ -87,6 +88,8 @@ export interface RequestOptions<E = never> extends Body.BodyOptions<E> {
   readonly auth?: AuthInput | null | undefined
   readonly timeout?: TimeoutInput | undefined
   readonly followRedirects?: boolean | undefined
+  /** this request's own `limits`, over the client's */
+  readonly limits?: LimitsInput | undefined
 }
 
 // ---- requests ----------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import type { NetworkOptions, TlsOptions } from "./net/openSocket.js"
 import { proxyAuthorization, proxyFor, routesFrom } from "./net/proxy.js"
 import type { ProxyConfig, ProxyInput, ProxyRoutes } from "./net/proxy.js"
 import type { Response, StreamingResponse } from "./response.js"
+import type { LimitsInput } from "./limits.js"
 import * as Timeouts from "./timeouts.js"
 import { parseTarget } from "./url.js"
 import type { Target } from "./url.js"
@@ -56,6 +57,8 @@ export interface PoolOptions {
   readonly uds?: string | undefined
   readonly tls?: TlsOptions | undefined
   readonly timeout?: Timeouts.TimeoutInput | undefined
+  /** how large a response may be: `{ maxHeadSize [65536], maxBodySize [no limit] }` */
+  readonly limits?: LimitsInput | undefined
   /**
    * Send requests through a proxy: `"http://[user:pass@]host:port"` (CONNECT tunnels for https, forwarding for
    * http) or `"socks5://[user:pass@]host:port"`; or `{ http, https, noProxy }` per scheme.
@@ -69,6 +72,7 @@ export interface PoolRequestOptions<E = never> {
   readonly headers?: HeaderInput | undefined
   readonly content?: Content<E> | undefined
   readonly timeout?: Timeouts.TimeoutInput | undefined
+  readonly limits?: LimitsInput | undefined
 }
 
 export interface ConnectionInfo {

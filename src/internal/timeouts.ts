@@ -12,6 +12,8 @@ export type TimeoutInput =
     readonly write?: Duration.DurationInput | null | undefined
     readonly pool?: Duration.DurationInput | null | undefined
     readonly total?: Duration.DurationInput | null | undefined
+    /** the response head must be complete this long after the request is sent [60 seconds] */
+    readonly head?: Duration.DurationInput | null | undefined
   }
 
 /** Resolved timeouts in milliseconds; 0 means "no limit". */
@@ -21,16 +23,20 @@ export interface Timeouts {
   readonly write: number
   readonly pool: number
   readonly total: number
+  /** the whole response head, from the request sent to its last byte */
+  readonly head: number
 }
 
 export const DEFAULT_TIMEOUT_MS = 5_000
+export const DEFAULT_HEAD_TIMEOUT_MS = 60_000
 
 export const defaultTimeouts: Timeouts = {
   connect: DEFAULT_TIMEOUT_MS,
   read: DEFAULT_TIMEOUT_MS,
   write: DEFAULT_TIMEOUT_MS,
   pool: DEFAULT_TIMEOUT_MS,
-  total: 0
+  total: 0,
+  head: DEFAULT_HEAD_TIMEOUT_MS
 }
 
 const toMillis = (input: Duration.DurationInput | null | undefined, fallback: number): number => {
@@ -53,9 +59,12 @@ export const resolve = (input: TimeoutInput | undefined, base: Timeouts = defaul
       read: toMillis(input.read, base.read),
       write: toMillis(input.write, base.write),
       pool: toMillis(input.pool, base.pool),
-      total: toMillis(input.total, base.total)
+      total: toMillis(input.total, base.total),
+      head: toMillis(input.head, base.head)
     }
   }
+  if (input === null) return { connect: 0, read: 0, write: 0, pool: 0, total: 0, head: 0 }
+  // One duration is for the phases that wait on silence; the head deadline and the total keep theirs.
   const all = toMillis(input, DEFAULT_TIMEOUT_MS)
-  return { connect: all, read: all, write: all, pool: all, total: base.total }
+  return { connect: all, read: all, write: all, pool: all, total: base.total, head: base.head }
 }
