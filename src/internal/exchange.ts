@@ -20,6 +20,8 @@ import { emptyBody } from "./request.js"
 import type { Request } from "./request.js"
 import type { BodyPull, BodyReadInto, Response, StreamingResponse } from "./response.js"
 import { BufferedResponse, findHeader, StreamingBase } from "./response.js"
+import { defaultLimits } from "./limits.js"
+import type { Limits } from "./limits.js"
 import type { Timeouts } from "./timeouts.js"
 import type { Target } from "./url.js"
 
@@ -103,6 +105,8 @@ export class Exchange {
   retried = false
   /** a streamed body's declared Content-Length, sent without chunked framing; -1 for chunked */
   streamLength = -1
+  /** how large the response may be (the pool's, or the request's own over them) */
+  limits: Limits = defaultLimits
 
   // the response
   status = 0

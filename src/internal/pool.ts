@@ -40,7 +40,8 @@ import type { NetworkOptions, TlsOptions } from "./net/openSocket.js"
 import { proxyAuthorization, proxyFor, routesFrom } from "./net/proxy.js"
 import type { ProxyConfig, ProxyInput, ProxyRoutes } from "./net/proxy.js"
 import type { Response, StreamingResponse } from "./response.js"
-import type { LimitsInput } from "./limits.js"
+import { resolveLimits } from "./limits.js"
+import type { Limits, LimitsInput } from "./limits.js"
 import * as Timeouts from "./timeouts.js"
 import { parseTarget } from "./url.js"
 import type { Target } from "./url.js"
@@ -117,6 +118,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
   readonly retries: number
   readonly keepaliveExpiry: number
   readonly timeouts: Timeouts.Timeouts
+  readonly limits: Limits
   private readonly maxConnections: number
   private readonly maxPerHost: number
   private readonly maxKeepalive: number
@@ -152,6 +154,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
       : Duration.toMillis(Duration.decode(options.keepaliveExpiry))
     this.retries = Math.max(0, options.retries ?? 0)
     this.timeouts = Timeouts.resolve(options.timeout)
+    this.limits = resolveLimits(options.limits)
     if (options.http1 === false && options.http2 !== true) {
       throw new Error("httpfx: a pool needs at least one of http1 and http2 enabled")
     }
@@ -418,6 +421,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     if (body !== undefined && body.length === 0) body = undefined
     const exchange = new Exchange(method, target, head, body, streamBody, options?.headers, timeouts, streaming)
     if (streamBody) exchange.streamLength = declaredLength(options?.headers)
+    exchange.limits = options?.limits === undefined ? this.limits : resolveLimits(options.limits, this.limits)
     return exchange
   }
 

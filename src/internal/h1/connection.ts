@@ -306,7 +306,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     this.completed = false
     this.readTimeout = exchange.timeouts.read
     this.writeTimeout = exchange.timeouts.write
-    this.parser.reset(exchange.method === "HEAD")
+    this.parser.reset(exchange.method === "HEAD", exchange.limits.maxHeadSize)
     const socket = this.socket
     if (socket.isPaused()) socket.resume()
     let flushed: boolean

@@ -76,11 +76,18 @@ export class ResponseParser {
   error: string | undefined = undefined
   receivedAny = false
   keepAlive = false
+  /**
+   * The transfer codings of a body read until the connection closes because its Transfer-Encoding does not end in
+   * chunked (RFC 9112 §6.3), in the order they were applied, to be undone like Content-Encoding; empty otherwise.
+   */
+  transferCodings: Array<string> = []
   bodyKind: BodyKind = BodyKind.None
   contentLength = -1
 
   private readonly handler: ResponseHandler
   private noBody = false
+  /** the largest head accepted, in bytes (`limits.maxHeadSize`) */
+  private maxHead = MAX_HEAD
   private state = S_HEAD
   /** Bytes of a line whose end has not arrived yet (the only copying the parser does). */
   private partial: Buffer = EMPTY
@@ -133,14 +140,16 @@ export class ResponseParser {
     this.handler = handler
   }
 
-  reset(noBody: boolean): void {
+  reset(noBody: boolean, maxHeadSize: number = MAX_HEAD): void {
     this.noBody = noBody
+    this.maxHead = maxHeadSize
     this.state = S_HEAD
     this.error = undefined
     this.receivedAny = false
     this.keepAlive = false
     this.bodyKind = BodyKind.None
     this.contentLength = -1
+    this.transferCodings = []
     this.partialLen = 0
     if (this.partial.length > PARTIAL_KEEP) this.partial = EMPTY
     this.remaining = 0
@@ -278,7 +287,7 @@ export class ResponseParser {
 
   private decodeHead(chunk: Buffer, pos: number): void {
     const found = chunk.indexOf(CRLF_CRLF, pos)
-    if (found !== -1 && found + 4 - pos <= MAX_HEAD) {
+    if (found !== -1 && found + 4 - pos <= this.maxHead) {
       this.textStart = pos
       this.textEnd = this.textTried = found + 4
       this.text = chunk.toString("latin1", pos, found + 4)
@@ -305,6 +314,12 @@ export class ResponseParser {
     this.te = undefined
     this.connClose = false
     this.connKeepAlive = false
+  }
+
+  private headTooLarge(): string {
+    return this.maxHead === MAX_HEAD
+      ? HEAD_TOO_LARGE
+      : `the response head is larger than ${this.maxHead} bytes (limits.maxHeadSize)`
   }
 
   private fail(message: string): number {
@@ -338,7 +353,7 @@ export class ResponseParser {
         if (!versionOk(prefix, 0, EARLY_STATUS_CHECK)) return this.refuse(versionError(prefix, 0, prefix.length))
       }
       // `>=`: with no line end yet, the head will be at least one byte longer than what is here.
-      if (this.sectionBytes + total >= MAX_HEAD) return this.refuse(HEAD_TOO_LARGE)
+      if (this.sectionBytes + total >= this.maxHead) return this.refuse(this.headTooLarge())
     } else if (this.state === S_TRAILERS) {
       if (this.sectionBytes + total >= MAX_TRAILERS) return this.refuse(TRAILERS_TOO_LARGE)
     } else if (total >= MAX_CHUNK_LINE) return this.refuse(CHUNK_LINE_TOO_LONG)
@@ -350,13 +365,13 @@ export class ResponseParser {
   private checkLineLimit(chunk: Buffer, pos: number, lf: number): boolean {
     const lineLen = this.partialLen + lf + 1 - pos
     if (this.state === S_HEAD) {
-      if (this.sectionBytes + lineLen > MAX_HEAD) {
+      if (this.sectionBytes + lineLen > this.maxHead) {
         // Split input would have failed the early status-line check first; give the same answer.
         if (this.status === 0) {
           const prefix = this.linePrefix(chunk, pos, lf, EARLY_STATUS_CHECK)
           if (!versionOk(prefix, 0, prefix.length)) return this.refuse(versionError(prefix, 0, prefix.length))
         }
-        return this.refuse(HEAD_TOO_LARGE)
+        return this.refuse(this.headTooLarge())
       }
       this.sectionBytes += lineLen
     } else if (this.state === S_TRAILERS) {
