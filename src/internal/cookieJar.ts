@@ -1,5 +1,7 @@
+import { createRequire } from "node:module"
 import * as net from "node:net"
 import { domainToASCII } from "node:url"
+import type * as Tldts from "tldts"
 import { parseTarget } from "./url.js"
 
 /** One cookie as the jar keeps it: the fields of RFC 6265 §5.3, minus the ones an HTTP client has no use for. */
@@ -64,12 +66,49 @@ const MAX_ATTRIBUTE_VALUE = 1024
 const LATEST = 8.64e15
 const EARLIEST = -8.64e15
 
-// RFC 6265bis §5.6: control characters other than tab make the whole line invalid; they would otherwise end up in
-// our Cookie header, where the request encoder refuses them and the request would fail for a server's mistake.
-const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/
+// What a Cookie header can carry: the field-value bytes of RFC 9110 §5.5 (tab, visible ASCII, obs-text), as the
+// request encoder checks them. A name or value with anything else (control characters, which RFC 6265bis §5.6 also
+// refuses, or a character above U+00FF) would make every later request to its domain fail, so it is never stored.
+const UNSENDABLE = /[^\t\x20-\x7e\x80-\xff]/
 // §5.2 strips only WSP (space and tab), not every Unicode space as String.prototype.trim would.
 const WSP = /^[ \t]+|[ \t]+$/g
 const trimWsp = (s: string): string => s.replace(WSP, "")
+// §5.2 parses octets. A field line read off the wire is a Latin-1 string, one character per octet; one holding a
+// character above U+00FF was decoded as UTF-8 by whoever handed it to `store` (a Transport, a test), so its name and
+// value go back to those octets: the server gets back the bytes it sent, and the Cookie header can carry them.
+const WIDE = /[^\x00-\xff]/
+const octets = (s: string): string => (WIDE.test(s) ? Buffer.from(s, "utf8").toString("latin1") : s)
+
+// `set` takes what `parseSetCookie` would keep, and what the header can carry as one pair: no ";", no "=" in a name.
+const NAME_FORBIDDEN = /[^\t\x20-\x7e\x80-\xff]|[=;]/
+const VALUE_FORBIDDEN = /[^\t\x20-\x7e\x80-\xff]|;/
+const ALLOWED = `a name or value takes Latin-1 characters (U+0000-U+00FF) other than control characters and ";"`
+
+/** Why `set` refuses this name and value, or undefined: the reasons `parseSetCookie` would ignore them for. */
+const unsettable = (name: string, value: string): string | undefined => {
+  if (name === "") return "the name is empty (RFC 6265 §5.2 ignores such cookies)"
+  if (name.trim() !== name) return "the name starts or ends with white space"
+  const inName = NAME_FORBIDDEN.exec(name)
+  if (inName !== null) return `the name has ${describeChar(name, inName.index)}; ${ALLOWED} and no "="`
+  const inValue = VALUE_FORBIDDEN.exec(value)
+  if (inValue !== null) {
+    return `the value has ${describeChar(value, inValue.index)}; ${ALLOWED} (percent-encode other text first)`
+  }
+  return undefined
+}
+
+const describeChar = (s: string, index: number): string =>
+  `U+${s.codePointAt(index)!.toString(16).toUpperCase().padStart(4, "0")} at index ${index}`
+
+/** The Cookie header of the sendable cookies among `found`, or undefined when none is. */
+const sendableHeader = (found: ReadonlyArray<Entry>): string | undefined => {
+  let header: string | undefined
+  for (const { cookie } of found) {
+    if (unsettable(cookie.name, cookie.value) !== undefined) continue
+    header = header === undefined ? `${cookie.name}=${cookie.value}` : `${header}; ${cookie.name}=${cookie.value}`
+  }
+  return header
+}
 
 // §5.1.1 cookie-date grammar.
 const DATE_DELIMITER = /[\x09\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+/
@@ -127,14 +166,13 @@ export const parseSetCookie = (line: string, now: number): ParsedSetCookie | und
   const semicolon = line.indexOf(";")
   const pair = semicolon === -1 ? line : line.slice(0, semicolon)
   const equals = pair.indexOf("=")
-  // §5.2 step 2: a pair without "=" is not a cookie.
+  // §5.2 step 2: a pair without "=" ignores the line (RFC 6265bis would keep "foo" as a nameless cookie).
   if (equals === -1) return undefined
-  const name = trimWsp(pair.slice(0, equals))
-  const value = trimWsp(pair.slice(equals + 1))
-  // RFC 6265bis §5.6 accepts an empty name with a value and sends the value alone; one containing "=" would reach
-  // the server as a different, named cookie, so that is refused.
-  if (name === "" && (value === "" || value.includes("="))) return undefined
-  if (name.length + value.length > MAX_NAME_VALUE || CONTROL.test(name) || CONTROL.test(value)) return undefined
+  const name = octets(trimWsp(pair.slice(0, equals)))
+  const value = octets(trimWsp(pair.slice(equals + 1)))
+  // §5.2 step 5: an empty name ignores the line ("=token" too, which RFC 6265bis would keep as a nameless cookie).
+  if (name === "") return undefined
+  if (name.length + value.length > MAX_NAME_VALUE || UNSENDABLE.test(name) || UNSENDABLE.test(value)) return undefined
   let domain: string | undefined
   let path: string | undefined
   let pathAttribute = false
@@ -203,6 +241,33 @@ export const parseSetCookie = (line: string, now: number): ParsedSetCookie | und
     httpOnly,
     sameSite
   }
+}
+
+// The public-suffix list (tldts) is about 290 KB of JavaScript: some 20 ms to require on an idle machine (an ESM
+// import, through Node's CommonJS interop, takes three times that) and 0.9 MB of heap. It is required on the first
+// Domain attribute that needs it, so a program that receives none never pays, and `store` stays synchronous, which
+// an `await import()` would not allow.
+const load = createRequire(import.meta.url)
+let tldts: typeof Tldts | null | undefined
+// Private suffixes (github.io, blogspot.com) too: each of their subdomains is a different owner's site.
+const SUFFIX_OPTIONS = { allowPrivateDomains: true, extractHostname: false, validateHostname: false }
+const TRAILING_DOTS = /\.+$/
+
+/** §5.3 step 5: whether no single site owns `domain` (canonical, as `canonicalDomain` gives it), as with co.uk. */
+const isPublicSuffix = (domain: string): boolean => {
+  if (tldts === undefined) {
+    try {
+      tldts = load("tldts") as typeof Tldts
+    } catch {
+      tldts = null
+    }
+  }
+  // The list reads "co.uk." and "co.uk.." as "co.uk", so they are compared without their trailing dots; an empty label
+  // (".co.uk" from "Domain=..co.uk", "a..co.uk") names nothing registrable.
+  const bare = domain.replace(TRAILING_DOTS, "")
+  if (bare === "" || bare.startsWith(".") || bare.includes("..")) return true
+  // Without the list (a broken install), every domain counts as a suffix: cookies stay host-only rather than leak.
+  return tldts === null || tldts.getPublicSuffix(bare, SUFFIX_OPTIONS) === bare
 }
 
 /** §5.1.3 domain-match: identical, or a subdomain when the host is a name rather than an IP address. */
@@ -297,28 +362,27 @@ export class CookieJar {
     for (let i = 0; i < found.length; i++) {
       const cookie = found[i]!.cookie
       if (i > 0) header += "; "
-      // RFC 6265bis §5.8.3: a cookie with an empty name is sent as its value alone.
-      header += cookie.name === "" ? cookie.value : `${cookie.name}=${cookie.value}`
+      header += `${cookie.name}=${cookie.value}`
     }
-    return header
+    // Nothing unsendable is stored (parseSetCookie and set refuse it), but toArray hands out the stored objects: one
+    // altered there must cost its own cookie, never every later request to its domain.
+    return UNSENDABLE.test(header) ? sendableHeader(found) : header
   }
 
   /**
    * Set a cookie by hand. Without a `domain` it is sent to every host (as httpx's `Cookies.set`); with one, to that
-   * domain and its subdomains. Throws a TypeError for a name or value that cannot appear in a Cookie header.
+   * domain and its subdomains. Throws a TypeError, and stores nothing, for a name or value that a Cookie header
+   * cannot carry: an empty name, a character outside Latin-1, a control character, ";", or "=" in the name.
    */
   set(
     name: string,
     value: string,
     options?: { domain?: string; path?: string; secure?: boolean; expires?: number }
   ): void {
-    if (/[=;]/.test(name) || name.trim() !== name || value.includes(";") || CONTROL.test(name) || CONTROL.test(value)) {
-      throw new TypeError(
-        `The cookie ${JSON.stringify(name)}=${JSON.stringify(value)} cannot be sent in a Cookie header`
-      )
-    }
-    if (name === "" && (value === "" || value.includes("="))) {
-      throw new TypeError(`A cookie with an empty name needs a value without "=", got ${JSON.stringify(value)}`)
+    const problem = unsettable(name, value)
+    if (problem !== undefined) {
+      // The value may be a secret (a session token), so the message names the character, never the value.
+      throw new TypeError(`CookieJar.set: the cookie ${JSON.stringify(name)} cannot go in a Cookie header: ${problem}`)
     }
     const path = options?.path
     this.put(
@@ -381,16 +445,15 @@ export class CookieJar {
       // §5.3 step 6: no Domain attribute, so the cookie goes back to this host only.
       domain = origin.host
       hostOnly = true
-    } else if (parsed.domain === origin.host) {
-      domain = origin.host
-      // §5.3 step 5: a Domain that is a public suffix is only honoured when it is the host itself, and then as
-      // host-only; we treat any single label ("localhost") that way. An IP address has no subdomains (§5.1.3).
-      hostOnly = origin.isIp || !domain.includes(".")
     } else {
-      // §5.3 step 6: a Domain must domain-match the host; one without a dot is taken as a public suffix ("com").
-      if (!domainMatch(origin.host, parsed.domain, origin.isIp) || !parsed.domain.includes(".")) return
+      // §5.3 step 6: a Domain must domain-match the host. Checked before step 5, whose answer is the same for a
+      // Domain that fails here (ignored), so a foreign Domain never loads the public-suffix list.
+      if (!domainMatch(origin.host, parsed.domain, origin.isIp)) return
       domain = parsed.domain
-      hostOnly = false
+      // §5.3 step 5: a public suffix is honoured only when it is the host itself, and then as host-only. An IP
+      // address has no subdomains (§5.1.3), so a Domain naming one is host-only as well.
+      hostOnly = origin.isIp || isPublicSuffix(domain)
+      if (hostOnly && domain !== origin.host) return
     }
     const path = parsed.path ?? defaultPath(origin.path)
     // RFC 6265bis §5.7 step 8: only a secure (or loopback) origin may set a Secure cookie.

@@ -138,6 +138,33 @@ describe("Client cookies", () => {
       ])
     }).pipe(Effect.scoped))
 
+  it.effect("Domain: a public suffix (co.uk, github.io) is refused; a site's cookie never reaches its neighbours", () =>
+    Effect.gen(function*() {
+      const { seen, transport } = mockTransport((request) =>
+        request.url === "http://www.example.co.uk/login"
+          ? { status: 200, headers: { "set-cookie": "site=1; Domain=co.uk" } }
+          : request.url === "http://alice.github.io/login"
+          ? { status: 200, headers: { "set-cookie": "pages=1; Domain=github.io" } }
+          : { status: 200 }
+      )
+      const client = yield* Client.make({ transport })
+      yield* client.get("http://www.example.co.uk/login")
+      yield* client.get("http://alice.github.io/login")
+      yield* client.get("http://other.co.uk/")
+      yield* client.get("http://mallory.github.io/")
+      expect(seen.slice(2).map((r) => r.headers["cookie"])).toEqual([undefined, undefined])
+      expect(client.cookies?.isEmpty).toBe(true)
+    }).pipe(Effect.scoped))
+
+  it.scopedLive("a seeded value a Cookie header cannot carry is refused by set, and later requests still go out", () =>
+    Effect.gen(function*() {
+      const { server } = yield* cookieServer()
+      const client = yield* Client.make()
+      client.cookies?.set("ok", "1")
+      expect(() => client.cookies?.set("theme", "dunkel–blau")).toThrow(TypeError)
+      expect((yield* client.get(`${server.url}/check`)).text).toBe("ok=1")
+    }))
+
   it.scopedLive("a CookieJar passed in is used and shared between clients", () =>
     Effect.gen(function*() {
       const { server } = yield* cookieServer()

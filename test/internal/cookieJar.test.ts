@@ -96,6 +96,35 @@ describe("CookieJar domains (RFC 6265 §5.3 steps 4-6)", () => {
   })
 })
 
+describe("CookieJar public suffixes (§5.3 step 5)", () => {
+  it.each([
+    ["an ICANN suffix", "http://www.example.co.uk/", "co.uk", "http://other.co.uk/"],
+    ["a private suffix", "http://alice.github.io/", "github.io", "http://mallory.github.io/"],
+    ["a suffix from a wildcard rule (*.ck)", "http://www.shop.ck/", "shop.ck", "http://bank.shop.ck/"],
+    ["a suffix written with trailing dots", "http://www.example.co.uk./", "co.uk.", "http://other.co.uk./"],
+    ["a suffix behind an empty label", "http://www..co.uk/", "..co.uk", "http://other..co.uk/"]
+  ])("ignores a cookie whose Domain is %s, so no neighbour under it receives it", (_, from, domain, neighbour) => {
+    const jar = jarWith(from, `a=1; Domain=${domain}`)
+    expect(jar.isEmpty).toBe(true)
+    expect(jar.header(neighbour, NOW)).toBeUndefined()
+  })
+
+  it("keeps a Domain one label below a suffix, for that site's hosts only", () => {
+    const jar = jarWith("http://www.example.co.uk/", "site=1; Domain=example.co.uk", "wide=1; Domain=co.uk")
+    expect(jar.header("http://api.example.co.uk/", NOW)).toBe("site=1")
+    expect(jar.header("http://other.co.uk/", NOW)).toBeUndefined()
+    // "!www.ck" is an exception to "*.ck": www.ck is a site, not a suffix.
+    expect(jarWith("http://a.www.ck/", "a=1; Domain=www.ck").toArray(NOW)[0]).toMatchObject({ hostOnly: false })
+  })
+
+  it("keeps the Domain of a host that is itself a public suffix, as host-only", () => {
+    const jar = jarWith("http://github.io/", "a=1; Domain=github.io")
+    expect(jar.toArray(NOW)[0]).toMatchObject({ domain: "github.io", hostOnly: true })
+    expect(jar.header("http://github.io/", NOW)).toBe("a=1")
+    expect(jar.header("http://alice.github.io/", NOW)).toBeUndefined()
+  })
+})
+
 describe("CookieJar paths (§5.1.4)", () => {
   it.each([
     ["/docs/web/page", "/docs/web"],
@@ -358,15 +387,19 @@ describe("CookieJar parsing (§5.2)", () => {
     ["a control character in the value", "a=1\u0001"],
     ["a line feed in the name", "a\nb=1"],
     ["an empty name with '=' in the value", "=a=b"],
+    ["an empty name (§5.2 step 5)", "=token"],
+    ["a name of spaces and tabs only", " \t=eight"],
     ["an oversized cookie", `a=${"x".repeat(4096)}`]
   ])("ignores a line with %s", (_, line) => {
     const jar = jarWith("http://example.com/", line, "ok=1")
     expect(jar.header("http://example.com/", NOW)).toBe("ok=1")
   })
 
-  it("keeps a value with an empty name and sends the value alone (RFC 6265bis §5.8.3)", () => {
-    const jar = jarWith("http://example.com/", "=token", "a=1")
-    expect(jar.header("http://example.com/", NOW)).toBe("token; a=1")
+  it("stores a name and value above U+00FF as their UTF-8 octets, so the Cookie header carries them back", () => {
+    // What the HTTP/1.1 parser gives for a UTF-8 field: one Latin-1 character per octet.
+    const octets = (text: string) => Buffer.from(text, "utf8").toString("latin1")
+    const jar = jarWith("http://example.com/", "名前=春节", "latin=café")
+    expect(jar.header("http://example.com/", NOW)).toBe(`${octets("名前")}=${octets("春节")}; latin=café`)
   })
 
   it("keeps values as sent: quotes, percent-escapes and '=' are not decoded", () => {
@@ -463,9 +496,29 @@ describe("CookieJar by hand", () => {
     ["a name with '='", "a=b", "1"],
     ["a value with ';'", "a", "1;b=2"],
     ["a value with CR LF", "a", "1\r\nX: y"],
-    ["an empty name and value", "", ""]
-  ])("throws for %s", (_, name, value) => {
-    expect(() => new CookieJar().set(name, value)).toThrow(TypeError)
+    ["an empty name and value", "", ""],
+    ["an empty name (RFC 6265 §5.2 step 5)", "", "token"],
+    ["a value above U+00FF", "a", "€"],
+    ["a name above U+00FF", "名前", "1"]
+  ])("throws for %s, and stores nothing", (_, name, value) => {
+    const jar = new CookieJar()
+    expect(() => jar.set(name, value)).toThrow(TypeError)
+    expect(jar.isEmpty).toBe(true)
+  })
+
+  it("names the refused character and its place in the TypeError, never the value", () => {
+    expect(() => new CookieJar().set("session", "s3cret€")).toThrow(
+      /"session" cannot go in a Cookie header: the value has U\+20AC at index 6/
+    )
+    expect(() => new CookieJar().set("session", "s3cret€")).not.toThrow(/s3cret/)
+  })
+
+  it("leaves out of the Cookie header a stored cookie altered to hold what the header cannot carry", () => {
+    const jar = jarWith("http://example.com/", "a=1", "b=2")
+    ;(jar.toArray(NOW)[0] as { value: string }).value = "€"
+    expect(jar.header("http://example.com/", NOW)).toBe("b=2")
+    ;(jar.toArray(NOW)[1] as { value: string }).value = "\r\n"
+    expect(jar.header("http://example.com/", NOW)).toBeUndefined()
   })
 
   it("deletes by name, narrowed by domain and path", () => {
