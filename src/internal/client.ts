@@ -79,7 +79,10 @@ export interface ClientOptions extends PoolOptions {
     readonly response?: ReadonlyArray<ResponseHook> | undefined
   } | undefined
   readonly retry?: RetryInput | undefined
-  /** honour HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY when no `proxy` is given [true] */
+  /**
+   * honour HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY when no `proxy` is given [true]; a malformed proxy
+   * variable fails `Client.make` with an InvalidUrl that names it
+   */
   readonly trustEnv?: boolean | undefined
 }
 
