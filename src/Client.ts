@@ -170,19 +170,39 @@ export const isClient = (u: unknown): u is Client => typeof u === "object" && u 
 /**
  * A client owned by the scope: its pool (unless `transport` is given) closes with it.
  *
+ * Options that cannot work fail it before anything is sent, with a message that names the option and shows the value
+ * (credentials removed): `InvalidUrl` for a `baseUrl` that is not an absolute `http:`/`https:` URL (`"localhost:8080"`
+ * suggests `http://localhost:8080`), for a bad `proxy`, and, with `trustEnv`, for a malformed `HTTP_PROXY`,
+ * `HTTPS_PROXY` or `ALL_PROXY`; `LocalProtocolError` for a default header HTTP cannot carry (CR, LF or NUL, a character
+ * outside Latin-1, a bad name, or Content-Length / Transfer-Encoding) and for the pool options `Pool.make` refuses.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client } from "httpfx"
+ *
+ * const program = Client.make({ baseUrl: "localhost:8080" }).pipe(
+ *   Effect.catchTag("InvalidUrl", (error) => Effect.logError(error.message)),
+ *   Effect.scoped
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options?: Options): Effect.Effect<Client, never, Scope.Scope> =>
+export const make = (
+  options?: Options
+): Effect.Effect<Client, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
   Effect.map(internal.makeClient(options), (impl) => new ClientService(impl))
 
 /**
- * The client as a layer.
+ * The client as a layer; building it fails as `make` does when an option cannot work.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<Client> => Layer.scoped(Client, make(options))
+export const layer = (options?: Options): Layer.Layer<Client, HttpError.InvalidUrl | HttpError.LocalProtocolError> =>
+  Layer.scoped(Client, make(options))
 
 /**
  * `request` with the client from the context.

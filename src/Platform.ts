@@ -38,6 +38,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Client from "./Client.js"
+import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/platform.js"
 
 /**
@@ -51,23 +52,29 @@ import * as internal from "./internal/platform.js"
 export const fromClient: (client: Client.Client) => HttpClient.HttpClient = internal.fromClient
 
 /**
- * A platform `HttpClient` over a new httpfx client, owned by the scope: closing it closes the pool.
+ * A platform `HttpClient` over a new httpfx client, owned by the scope: closing it closes the pool. Fails as
+ * `Client.make` does when an option cannot work (`InvalidUrl`, `LocalProtocolError`).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options?: Client.Options): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
+export const make = (
+  options?: Client.Options
+): Effect.Effect<HttpClient.HttpClient, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
   Effect.map(Client.make(options), fromClient)
 
 /**
  * `@effect/platform`'s `HttpClient.HttpClient`, backed by an httpfx client made with these options (the pool,
  * unless `transport` says otherwise). Redirects follow the options (off by default, as with platform's Node client);
- * platform's `HttpClient.followRedirects` works on top.
+ * platform's `HttpClient.followRedirects` works on top. Building it fails as `Client.make` does when an option
+ * cannot work.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Client.Options): Layer.Layer<HttpClient.HttpClient> =>
+export const layer = (
+  options?: Client.Options
+): Layer.Layer<HttpClient.HttpClient, HttpError.InvalidUrl | HttpError.LocalProtocolError> =>
   Layer.scoped(HttpClient.HttpClient, make(options))
 
 /**

@@ -41,7 +41,8 @@ export type TypeId = typeof TypeId
  *
  * With `http2: true`, https connections offer h2 by ALPN and one HTTP/2 connection per origin carries many requests
  * at once; with `http1: false` as well, plain http speaks h2c with prior knowledge. `proxy` sends connections
- * through an HTTP proxy (CONNECT tunnels, forwarding) or SOCKS5.
+ * through an HTTP proxy (CONNECT tunnels, forwarding) or SOCKS5; its `noProxy` takes hosts, domains, IP addresses,
+ * CIDR ranges (`10.0.0.0/8`, `::1/128`) and `*`, as curl's NO_PROXY does.
  *
  * @since 0.1.0
  * @category models
@@ -116,11 +117,15 @@ export const isPool = (u: unknown): u is Pool => typeof u === "object" && u !== 
 /**
  * Create a pool owned by the current scope: closing the scope closes every connection and fails waiting requests.
  *
+ * Options that cannot work fail it, naming the option: `InvalidUrl` for a `proxy` that is not an `http://` or
+ * `socks5://` URL with a host (and, for http, a port); `LocalProtocolError` for a count below its minimum
+ * (`maxConnections` 0), a duration that does not parse, bad `limits`, `http1: false` without `http2`, or a
+ * `localAddress` that is not an IP address.
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options?: Options): Effect.Effect<Pool, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() => new PoolService(new internal.PoolImpl(options))),
-    (pool) => Effect.sync(() => pool.core.shutdown())
-  )
+export const make = (
+  options?: Options
+): Effect.Effect<Pool, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
+  Effect.map(internal.makePool(options), (core) => new PoolService(core))

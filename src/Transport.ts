@@ -7,6 +7,7 @@
 import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/transport.js"
 import * as transportMock from "./internal/transportMock.js"
 import type * as Pool from "./Pool.js"
@@ -50,12 +51,15 @@ export const make: (
 ) => Transport = internal.make
 
 /**
- * A connection pool owned by the scope, as a transport: the default of every client.
+ * A connection pool owned by the scope, as a transport: the default of every client. Fails as `Pool.make` does when
+ * an option cannot work.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const pool: (options?: Pool.Options) => Effect.Effect<Transport, never, Scope.Scope> = internal.pool
+export const pool: (
+  options?: Pool.Options
+) => Effect.Effect<Transport, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> = internal.pool
 
 /**
  * A transport that answers every request with the handler's web `Response` (httpx's MockTransport). The handler sees

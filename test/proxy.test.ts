@@ -139,9 +139,12 @@ describe("proxies (fake peers)", () => {
       expect(response.headers["x-seen-url"]).toBe("/direct")
     }))
 
-  it("an invalid proxy URL is refused when the pool is made", () => {
-    expect(() => Effect.runSync(Effect.scoped(Pool.make({ proxy: "ftp://x" })))).toThrow(/not supported/)
-  })
+  it.scoped("an invalid proxy URL is refused when the pool is made", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Pool.make({ proxy: "ftp://x" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toContain(`uses the scheme "ftp"`)
+    }))
 })
 
 const hasTinyproxy = which("tinyproxy") !== undefined

@@ -6,7 +6,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Deferred, Effect, Exit, Option, Stream } from "effect"
+import { Cause, Chunk, Deferred, Effect, Exit, Layer, Option, Stream } from "effect"
 import { Client, Transport } from "httpfx"
 import { gzipSync } from "node:zlib"
 import type { Request } from "../src/internal/request.js"
@@ -21,7 +21,7 @@ const withClient = <A, E>(
   body: (client: Client.Client) => Effect.Effect<A, E>,
   options: Client.Options = {}
 ): Effect.Effect<A, E> =>
-  Effect.provide(Effect.flatMap(Client.Client, body), Client.layer({ transport, ...options }))
+  Effect.provide(Effect.flatMap(Client.Client, body), Layer.orDie(Client.layer({ transport, ...options })))
 
 /** A web ReadableStream of text chunks, each produced only when `gate(index)` resolves. */
 const gatedStream = (

@@ -22,8 +22,9 @@ import * as Body from "./body.js"
 import { CookieJar } from "./cookieJar.js"
 import { routesFromEnv } from "./net/proxy.js"
 import { supportedEncodings } from "./decoding.js"
-import type { ConnectionInfo, PoolOptions } from "./pool.js"
-import { PoolImpl } from "./pool.js"
+import { clientOptionsProblem } from "./options.js"
+import type { ConnectionInfo, PoolImpl, PoolOptions } from "./pool.js"
+import { makePool } from "./pool.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import type { Request } from "./request.js"
 import type { HeadBase, Response, ResponseHead, StreamingBase, StreamingResponse } from "./response.js"
@@ -78,7 +79,10 @@ export interface ClientOptions extends PoolOptions {
     readonly response?: ReadonlyArray<ResponseHook> | undefined
   } | undefined
   readonly retry?: RetryInput | undefined
-  /** honour HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY when no `proxy` is given [true] */
+  /**
+   * honour HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY when no `proxy` is given [true]; a malformed proxy
+   * variable fails `Client.make` with an InvalidUrl that names it
+   */
   readonly trustEnv?: boolean | undefined
 }
 
@@ -681,15 +685,15 @@ const release = (response: Sent): Effect.Effect<void> =>
     ? (response as StreamingResponse).close
     : Effect.void
 
-export const makeClient = (options: ClientOptions = {}): Effect.Effect<ClientImpl, never, Scope.Scope> =>
+export const makeClient = (
+  options: ClientOptions = {}
+): Effect.Effect<ClientImpl, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
   Effect.suspend(() => {
+    const problem = clientOptionsProblem(options)
+    if (problem !== undefined) return Effect.fail(problem)
     if (options.transport !== undefined) return Effect.sync(() => new ClientImpl(options, options.transport!))
     // trustEnv: HTTP_PROXY and friends apply when no proxy was given, as in curl and httpx; read when the client is
     // made, not when this Effect is built.
-    const proxy = options.proxy ?? (options.trustEnv === false ? undefined : routesFromEnv(process.env))
-    const poolOptions = proxy === options.proxy ? options : { ...options, proxy }
-    return Effect.map(
-      Effect.acquireRelease(Effect.sync(() => new PoolImpl(poolOptions)), (pool) => Effect.sync(() => pool.shutdown())),
-      (pool) => new ClientImpl(options, Transport.fromPool(pool))
-    )
+    const env = options.proxy !== undefined || options.trustEnv === false ? undefined : routesFromEnv(process.env)
+    return Effect.map(makePool(options, env), (pool) => new ClientImpl(options, Transport.fromPool(pool)))
   })

@@ -32,7 +32,7 @@ import { Exchange, Phase } from "./exchange.js"
 import type { ExchangeOwner } from "./exchange.js"
 import { Http11Connection } from "./h1/connection.js"
 import type { Connection, ConnectionState } from "./h1/connection.js"
-import { CHUNKED, declaredLength, encodeHead, encodeHeadWith, NO_BODY } from "./h1/requestHead.js"
+import { CHUNKED, declaredLength, encodeHead, encodeHeadWith, NO_BODY, printableMethod } from "./h1/requestHead.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import { Http2Connection } from "./h2/connection.js"
 import type { Http2Owner } from "./h2/connection.js"
@@ -41,6 +41,7 @@ import { proxyAuthorization, proxyFor, routesFrom } from "./net/proxy.js"
 import type { ProxyConfig, ProxyInput, ProxyRoutes } from "./net/proxy.js"
 import type { Response, StreamingResponse } from "./response.js"
 import { resolveLimits } from "./limits.js"
+import { poolOptionsProblem } from "./options.js"
 import type { Limits, LimitsInput } from "./limits.js"
 import * as Timeouts from "./timeouts.js"
 import { parseTarget } from "./url.js"
@@ -145,19 +146,17 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
   private again = false
   private isClosed = false
 
-  constructor(options: PoolOptions = {}) {
-    this.maxConnections = positive(options.maxConnections, 100, "maxConnections")
-    this.maxPerHost = positive(options.maxConnectionsPerHost, Infinity, "maxConnectionsPerHost")
-    this.maxKeepalive = Math.max(0, options.maxKeepaliveConnections ?? 20)
+  /** `options` as `makePool` has checked them, and the proxies they or the environment name. */
+  constructor(options: PoolOptions, proxies: ProxyRoutes | undefined) {
+    this.maxConnections = options.maxConnections ?? 100
+    this.maxPerHost = options.maxConnectionsPerHost ?? Infinity
+    this.maxKeepalive = options.maxKeepaliveConnections ?? 20
     this.keepaliveExpiry = options.keepaliveExpiry === undefined
       ? 5_000
       : Duration.toMillis(Duration.decode(options.keepaliveExpiry))
-    this.retries = Math.max(0, options.retries ?? 0)
+    this.retries = options.retries ?? 0
     this.timeouts = Timeouts.resolve(options.timeout)
     this.limits = resolveLimits(options.limits)
-    if (options.http1 === false && options.http2 !== true) {
-      throw new Error("httpfx: a pool needs at least one of http1 and http2 enabled")
-    }
     this.http1 = options.http1 !== false
     this.http2 = options.http2 === true
     this.network = {
@@ -166,11 +165,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
       tls: options.tls,
       alpn: !this.http2 ? ["http/1.1"] : this.http1 ? ["h2", "http/1.1"] : ["h2"]
     }
-    if (options.proxy !== undefined) {
-      const routes = routesFrom(options.proxy)
-      if (typeof routes === "string") throw new Error(`httpfx: ${routes}`)
-      this.proxies = routes
-    }
+    this.proxies = proxies
     this.acquire = this.acquire.bind(this)
   }
 
@@ -413,7 +408,8 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
       : encodeHead(method, path, target.host, options?.headers, length, extra, more)
     if (typeof head !== "string") {
       return new LocalProtocolError({
-        message: `${method} ${target.href}: ${head.error}`,
+        // The method may be what is wrong with the request: a CR or LF in it must not reach a log line raw.
+        message: `${printableMethod(method)} ${target.href}: ${head.error}`,
         request: { method, url: target.href }
       })
     }
@@ -732,8 +728,21 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
   }
 }
 
-const positive = (value: number | undefined, fallback: number, name: string): number => {
-  if (value === undefined) return fallback
-  if (!(value >= 1)) throw new Error(`httpfx: ${name} must be at least 1, got ${value}`)
-  return value
-}
+/**
+ * A pool owned by the scope, or why its options cannot work: `proxies` from the environment (the client's
+ * `trustEnv`) when `options` name none, in which case their message names the variable.
+ */
+export const makePool = (
+  options: PoolOptions = {},
+  proxies?: ProxyRoutes | string
+): Effect.Effect<PoolImpl, InvalidUrl | LocalProtocolError, Scope.Scope> =>
+  Effect.suspend((): Effect.Effect<PoolImpl, InvalidUrl | LocalProtocolError, Scope.Scope> => {
+    const routes = options.proxy === undefined ? proxies : routesFrom(options.proxy)
+    if (typeof routes === "string") return Effect.fail(new InvalidUrl({ message: routes }))
+    const problem = poolOptionsProblem(options)
+    if (problem !== undefined) return Effect.fail(problem)
+    return Effect.acquireRelease(
+      Effect.sync(() => new PoolImpl(options, routes)),
+      (pool) => Effect.sync(() => pool.shutdown())
+    )
+  })

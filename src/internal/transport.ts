@@ -6,8 +6,8 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as HttpError from "../HttpError.js"
-import type { ConnectionInfo, PoolOptions } from "./pool.js"
-import { PoolImpl } from "./pool.js"
+import type { ConnectionInfo, PoolImpl, PoolOptions } from "./pool.js"
+import { makePool } from "./pool.js"
 import type { Request } from "./request.js"
 import type { Response, StreamingResponse } from "./response.js"
 
@@ -66,8 +66,7 @@ export const fromPool = (pool: PoolImpl): Transport => {
 }
 
 /** A pool owned by the scope, as a transport. */
-export const pool = (options?: PoolOptions): Effect.Effect<Transport, never, Scope.Scope> =>
-  Effect.map(
-    Effect.acquireRelease(Effect.sync(() => new PoolImpl(options)), (p) => Effect.sync(() => p.shutdown())),
-    fromPool
-  )
+export const pool = (
+  options?: PoolOptions
+): Effect.Effect<Transport, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
+  Effect.map(makePool(options), fromPool)

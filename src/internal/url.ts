@@ -88,3 +88,20 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
   cache.set(key, target)
   return target
 }
+
+// The userinfo of an absolute or scheme-relative URL, or of a "user:pass@host" without a scheme: up to the last "@"
+// before the path.
+const USERINFO = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/|\/\/)?[^/?#]*@/
+
+/** A URL as a message may show it: quoted, credentials replaced by `***`, control characters escaped. */
+export const printableUrl = (value: string): string => JSON.stringify(value.replace(USERINFO, "$1***@"))
+
+/** Control characters, which URL parsing would silently delete (tabs, newlines) from an option's value. */
+export const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/
+
+// "localhost:8080", "api.example:443/v1", "[::1]:8080": URL parsing reads "localhost:" as a scheme, or refuses.
+const HOST_AND_PORT = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\]):\d+(?:[/?#]|$)/i
+const HOST = /^(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+)$/i
+
+/** Whether a URL option is a host (and port, and path) written without its scheme, as curl would accept it. */
+export const lacksScheme = (value: string): boolean => HOST_AND_PORT.test(value) || HOST.test(value)

@@ -1,25 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Client } from "httpfx"
+import { withEnv } from "../utils/env.js"
 import { httpServer } from "../utils/servers.js"
-
-/** Run `body` with these environment variables set, restoring the old values afterwards. */
-const withEnv = <A, E, R>(vars: Record<string, string>, body: Effect.Effect<A, E, R>) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => {
-      const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]))
-      Object.assign(process.env, vars)
-      return saved
-    }),
-    () => body,
-    (saved) =>
-      Effect.sync(() => {
-        for (const [name, value] of Object.entries(saved)) {
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        }
-      })
-  )
 
 /** A forward proxy that answers itself and records the absolute-form targets it was asked for. */
 const forwardProxy = Effect.gen(function*() {
@@ -61,6 +44,18 @@ describe("trustEnv", () => {
       const origin = yield* httpServer((_, response) => response.end("direct"))
       const response = yield* withEnv(
         { http_proxy: server.url, no_proxy: "127.0.0.1" },
+        Effect.flatMap(Client.make(), (client) => client.get(`${origin.url}/`))
+      )
+      expect(response.text).toBe("direct")
+      expect(seen).toEqual([])
+    }))
+
+  it.scoped("sends hosts in a NO_PROXY CIDR range direct", () =>
+    Effect.gen(function*() {
+      const { seen, server } = yield* forwardProxy
+      const origin = yield* httpServer((_, response) => response.end("direct"))
+      const response = yield* withEnv(
+        { http_proxy: server.url, no_proxy: "10.0.0.0/8, 127.0.0.0/8" },
         Effect.flatMap(Client.make(), (client) => client.get(`${origin.url}/`))
       )
       expect(response.text).toBe("direct")

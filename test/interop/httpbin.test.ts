@@ -41,7 +41,7 @@ describe.skipIf(!availability.available)("Client against httpbin (gunicorn)", ()
     use: (client: Client.Client) => Effect.Effect<A, E, Scope.Scope>,
     options?: Client.Options
   ): Effect.Effect<A, E> =>
-    Effect.scoped(Effect.flatMap(Client.make({ baseUrl: server!.url, ...options }), use))
+    Effect.scoped(Effect.flatMap(Effect.orDie(Client.make({ baseUrl: server!.url, ...options })), use))
 
   // ---- query and request bodies ----------------------------------------------------------------------------------
 

@@ -65,12 +65,12 @@ interface Subject extends Agent {
 
 const makeSubject = (kind: "Pool" | "Client", options: Pool.Options = {}): Effect.Effect<Subject, never, Scope.Scope> =>
   kind === "Pool"
-    ? Effect.map(Pool.make({ maxConnections: 1, ...options }), (pool) => ({
+    ? Effect.map(Effect.orDie(Pool.make({ maxConnections: 1, ...options })), (pool) => ({
       ...poolAgent(pool),
       post: (url, content) => pool.request("POST", url, { content }),
       stream: (method, url) => pool.stream(method, url)
     }))
-    : Effect.map(Client.make({ maxConnections: 1, ...options }), (client) => ({
+    : Effect.map(Effect.orDie(Client.make({ maxConnections: 1, ...options })), (client) => ({
       ...clientAgent(client),
       post: (url, content) => client.post(url, { content }),
       stream: (method, url) => client.stream(method, url)

@@ -269,10 +269,10 @@ const storm = (
 
 describe("randomized interruption (fixed seeds)", () => {
   it.live("Client, maxConnections 8, with redirects and Digest retries: 300 requests, half interrupted", () =>
-    storm(Effect.map(Client.make({ maxConnections: 8, followRedirects: true }), clientSubject), 0x5eed, 300, 8))
+    storm(Effect.map(Effect.orDie(Client.make({ maxConnections: 8, followRedirects: true })), clientSubject), 0x5eed, 300, 8))
 
   it.live("Pool, maxConnections 3: 300 requests, half interrupted", () =>
-    storm(Effect.map(Pool.make({ maxConnections: 3 }), poolSubject), 0xc0ffee, 300, 3))
+    storm(Effect.map(Effect.orDie(Pool.make({ maxConnections: 3 })), poolSubject), 0xc0ffee, 300, 3))
 
   it.live("no unhandled rejection or uncaught exception escaped during this file", () =>
     Effect.gen(function*() {

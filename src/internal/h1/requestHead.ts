@@ -45,6 +45,21 @@ export const encodeHead = (
   return encodeHeadWith(method, requestTailOf(path), hostLine, hostLine + "\r\n", headers, bodyLength, extra, more)
 }
 
+/** Why these fields cannot go in any request head, if they cannot: a client checks its default headers once. */
+export const fieldsProblem = (headers: HeaderInput): string | undefined => {
+  const fields = fieldsOf(headers)
+  if ("error" in fields) return fields.error
+  // They describe one request's body: as defaults they would contradict every other request's.
+  if (fields.framing !== 0) {
+    return `${fields.userLength !== undefined ? "Content-Length" : "Transfer-Encoding"} cannot be a default header: ` +
+      `it describes one request's body; httpfx sets it for each request`
+  }
+  return undefined
+}
+
+/** The method as a message shows it: quoted, with CR and LF escaped, when it is not a token. */
+export const printableMethod = (method: string): string => TOKEN.test(method) ? method : JSON.stringify(method)
+
 /** Why `path` cannot be a request target, if it cannot. */
 export const targetProblem = (path: string): string | undefined =>
   INVALID_TARGET.test(path) ? `The request target ${JSON.stringify(path)} contains a space or control character` : undefined
@@ -217,13 +232,26 @@ const fieldLine = (name: string, value: string): string | { readonly error: stri
   if (!TOKEN.test(name)) {
     return { error: `The header name ${JSON.stringify(name)} is not a valid HTTP token` }
   }
-  if (INVALID_VALUE.test(value)) {
-    return {
-      error: `The value of header "${name}" contains a control character (CR, LF or NUL) or a character outside ` +
-        `Latin-1: ${JSON.stringify(value.length > 60 ? value.slice(0, 60) + "…" : value)}`
-    }
-  }
+  if (INVALID_VALUE.test(value)) return { error: valueProblem(name, value) }
   return name + ": " + value + "\r\n"
+}
+
+/** Which character of a field value HTTP cannot carry, and what to do instead (JSON quoting escapes CR and LF). */
+const valueProblem = (name: string, value: string): string => {
+  const index = value.search(INVALID_VALUE)
+  const code = value.codePointAt(index)!
+  const shown = JSON.stringify(value.length > 60 ? value.slice(0, 60) + "…" : value)
+  const unicode = "U+" + code.toString(16).toUpperCase().padStart(4, "0")
+  if (code > 0xff) {
+    // As Node's http and undici: a field value is bytes, and httpfx will not pick an encoding for the server.
+    return `The value of header "${name}" contains ${JSON.stringify(String.fromCodePoint(code))} (${unicode}), ` +
+      `outside the Latin-1 range HTTP field values can carry: ${shown}; percent-encode it (encodeURIComponent) or ` +
+      `use the header's own encoding for non-ASCII text (RFC 8187's UTF-8'' form)`
+  }
+  const what = code === 0x0d || code === 0x0a
+    ? `a line break (${code === 0x0d ? "CR" : "LF"}), which would end the field and start another (header injection)`
+    : `the control character ${unicode}, which HTTP field values cannot carry`
+  return `The value of header "${name}" contains ${what}: ${shown}; remove it`
 }
 
 /** 1 Host, 2 Content-Length, 4 Transfer-Encoding, 0 anything else; lengths first so most names cost one compare. */

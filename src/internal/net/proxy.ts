@@ -4,6 +4,7 @@
  * code; the connection drives it and owns every socket it makes.
  */
 import * as net from "node:net"
+import { CONTROL_CHARACTER, lacksScheme, printableUrl } from "../url.js"
 import type { Target } from "../url.js"
 
 export interface ProxyConfig {
@@ -20,7 +21,7 @@ export interface ProxyConfig {
 export interface ProxyRoutes {
   readonly http: ProxyConfig | undefined
   readonly https: ProxyConfig | undefined
-  readonly noProxy: ReadonlyArray<string>
+  readonly noProxy: ReadonlyArray<NoProxyRule>
 }
 
 export type ProxyInput =
@@ -29,21 +30,51 @@ export type ProxyInput =
   | {
     readonly http?: string | URL | undefined
     readonly https?: string | URL | undefined
-    /** comma-separated hosts, domains (".example.com" or "example.com" match subdomains), IPs, or "*" */
+    /**
+     * comma-separated hosts, domains (".example.com" or "example.com" match subdomains), IPs, CIDR ranges
+     * ("10.0.0.0/8", "::1/128"), or "*"
+     */
     readonly noProxy?: string | undefined
   }
 
-export const parseProxy = (input: string | URL): ProxyConfig | string => {
+/** Whether the authority of `raw` spells a port out: "http://proxy:80" parses with an empty `port`. */
+const hasPort = (raw: string): boolean => {
+  const start = raw.indexOf("//") + 2
+  let end = raw.slice(start).search(/[/?#]/)
+  end = end < 0 ? raw.length : start + end
+  const authority = raw.slice(start, end)
+  return /:\d+$/.test(authority.slice(authority.lastIndexOf("@") + 1))
+}
+
+/**
+ * The proxy a URL names, or why it names none, in a message that says where the URL came from (`source`: the
+ * option or the environment variable) and shows it without credentials.
+ */
+export const parseProxy = (input: string | URL, source = "proxy"): ProxyConfig | string => {
+  const raw = String(input)
+  const shown = printableUrl(raw)
+  if (CONTROL_CHARACTER.test(raw)) {
+    return `${source} ${shown} contains a control character (CR, LF, TAB or NUL); remove it`
+  }
+  if (lacksScheme(raw)) return `${source} ${shown} has no scheme: add one, as in ${printableUrl("http://" + raw)}`
   let url: URL
   try {
-    url = new URL(String(input))
+    url = new URL(raw)
   } catch {
-    return `the proxy ${JSON.stringify(String(input))} is not a URL; expected "http://host:port" or "socks5://host:port"`
+    return `${source} ${shown} is not a URL; expected "http://host:port" or "socks5://host:port"`
   }
   const scheme = url.protocol.slice(0, -1)
   const kind = scheme === "http" ? "http" : scheme === "socks5" || scheme === "socks5h" ? "socks5" : undefined
   if (kind === undefined) {
-    return `the proxy scheme "${scheme}" is not supported; use http:// or socks5://`
+    return `${source} ${shown} uses the scheme "${scheme}", which httpfx cannot speak to a proxy: use http:// ` +
+      `(CONNECT tunnels and forwarding) or socks5:// (or socks5h://)`
+  }
+  if (url.hostname === "") return `${source} ${shown} has no host; expected "${scheme}://host:port"`
+  // Peers disagree on an HTTP proxy's default port (curl takes 1080, most others 80): do not guess. SOCKS has one,
+  // 1080 (RFC 1928 §3).
+  if (kind === "http" && !hasPort(raw)) {
+    return `${source} ${shown} has no port: add the one the proxy listens on, as in ` +
+      printableUrl(`http://${url.username === "" ? "" : "user@"}${url.host}:3128`)
   }
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
   const port = url.port === "" ? (kind === "http" ? 80 : 1080) : Number(url.port)
@@ -57,53 +88,112 @@ export const parseProxy = (input: string | URL): ProxyConfig | string => {
   }
 }
 
-const splitNoProxy = (value: string | undefined): ReadonlyArray<string> =>
-  value === undefined ? [] : value.split(",").map((entry) => entry.trim().toLowerCase()).filter((entry) => entry !== "")
-
 /** Resolve the `proxy` option; a string or URL proxies every scheme. */
 export const routesFrom = (input: ProxyInput): ProxyRoutes | string => {
   if (typeof input === "string" || input instanceof URL) {
     const proxy = parseProxy(input)
     return typeof proxy === "string" ? proxy : { http: proxy, https: proxy, noProxy: [] }
   }
-  const http = input.http === undefined ? undefined : parseProxy(input.http)
+  const http = input.http === undefined ? undefined : parseProxy(input.http, "proxy.http")
   if (typeof http === "string") return http
-  const https = input.https === undefined ? undefined : parseProxy(input.https)
+  const https = input.https === undefined ? undefined : parseProxy(input.https, "proxy.https")
   if (typeof https === "string") return https
-  return { http, https, noProxy: splitNoProxy(input.noProxy) }
+  return { http, https, noProxy: parseNoProxy(input.noProxy) }
 }
 
 /**
- * HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY (either case, lower case first as curl reads them). Like curl
- * and httpx, HTTP_PROXY in upper case is ignored when running as a CGI script (REQUEST_METHOD set), where it could
- * come from a request's "Proxy:" header (httpoxy).
+ * HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY (either case, lower case first as curl reads them), or why one of
+ * them cannot be used (its message names the variable). Like curl and httpx, HTTP_PROXY in upper case is ignored
+ * when running as a CGI script (REQUEST_METHOD set), where it could come from a request's "Proxy:" header (httpoxy).
  */
-export const routesFromEnv = (env: NodeJS.ProcessEnv): ProxyInput | undefined => {
-  const read = (name: string) => env[name.toLowerCase()] || (name === "HTTP_PROXY" && env.REQUEST_METHOD ? undefined : env[name])
-  const all = read("ALL_PROXY")
-  const http = read("HTTP_PROXY") || all
-  const https = read("HTTPS_PROXY") || all
-  if (!http && !https) return undefined
-  return { http: http || undefined, https: https || undefined, noProxy: read("NO_PROXY") || undefined }
+export const routesFromEnv = (env: NodeJS.ProcessEnv): ProxyRoutes | string | undefined => {
+  const nameOf = (name: string): string | undefined => {
+    if (env[name.toLowerCase()]) return name.toLowerCase()
+    if (name === "HTTP_PROXY" && env.REQUEST_METHOD) return undefined
+    return env[name] ? name : undefined
+  }
+  const all = nameOf("ALL_PROXY")
+  const httpName = nameOf("HTTP_PROXY") ?? all
+  const httpsName = nameOf("HTTPS_PROXY") ?? all
+  if (httpName === undefined && httpsName === undefined) return undefined
+  const parse = (name: string | undefined) =>
+    name === undefined ? undefined : parseProxy(env[name]!, `the environment variable ${name}`)
+  const http = parse(httpName)
+  if (typeof http === "string") return http
+  const https = parse(httpsName)
+  if (typeof https === "string") return https
+  const noProxy = nameOf("NO_PROXY")
+  return { http, https, noProxy: parseNoProxy(noProxy === undefined ? undefined : env[noProxy]) }
+}
+
+/**
+ * One NO_PROXY entry: `*`; a host or IP (a name also matches its subdomains); `.domain` (subdomains, and the domain
+ * itself); `[v6]`; any of these with `:port`; or a CIDR range, which matches IP literals only, as curl does (the
+ * name is not resolved to find out).
+ */
+export interface NoProxyRule {
+  readonly pattern: string
+  readonly port: number | undefined
+  /** the addresses of a CIDR range */
+  readonly range: net.BlockList | undefined
+}
+
+const ANY: NoProxyRule = { pattern: "*", port: undefined, range: undefined }
+
+const parseNoProxy = (value: string | undefined): ReadonlyArray<NoProxyRule> => {
+  const rules: Array<NoProxyRule> = []
+  if (value === undefined) return rules
+  for (const item of value.split(",")) {
+    const entry = item.trim().toLowerCase()
+    if (entry === "") continue
+    if (entry === "*") return [ANY]
+    const rule = entry.includes("/") ? rangeRule(entry) : hostRule(entry)
+    if (rule !== undefined) rules.push(rule)
+  }
+  return rules
+}
+
+/** `10.0.0.0/8`, `::1/128`, `[::1]/128`; an entry that is not a range (a bad prefix length) matches nothing. */
+const rangeRule = (entry: string): NoProxyRule | undefined => {
+  const slash = entry.indexOf("/")
+  let address = entry.slice(0, slash)
+  if (address.startsWith("[") && address.endsWith("]")) address = address.slice(1, -1)
+  const bits = entry.slice(slash + 1)
+  const family = net.isIP(address)
+  if (family === 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) return undefined
+  const range = new net.BlockList()
+  range.addSubnet(address, Number(bits), family === 4 ? "ipv4" : "ipv6")
+  return { pattern: entry, port: undefined, range }
+}
+
+const hostRule = (entry: string): NoProxyRule => {
+  let pattern = entry
+  let port: number | undefined
+  const colon = pattern.lastIndexOf(":")
+  if (colon > 0 && !pattern.includes("]") && pattern.indexOf(":") === colon) {
+    port = Number(pattern.slice(colon + 1))
+    pattern = pattern.slice(0, colon)
+  } else if (pattern.startsWith("[") && /\]:\d+$/.test(pattern)) {
+    port = Number(pattern.slice(pattern.lastIndexOf(":") + 1))
+    pattern = pattern.slice(0, pattern.lastIndexOf(":"))
+  }
+  if (pattern.startsWith("[") && pattern.endsWith("]")) pattern = pattern.slice(1, -1)
+  if (pattern.startsWith("*.")) pattern = pattern.slice(1)
+  return { pattern, port, range: undefined }
 }
 
 /** Whether NO_PROXY exempts the target. */
-export const bypasses = (noProxy: ReadonlyArray<string>, target: Target): boolean => {
+export const bypasses = (noProxy: ReadonlyArray<NoProxyRule>, target: Target): boolean => {
   if (noProxy.length === 0) return false
   const host = target.hostname.toLowerCase()
-  for (const entry of noProxy) {
-    if (entry === "*") return true
-    let pattern = entry
-    let port: number | undefined
-    const colon = pattern.lastIndexOf(":")
-    if (colon > 0 && !pattern.includes("]") && pattern.indexOf(":") === colon) {
-      port = Number(pattern.slice(colon + 1))
-      pattern = pattern.slice(0, colon)
-    }
-    if (pattern.startsWith("[") && pattern.endsWith("]")) pattern = pattern.slice(1, -1)
-    if (port !== undefined && port !== target.port) continue
-    if (pattern.startsWith("*.")) pattern = pattern.slice(1)
-    if (pattern.startsWith(".")) {
+  for (const rule of noProxy) {
+    if (rule === ANY) return true
+    if (rule.port !== undefined && rule.port !== target.port) continue
+    const pattern = rule.pattern
+    if (rule.range !== undefined) {
+      const family = net.isIP(host)
+      if (family !== 0 && rule.range.check(host, family === 4 ? "ipv4" : "ipv6")) return true
+    } else if (pattern.startsWith(".")) {
       if (host.endsWith(pattern) || host === pattern.slice(1)) return true
     } else if (host === pattern || (net.isIP(host) === 0 && host.endsWith("." + pattern))) {
       return true

@@ -1,0 +1,260 @@
+/**
+ * Options that cannot work fail Client.make, Client.layer, Pool.make, Transport.pool and Platform.layer with a typed
+ * error that names the option, shows the value without credentials and with CR/LF escaped, and says what to do.
+ */
+import { HttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Client, Platform, Pool, Transport } from "httpfx"
+import { h2Server } from "../h2/servers.js"
+import { withEnv } from "../utils/env.js"
+import { httpServer } from "../utils/servers.js"
+
+const PROXY_VARIABLES = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+
+/** No proxy variable but these: a developer's own proxy settings must not change what a test sees. */
+const onlyProxyEnv = (vars: Record<string, string>) =>
+  Object.fromEntries([...PROXY_VARIABLES, "no_proxy", "NO_PROXY"].map((name) => [name, vars[name]]))
+
+const noRawLineBreak = (message: string) => expect(/[\r\n]/.test(message)).toBe(false)
+
+describe("baseUrl", () => {
+  it.scoped("a host and port without a scheme is an InvalidUrl that suggests http://", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ baseUrl: "localhost:8080" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toBe(`baseUrl "localhost:8080" has no scheme: add one, as in "http://localhost:8080"`)
+    }))
+
+  it.scoped("an IP address and port without a scheme suggests http:// too", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ baseUrl: "127.0.0.1:8080/api" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toContain(`as in "http://127.0.0.1:8080/api"`)
+    }))
+
+  it.scoped("a lone host name suggests http:// too", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ baseUrl: "api.example.com" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toContain(`as in "http://api.example.com"`)
+    }))
+
+  it.scoped("a relative URL is an InvalidUrl that asks for the scheme and host", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ baseUrl: "/api" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toBe(
+        `baseUrl "/api" is not an absolute URL: give the scheme and host, as in "http://127.0.0.1:8080/api"`
+      )
+    }))
+
+  it.scoped("a scheme other than http and https is an InvalidUrl that names the ones that work", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ baseUrl: "ftp://files.example/pub" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toContain(`baseUrl "ftp://files.example/pub" uses the scheme "ftp"`)
+      expect(error.message).toContain("start it with http:// or https://")
+    }))
+
+  it.scoped("the message shows the value without its credentials", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ baseUrl: "ftp://alice:s3cret@files.example/" }))
+      expect(error.message).toContain(`"ftp://***@files.example/"`)
+      expect(error.message).not.toContain("s3cret")
+      expect(error.message).not.toContain("alice")
+    }))
+
+  it.scoped("a CR or LF in it is refused, escaped in the message", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ baseUrl: "http://127.0.0.1/api\r\nX-Injected: 1" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toContain(String.raw`"http://127.0.0.1/api\r\nX-Injected: 1"`)
+      noRawLineBreak(error.message)
+    }))
+
+  it.scoped("Client.layer fails to build with the same typed error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.provide(Client.Client, Client.layer({ baseUrl: "localhost:8080" })))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toContain("http://localhost:8080")
+    }))
+
+  it.scoped("Platform.layer fails to build with the same typed error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Effect.provide(HttpClient.HttpClient, Platform.layer({ baseUrl: "localhost:8080" }))
+      )
+      expect(error._tag).toBe("InvalidUrl")
+    }))
+
+  it.scoped("is checked when a transport is given too", () =>
+    Effect.gen(function*() {
+      const transport = Transport.mock(() => new Response("unused"))
+      const error = yield* Effect.flip(Client.make({ baseUrl: "/api", transport }))
+      expect(error._tag).toBe("InvalidUrl")
+    }))
+})
+
+describe("proxy", () => {
+  it.scoped("an http proxy without a port is an InvalidUrl that asks for it; port 80 written out is one", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ proxy: "http://proxy.test" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toBe(
+        `proxy "http://proxy.test" has no port: add the one the proxy listens on, as in "http://proxy.test:3128"`
+      )
+      // URL parsing drops a default port, so ":80" is read from the text.
+      expect(Client.isClient(yield* Client.make({ proxy: "http://proxy.test:80" }))).toBe(true)
+    }))
+
+  it.scoped("a host and port without a scheme is an InvalidUrl that suggests http://", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Pool.make({ proxy: "proxy.test:3128" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toContain(`as in "http://proxy.test:3128"`)
+    }))
+
+  it.scoped("an https:// proxy is an InvalidUrl that names the schemes that work", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Pool.make({ proxy: "https://proxy.test:3128" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toContain(`uses the scheme "https"`)
+      expect(error.message).toContain("http://")
+      expect(error.message).toContain("socks5://")
+    }))
+
+  it.scoped("the message names the per-scheme option and hides credentials", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Pool.make({ proxy: { https: "http://bob:hunter2@proxy.test" } }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toContain(`proxy.https "http://***@proxy.test"`)
+      expect(error.message).not.toContain("hunter2")
+    }))
+
+  it.scoped("a CR or LF in it is refused, escaped in the message", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Pool.make({ proxy: "http://127.0.0.1:3128\r\n" }))
+      expect(error._tag).toBe("InvalidUrl")
+      expect(error.message).toContain(String.raw`"http://127.0.0.1:3128\r\n"`)
+      noRawLineBreak(error.message)
+    }))
+
+  it.scoped("Transport.pool fails with the same typed error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Transport.pool({ proxy: "ftp://proxy.test:21" }))
+      expect(error._tag).toBe("InvalidUrl")
+    }))
+
+  for (const name of PROXY_VARIABLES) {
+    it.scoped(`a malformed ${name} in the environment fails Client.make with an InvalidUrl naming it`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(withEnv(onlyProxyEnv({ [name]: "proxy.test" }), Client.make()))
+        expect(error._tag).toBe("InvalidUrl")
+        expect(error.message).toContain(`the environment variable ${name} "proxy.test"`)
+      }))
+  }
+})
+
+describe("default headers", () => {
+  it.scoped("a value outside Latin-1 fails Client.make with a LocalProtocolError naming the character", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ headers: { "x-price": "5 €" } }))
+      expect(error._tag).toBe("LocalProtocolError")
+      expect(error.message).toContain(`headers: The value of header "x-price" contains "€" (U+20AC)`)
+      expect(error.message).toContain("percent-encode")
+    }))
+
+  it.scoped("a CR or LF fails Client.make, escaped in the message", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ headers: { "x-a": "1\r\nx-injected: 2" } }))
+      expect(error._tag).toBe("LocalProtocolError")
+      expect(error.message).toContain("a line break (CR)")
+      expect(error.message).toContain(String.raw`"1\r\nx-injected: 2"`)
+      noRawLineBreak(error.message)
+    }))
+
+  it.scoped("Content-Length cannot be a default header", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ headers: { "content-length": "5" } }))
+      expect(error._tag).toBe("LocalProtocolError")
+      expect(error.message).toContain("Content-Length cannot be a default header")
+    }))
+
+  it.scoped("a bad one fails Platform.layer's build", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Effect.provide(HttpClient.HttpClient, Platform.layer({ headers: { "x-name": "Zoë ☃" } }))
+      )
+      expect(error._tag).toBe("LocalProtocolError")
+    }))
+})
+
+describe("other options", () => {
+  const cases: ReadonlyArray<readonly [string, Pool.Options, string]> = [
+    ["maxConnections 0", { maxConnections: 0 }, "maxConnections must be a whole number of at least 1"],
+    ["a negative maxConnectionsPerHost", { maxConnectionsPerHost: -2 }, "maxConnectionsPerHost must be"],
+    ["a negative maxKeepaliveConnections", { maxKeepaliveConnections: -1 }, "maxKeepaliveConnections must be"],
+    ["retries NaN", { retries: NaN }, "retries must be a whole number of at least 0, got NaN"],
+    ["a keepaliveExpiry that is not a duration", { keepaliveExpiry: "forever" as never }, "keepaliveExpiry is not"],
+    ["a timeout phase that is not a duration", { timeout: { read: "soon" as never } }, "timeout.read is not"],
+    ["limits.maxHeadSize 0", { limits: { maxHeadSize: 0 } }, "limits.maxHeadSize must be a whole number of bytes"],
+    ["http1: false without http2", { http1: false }, "set http2: true as well"],
+    ["a localAddress that is not an IP", { localAddress: "eth0" }, "localAddress must be an IP address"]
+  ]
+  for (const [what, options, message] of cases) {
+    it.scoped(`${what} fails Pool.make with a LocalProtocolError`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Pool.make(options))
+        expect(error._tag).toBe("LocalProtocolError")
+        expect(error.message).toContain(message)
+      }))
+  }
+
+  it.scoped("a negative maxRedirects fails Client.make", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ maxRedirects: -1 }))
+      expect(error._tag).toBe("LocalProtocolError")
+      expect(error.message).toContain("maxRedirects must be a whole number of at least 0, got -1")
+    }))
+
+  it.scoped("a bad timeout fails Client.make over a transport too", () =>
+    Effect.gen(function*() {
+      const transport = Transport.mock(() => new Response("unused"))
+      const error = yield* Effect.flip(Client.make({ transport, timeout: "a while" as never }))
+      expect(error._tag).toBe("LocalProtocolError")
+      expect(error.message).toContain(`timeout is not a duration: "a while"`)
+    }))
+})
+
+describe("per-request values HTTP cannot carry", () => {
+  it.scoped("a header value outside Latin-1 fails that request only, naming the character", () =>
+    Effect.gen(function*() {
+      const server = yield* httpServer((_, response) => response.end("ok"))
+      const client = yield* Client.make()
+      const error = yield* Effect.flip(client.get(`${server.url}/`, { headers: { "x-name": "☃" } }))
+      expect(error._tag).toBe("LocalProtocolError")
+      expect(error.message).toContain(`contains "☃" (U+2603)`)
+      expect((yield* client.get(`${server.url}/`)).text).toBe("ok")
+      expect(server.acceptedSockets()).toBe(1)
+    }))
+
+  it.scoped("a method with CR/LF is refused with the method escaped in the message", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.make()
+      const error = yield* Effect.flip(client.request("GET\r\nX-INJECTED: 1\r\n", "http://127.0.0.1:1/"))
+      expect(error._tag).toBe("LocalProtocolError")
+      expect(error.message).toMatch(/^"GET\\r\\nX-INJECTED: 1\\r\\n" http:\/\/127\.0\.0\.1:1\//)
+      noRawLineBreak(error.message)
+    }))
+
+  it.scoped("over HTTP/2 a header value outside Latin-1 is the same LocalProtocolError, nothing sent", () =>
+    Effect.gen(function*() {
+      const server = yield* h2Server({ secure: false, onStream: (stream) => stream.respond({ ":status": 200 }) })
+      const pool = yield* Pool.make({ http1: false, http2: true })
+      const error = yield* Effect.flip(pool.request("GET", `${server.url}/`, { headers: { "x-name": "€" } }))
+      expect(error._tag).toBe("LocalProtocolError")
+      expect(error.message).toContain("(U+20AC)")
+      expect(server.streams()).toBe(0)
+    }))
+})
