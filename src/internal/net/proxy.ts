@@ -37,15 +37,6 @@ export type ProxyInput =
     readonly noProxy?: string | undefined
   }
 
-/** Whether the authority of `raw` spells a port out: "http://proxy:80" parses with an empty `port`. */
-const hasPort = (raw: string): boolean => {
-  const start = raw.indexOf("//") + 2
-  let end = raw.slice(start).search(/[/?#]/)
-  end = end < 0 ? raw.length : start + end
-  const authority = raw.slice(start, end)
-  return /:\d+$/.test(authority.slice(authority.lastIndexOf("@") + 1))
-}
-
 /**
  * The proxy a URL names, or why it names none, in a message that says where the URL came from (`source`: the
  * option or the environment variable) and shows it without credentials.
@@ -70,13 +61,9 @@ export const parseProxy = (input: string | URL, source = "proxy"): ProxyConfig |
       `(CONNECT tunnels and forwarding) or socks5:// (or socks5h://)`
   }
   if (url.hostname === "") return `${source} ${shown} has no host; expected "${scheme}://host:port"`
-  // Peers disagree on an HTTP proxy's default port (curl takes 1080, most others 80): do not guess. SOCKS has one,
-  // 1080 (RFC 1928 §3).
-  if (kind === "http" && !hasPort(raw)) {
-    return `${source} ${shown} has no port: add the one the proxy listens on, as in ` +
-      printableUrl(`http://${url.username === "" ? "" : "user@"}${url.host}:3128`)
-  }
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
+  // Without a port, an http proxy is on the scheme's own port as the URL says (httpx, requests; curl alone guesses
+  // 1080), a SOCKS proxy on 1080 (RFC 1928 §3).
   const port = url.port === "" ? (kind === "http" ? 80 : 1080) : Number(url.port)
   return {
     kind,
