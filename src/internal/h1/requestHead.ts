@@ -1,6 +1,7 @@
 /**
  * Serialising a request head (RFC 9112 §3), refusing anything that would let a caller's data change the framing.
  */
+import { printableValue } from "../credentials.js"
 
 // RFC 9110 §5.6.2 token
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -132,6 +133,16 @@ export const declaredLength = (headers: HeaderInput | undefined): number => {
   return -1
 }
 
+/** Whether the fields have one of this name (lower-case); for the rare request that needs to know. */
+export const hasField = (headers: HeaderInput | undefined, lowerName: string): boolean => {
+  if (headers === undefined) return false
+  const entries = isIterable(headers) ? headers : Object.entries(headers)
+  for (const [name, value] of entries) {
+    if (value !== undefined && name.length === lowerName.length && name.toLowerCase() === lowerName) return true
+  }
+  return false
+}
+
 /** The caller's fields, validated and serialised, with what the writer needs to know about them. */
 interface Fields {
   readonly lines: string
@@ -218,9 +229,11 @@ const fieldLine = (name: string, value: string): string | { readonly error: stri
     return { error: `The header name ${JSON.stringify(name)} is not a valid HTTP token` }
   }
   if (INVALID_VALUE.test(value)) {
+    // The value is quoted to show where it went wrong, unless it is a credential or a cookie.
+    const shown = printableValue(name, value)
     return {
       error: `The value of header "${name}" contains a control character (CR, LF or NUL) or a character outside ` +
-        `Latin-1: ${JSON.stringify(value.length > 60 ? value.slice(0, 60) + "…" : value)}`
+        `Latin-1: ${JSON.stringify(shown.length > 60 ? shown.slice(0, 60) + "…" : shown)}`
     }
   }
   return name + ": " + value + "\r\n"
