@@ -51,8 +51,8 @@ export type RequestHook = (request: Request) => Effect.Effect<void, HttpError.Ht
 export type ResponseHook = (response: StreamingResponse) => Effect.Effect<void, HttpError.HttpError>
 
 /**
- * Retries of idempotent requests on transport errors and on 429/503 (honouring Retry-After): a count with
- * exponential backoff, or any Schedule.
+ * Retries of idempotent requests on transport errors and on 429/503 (honouring a Retry-After up to `maxRetryAfter`,
+ * 60 seconds unless the object form says otherwise): a count with exponential backoff, or any Schedule.
  */
 export type RetryInput =
   | number
@@ -62,6 +62,8 @@ export type RetryInput =
     readonly backoff?: Duration.DurationInput | undefined
     /** statuses to retry [429, 503] */
     readonly statuses?: ReadonlyArray<number> | undefined
+    /** the longest Retry-After waited for [60 seconds]: a longer one returns the response as it is, at once */
+    readonly maxRetryAfter?: Duration.DurationInput | undefined
   }
   | Schedule.Schedule<unknown, unknown>
 
@@ -239,18 +241,28 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
 interface RetryPolicy {
   readonly schedule: Schedule.Schedule<unknown, unknown>
   readonly statuses: ReadonlySet<number>
+  /** milliseconds: a longer Retry-After is not waited for */
+  readonly maxRetryAfter: number
 }
+
+const DEFAULT_MAX_RETRY_AFTER = 60_000
 
 const toRetryPolicy = (input: RetryInput | undefined): RetryPolicy | undefined => {
   if (input === undefined) return undefined
-  if (Schedule.isSchedule(input)) return { schedule: input, statuses: new Set([429, 503]) }
+  if (Schedule.isSchedule(input)) {
+    return { schedule: input, statuses: new Set([429, 503]), maxRetryAfter: DEFAULT_MAX_RETRY_AFTER }
+  }
   const times = typeof input === "number" ? input : input.times
   if (times <= 0) return undefined
   const backoff = typeof input === "number" ? undefined : input.backoff
   const statuses = typeof input === "number" ? undefined : input.statuses
+  const maxRetryAfter = typeof input === "number" ? undefined : input.maxRetryAfter
   return {
     schedule: Schedule.intersect(Schedule.exponential(backoff ?? "500 millis", 2), Schedule.recurs(times)),
-    statuses: new Set(statuses ?? [429, 503])
+    statuses: new Set(statuses ?? [429, 503]),
+    maxRetryAfter: maxRetryAfter === undefined
+      ? DEFAULT_MAX_RETRY_AFTER
+      : Duration.toMillis(Duration.decode(maxRetryAfter))
   }
 }
 
@@ -634,6 +646,8 @@ export class ClientImpl {
           const response = result.right
           if (!retry.statuses.has(response.status)) return Effect.succeed(response)
           const wait = parseRetryAfter(findHeader(flatOf(response), "retry-after"), Date.now())
+          // A server asking for a day (or a year) is not waited on: the caller gets its answer now, and decides.
+          if (wait !== undefined && wait > retry.maxRetryAfter) return Effect.succeed(response)
           // The server's Retry-After is the wait, not an addition to the backoff: sleep whatever of it the
           // schedule's own delay has not covered.
           return Effect.flatMap(Clock.currentTimeMillis, (before) =>

@@ -2,12 +2,12 @@
  * Credentials never leak: userinfo in a URL is Basic auth and leaves the URL everywhere else (request line, a forward
  * proxy's absolute-form, Host, request.url, response.url, history, messages); Authorization, Proxy-Authorization and
  * Cookie values never appear in a message or in a printed request, response or error; a caller's Proxy-Authorization
- * does not follow a redirect to another origin.
+ * does not follow a redirect to another origin; and a Retry-After past `retry.maxRetryAfter` is not waited for.
  */
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber, TestClock } from "effect"
 import { Auth, Client, HttpError, Platform, Pool, Transport } from "httpfx"
 import type * as http from "node:http"
 import * as util from "node:util"
@@ -307,4 +307,67 @@ describe("a caller's Proxy-Authorization and redirects", () => {
       expect(first.seen.map((headers) => headers["proxy-authorization"])).toEqual([`Basic ${SECRET}`, `Basic ${SECRET}`])
       expect(other.seen[0]!["proxy-authorization"]).toBeUndefined()
     }))
+})
+
+// ---- Retry-After cap -----------------------------------------------------------------------------------------------
+
+describe("retry.maxRetryAfter", () => {
+  /** Answers 503 with `retryAfter` to the first request, then 200; counts requests. */
+  const busyOnce = (retryAfter: string) => {
+    let count = 0
+    const transport = Transport.mock(() =>
+      count++ === 0
+        ? new Response("busy", { status: 503, headers: { "retry-after": retryAfter } })
+        : new Response("done")
+    )
+    return { transport, count: () => count }
+  }
+
+  it.effect("a 503 asking for a day is returned at once, without sleeping (default cap 60 s)", () =>
+    Effect.gen(function*() {
+      const { count, transport } = busyOnce("86400")
+      const client = yield* Client.make({ transport, retry: { times: 3, backoff: "1 millis" } })
+      const fiber = yield* Effect.fork(client.get("http://api.test/"))
+      yield* TestClock.adjust("0 millis")
+      const response = yield* Fiber.join(fiber)
+      expect(response.status).toBe(503)
+      expect(response.text).toBe("busy")
+      expect(count()).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("a Retry-After under the cap is waited for", () =>
+    Effect.gen(function*() {
+      const { count, transport } = busyOnce("60")
+      const client = yield* Client.make({ transport, retry: { times: 3, backoff: "1 millis" } })
+      const fiber = yield* Effect.fork(client.get("http://api.test/"))
+      yield* TestClock.adjust("59999 millis")
+      expect(count()).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      expect((yield* Fiber.join(fiber)).text).toBe("done")
+      expect(count()).toBe(2)
+    }).pipe(Effect.scoped))
+
+  it.effect("the cap is configurable: lower refuses 30 s, higher waits 90 s", () =>
+    Effect.gen(function*() {
+      const low = busyOnce("30")
+      const lowClient = yield* Client.make({
+        transport: low.transport,
+        retry: { times: 3, backoff: "1 millis", maxRetryAfter: "10 seconds" }
+      })
+      const lowFiber = yield* Effect.fork(lowClient.get("http://api.test/"))
+      yield* TestClock.adjust("0 millis")
+      expect((yield* Fiber.join(lowFiber)).status).toBe(503)
+      expect(low.count()).toBe(1)
+
+      const high = busyOnce("90")
+      const highClient = yield* Client.make({
+        transport: high.transport,
+        retry: { times: 3, backoff: "1 millis", maxRetryAfter: "2 minutes" }
+      })
+      const highFiber = yield* Effect.fork(highClient.get("http://api.test/"))
+      yield* TestClock.adjust("89999 millis")
+      expect(high.count()).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      expect((yield* Fiber.join(highFiber)).status).toBe(200)
+    }).pipe(Effect.scoped))
 })
