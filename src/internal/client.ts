@@ -678,7 +678,9 @@ export class ClientImpl {
     const jar = this.jar
     if (jar !== undefined && !jar.isEmpty && request.headers.cookie === undefined) {
       const cookie = jar.header(request.url)
-      if (cookie !== undefined) outgoing = copyRequest(request, { headers: Headers.set(request.headers, "cookie", cookie) })
+      if (cookie !== undefined) {
+        outgoing = copyRequest(request, { headers: Headers.set(request.headers, "cookie", cookie) })
+      }
     }
     const transport = this.transport
     const hooks = this.requestHooks.length > 0 || this.responseHooks.length > 0

@@ -58,7 +58,8 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
     const shown = withoutUserinfo(key)
     return {
       _tag: "LocalProtocolError",
-      message: `The URL ${JSON.stringify(shown)} contains a control character (CR, LF, TAB or NUL); refusing to send it`,
+      message: `The URL ${JSON.stringify(shown)} contains a control character (CR, LF, TAB or NUL); refusing to ` +
+        "send it",
       url: shown
     }
   }
@@ -116,7 +117,8 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
 }
 
 /** The request target a forward proxy needs (RFC 9112 §3.2.2): absolute-form, without userinfo or fragment. */
-export const absoluteForm = (target: Target): string => (target.secure ? "https://" : "http://") + target.host + target.path
+export const absoluteForm = (target: Target): string =>
+  (target.secure ? "https://" : "http://") + target.host + target.path
 
 /** The Basic credentials of a URL that has userinfo. */
 const basicAuthorizationOf = (url: URL): string =>
