@@ -27,12 +27,14 @@ import type { ConnectionInfo, PoolImpl, PoolOptions } from "./pool.js"
 import { makePool } from "./pool.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import type { Request } from "./request.js"
+import { copy as copyRequest, make as makeRequest, printable } from "./request.js"
 import type { HeadBase, Response, ResponseHead, StreamingBase, StreamingResponse } from "./response.js"
 import { findHeader } from "./response.js"
 import type { LimitsInput } from "./limits.js"
 import type { TimeoutInput } from "./timeouts.js"
 import * as Timeouts from "./timeouts.js"
 import * as Transport from "./transport.js"
+import { hasUserinfo, takeUserinfo, withoutUserinfo } from "./url.js"
 import { version } from "./version.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
@@ -50,8 +52,8 @@ export type RequestHook = (request: Request) => Effect.Effect<void, HttpError.Ht
 export type ResponseHook = (response: StreamingResponse) => Effect.Effect<void, HttpError.HttpError>
 
 /**
- * Retries of idempotent requests on transport errors and on 429/503 (honouring Retry-After): a count with
- * exponential backoff, or any Schedule.
+ * Retries of idempotent requests on transport errors and on 429/503 (honouring a Retry-After up to `maxRetryAfter`,
+ * 60 seconds unless the object form says otherwise): a count with exponential backoff, or any Schedule.
  */
 export type RetryInput =
   | number
@@ -61,6 +63,8 @@ export type RetryInput =
     readonly backoff?: Duration.DurationInput | undefined
     /** statuses to retry [429, 503] */
     readonly statuses?: ReadonlyArray<number> | undefined
+    /** the longest Retry-After waited for [60 seconds]: a longer one returns the response as it is, at once */
+    readonly maxRetryAfter?: Duration.DurationInput | undefined
   }
   | Schedule.Schedule<unknown, unknown>
 
@@ -156,8 +160,14 @@ export const mergeUrl = (base: URL | undefined, url: string | URL): string => {
   if (typeof url !== "string") return url.href
   if (base === undefined || /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)) return url
   const path = url.startsWith("/") ? url.slice(1) : url
-  return base.origin + base.pathname + path
+  return originOf(base) + base.pathname + path
 }
+
+/** The base URL's origin, with its userinfo: credentials in `baseUrl` are Basic auth for relative URLs, as in httpx. */
+const originOf = (base: URL): string =>
+  base.username === "" && base.password === ""
+    ? base.origin
+    : `${base.protocol}//${base.username}${base.password === "" ? "" : ":" + base.password}@${base.host}`
 
 const toAuth = (input: AuthInput | null | undefined): Auth | null | undefined => {
   if (input === undefined || input === null) return input
@@ -174,7 +184,10 @@ const sameOrigin = (a: URL, b: URL) => a.protocol === b.protocol && a.host === b
 /**
  * The next hop of a redirect, as httpx builds it (RFC 9110 §15.4): 303 turns every method but HEAD into GET,
  * 301/302 turn POST into GET (as browsers do), 307/308 keep method and body. Authorization goes when the origin
- * changes, except on an upgrade of the same host from http (port 80) to https (port 443).
+ * changes, except on an upgrade of the same host from http (port 80) to https (port 443); Proxy-Authorization goes
+ * on every change of origin, the upgrade included, since an https request travels through a tunnel and the field
+ * would reach the origin server. Credentials in a Location are dropped, not used: where credentials go is the
+ * caller's choice.
  */
 const redirectRequest = (
   request: Request,
@@ -186,9 +199,14 @@ const redirectRequest = (
     next = new URL(location, response.url)
   } catch {
     return new HttpError.RemoteProtocolError({
-      message: `${request.method} ${request.url}: the server redirected to an invalid Location ${JSON.stringify(location)}`,
+      message: `${request.method} ${request.url}: the server redirected to an invalid Location ` +
+        JSON.stringify(withoutUserinfo(location)),
       request: { method: request.method, url: request.url }
     })
+  }
+  if (next.username !== "" || next.password !== "") {
+    next.username = ""
+    next.password = ""
   }
   const previous = new URL(request.url)
   if (next.hash === "" && previous.hash !== "") next.hash = previous.hash
@@ -200,8 +218,9 @@ const redirectRequest = (
   // As httpx, only between the default ports: another port of the same host may be another service.
   const upgrade = previous.hostname === next.hostname && previous.protocol === "http:" && previous.port === "" &&
     next.protocol === "https:" && next.port === ""
-  if (!sameOrigin(previous, next) && !upgrade) {
-    headers = Headers.remove(headers, "authorization")
+  if (!sameOrigin(previous, next)) {
+    headers = Headers.remove(headers, "proxy-authorization")
+    if (!upgrade) headers = Headers.remove(headers, "authorization")
   }
   if (previous.host !== next.host) headers = Headers.remove(headers, "host")
   let body = request.body
@@ -216,7 +235,7 @@ const redirectRequest = (
       request: { method: request.method, url: request.url }
     })
   }
-  return { ...request, method, url: next.href, headers, body }
+  return copyRequest(request, { method, url: next.href, headers, body })
 }
 
 // ---- retries -----------------------------------------------------------------------------------------------------
@@ -226,18 +245,28 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
 interface RetryPolicy {
   readonly schedule: Schedule.Schedule<unknown, unknown>
   readonly statuses: ReadonlySet<number>
+  /** milliseconds: a longer Retry-After is not waited for */
+  readonly maxRetryAfter: number
 }
+
+const DEFAULT_MAX_RETRY_AFTER = 60_000
 
 const toRetryPolicy = (input: RetryInput | undefined): RetryPolicy | undefined => {
   if (input === undefined) return undefined
-  if (Schedule.isSchedule(input)) return { schedule: input, statuses: new Set([429, 503]) }
+  if (Schedule.isSchedule(input)) {
+    return { schedule: input, statuses: new Set([429, 503]), maxRetryAfter: DEFAULT_MAX_RETRY_AFTER }
+  }
   const times = typeof input === "number" ? input : input.times
   if (times <= 0) return undefined
   const backoff = typeof input === "number" ? undefined : input.backoff
   const statuses = typeof input === "number" ? undefined : input.statuses
+  const maxRetryAfter = typeof input === "number" ? undefined : input.maxRetryAfter
   return {
     schedule: Schedule.intersect(Schedule.exponential(backoff ?? "500 millis", 2), Schedule.recurs(times)),
-    statuses: new Set(statuses ?? [429, 503])
+    statuses: new Set(statuses ?? [429, 503]),
+    maxRetryAfter: maxRetryAfter === undefined
+      ? DEFAULT_MAX_RETRY_AFTER
+      : Duration.toMillis(Duration.decode(maxRetryAfter))
   }
 }
 
@@ -341,10 +370,13 @@ export class ClientImpl {
     let target = mergeUrl(this.baseUrl, url)
     const params = mergeParams(this.params, options?.params)
     if (params.length > 0) target = appendParams(target, params)
+    const userinfo = takeUserinfo(target)
+    if (userinfo !== undefined) target = userinfo.url
     const encoded = options === undefined ? Body.encode({}) : Body.encode(options)
     let headers = options?.headers === undefined
       ? this.headers
       : Headers.merge(this.headers, Headers.fromInput(options.headers))
+    if (userinfo !== undefined) headers = this.urlCredentials(headers, userinfo.authorization, options?.auth)
     let error: HttpError.HttpError | undefined
     let body: Request["body"] = { _tag: "Empty" }
     if ("error" in encoded) {
@@ -361,7 +393,7 @@ export class ClientImpl {
         headers = Headers.set(headers, "content-length", String(body.length))
       }
     }
-    const request: Request = {
+    const request = makeRequest({
       method: upper,
       url: target,
       headers,
@@ -369,9 +401,28 @@ export class ClientImpl {
       timeout: options?.timeout,
       followRedirects: options?.followRedirects,
       auth: options?.auth === undefined ? undefined : toAuth(options.auth)
-    }
+    })
     if (error !== undefined) (request as unknown as { [Invalid]?: HttpError.HttpError })[Invalid] = error
     return request
+  }
+
+  /**
+   * Credentials from the URL are Basic auth (as in curl and httpx) unless the request has an Auth (its own, or the
+   * client's when it has none of its own; `auth: null` turns only the client's off, as in httpx) or sets an
+   * Authorization field itself.
+   */
+  private urlCredentials(headers: Headers.Headers, authorization: string | undefined, auth: unknown): Headers.Headers {
+    const authGiven = auth === undefined ? this.auth !== undefined : auth !== null
+    if (authorization === undefined || authGiven || headers.authorization !== undefined) return headers
+    return Headers.set(headers, "authorization", authorization)
+  }
+
+  /** A request given whole (`send`) whose URL holds credentials: they move to the headers, as `buildRequest` does. */
+  private withoutUrlCredentials(request: Request): Request {
+    const userinfo = takeUserinfo(request.url)
+    if (userinfo === undefined) return request
+    const headers = this.urlCredentials(request.headers, userinfo.authorization, request.auth)
+    return copyRequest(request, { url: userinfo.url, headers })
   }
 
   // ---- sending ---------------------------------------------------------------------------------------------------
@@ -430,9 +481,10 @@ export class ClientImpl {
     return this.transport.connections ?? Effect.succeed([])
   }
 
-  private execute(request: Request, streaming: boolean): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
-    const error = invalidOf(request)
+  private execute(given: Request, streaming: boolean): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
+    const error = invalidOf(given)
     if (error !== undefined) return Effect.fail(error)
+    const request = hasUserinfo(given.url) ? this.withoutUrlCredentials(given) : given
     const auth = request.auth === undefined ? this.auth : (request.auth as Auth | null) ?? undefined
     const follow = request.followRedirects ?? this.followRedirects
     const simple = auth === undefined && !follow
@@ -558,7 +610,7 @@ export class ClientImpl {
             Effect.fail(
               new TooManyRedirects({
                 message: `${request.method} ${request.url}: more than ${this.maxRedirects} redirects ` +
-                  `(the last to ${location}); raise maxRedirects if this is expected`,
+                  `(the last to ${withoutUserinfo(location)}); raise maxRedirects if this is expected`,
                 request: { method: request.method, url: request.url }
               })
             )
@@ -598,6 +650,8 @@ export class ClientImpl {
           const response = result.right
           if (!retry.statuses.has(response.status)) return Effect.succeed(response)
           const wait = parseRetryAfter(findHeader(flatOf(response), "retry-after"), Date.now())
+          // A server asking for a day (or a year) is not waited on: the caller gets its answer now, and decides.
+          if (wait !== undefined && wait > retry.maxRetryAfter) return Effect.succeed(response)
           // The server's Retry-After is the wait, not an addition to the backoff: sleep whatever of it the
           // schedule's own delay has not covered.
           return Effect.flatMap(Clock.currentTimeMillis, (before) =>
@@ -623,11 +677,14 @@ export class ClientImpl {
     streaming: boolean,
     history: ReadonlyArray<Response>
   ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
-    let outgoing = request
+    // What hooks see and the response keeps is printable without its secrets, whoever built it (a flow's spread).
+    let outgoing = printable(request)
     const jar = this.jar
     if (jar !== undefined && !jar.isEmpty && request.headers.cookie === undefined) {
       const cookie = jar.header(request.url)
-      if (cookie !== undefined) outgoing = { ...request, headers: Headers.set(request.headers, "cookie", cookie) }
+      if (cookie !== undefined) {
+        outgoing = copyRequest(request, { headers: Headers.set(request.headers, "cookie", cookie) })
+      }
     }
     const transport = this.transport
     const hooks = this.requestHooks.length > 0 || this.responseHooks.length > 0

@@ -16,7 +16,7 @@ import { DecodingError, ReadError, RequestTimeout } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
 import { decodeAll, parseEncodings } from "./decoding.js"
 import type { HeaderInput } from "./h1/requestHead.js"
-import { emptyBody } from "./request.js"
+import { emptyBody, make as makeRequest } from "./request.js"
 import type { Request } from "./request.js"
 import type { BodyPull, BodyReadInto, Response, StreamingResponse } from "./response.js"
 import { BufferedResponse, findHeader, StreamingBase } from "./response.js"
@@ -164,12 +164,12 @@ export class Exchange {
   }
 
   makeRequest(): Request {
-    return {
+    return makeRequest({
       method: this.method,
       url: this.target.href,
       headers: requestHeaders(this.headBytes),
       body: this.body !== undefined ? { _tag: "Bytes", bytes: this.body } : emptyBody
-    }
+    })
   }
 
   // ---- events from the connection -------------------------------------------------------------------------------

@@ -28,6 +28,9 @@ import type { Client } from "../Client.js"
 import * as HttpError from "../HttpError.js"
 import { ClientImpl } from "./client.js"
 import type { Body, Request } from "./request.js"
+import { copy as copyRequest } from "./request.js"
+import { printableHeaders } from "./credentials.js"
+import { withoutUserinfo } from "./url.js"
 import type { Response, StreamingResponse } from "./response.js"
 
 // ---- requests ----------------------------------------------------------------------------------------------------
@@ -151,7 +154,7 @@ const toRequest = (
   if (body._tag === "Stream" && body.length !== undefined && headers["content-length"] === undefined) {
     headers = Headers.set(headers, "content-length", String(body.length))
   }
-  return { ...client.buildRequest(request.method, target.href, { headers }), body }
+  return copyRequest(client.buildRequest(request.method, target.href, { headers }), { body })
 }
 
 // ---- errors ------------------------------------------------------------------------------------------------------
@@ -357,11 +360,13 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
 
   toJSON(): unknown {
     // Unlike HttpIncomingMessage.inspect, never start a read: printing a response must not consume its body.
+    // Platform redacts headers only inside a fiber that asks it to; printed anywhere, no secret is shown.
+    const request = this.request.toJSON() as Record<string, unknown>
     const out: Record<string, unknown> = {
       _id: "@effect/platform/HttpClientResponse",
-      request: this.request.toJSON(),
+      request: { ...request, url: withoutUserinfo(this.request.url), headers: printableHeaders(this.request.headers) },
       status: this.status,
-      headers: Inspectable.redact(this.headers),
+      headers: printableHeaders(this.headers),
       remoteAddress: this.remoteAddress.toJSON()
     }
     const cached = this.cached

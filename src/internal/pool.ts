@@ -32,7 +32,7 @@ import { Exchange, Phase } from "./exchange.js"
 import type { ExchangeOwner } from "./exchange.js"
 import { Http11Connection } from "./h1/connection.js"
 import type { Connection, ConnectionState } from "./h1/connection.js"
-import { CHUNKED, declaredLength, encodeHead, encodeHeadWith, NO_BODY, printableMethod } from "./h1/requestHead.js"
+import { CHUNKED, declaredLength, encodeHead, encodeHeadWith, hasField, NO_BODY, printableMethod } from "./h1/requestHead.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import { Http2Connection } from "./h2/connection.js"
 import type { Http2Owner } from "./h2/connection.js"
@@ -44,7 +44,7 @@ import { resolveLimits } from "./limits.js"
 import { poolOptionsProblem } from "./options.js"
 import type { Limits, LimitsInput } from "./limits.js"
 import * as Timeouts from "./timeouts.js"
-import { parseTarget } from "./url.js"
+import { absoluteForm, parseTarget } from "./url.js"
 import type { Target } from "./url.js"
 
 export interface PoolOptions {
@@ -353,7 +353,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
   ): Exchange | HttpError.HttpError {
     const target = parseTarget(url)
     if ("_tag" in target) {
-      const request = { method, url: String(url) }
+      const request = { method, url: target.url }
       switch (target._tag) {
         case "InvalidUrl":
           return new InvalidUrl({ message: target.message, request })
@@ -386,12 +386,17 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     }
     let path = target.path
     let extra = ""
+    // Credentials in the URL are Basic auth, unless the caller sent an Authorization of their own (as curl does).
+    const credentials = target.authorization
+    if (credentials !== undefined && !hasField(options?.headers, "authorization") && !hasField(more, "authorization")) {
+      extra = credentials
+    }
     if (this.proxies !== undefined && !target.secure) {
       const proxy = proxyFor(this.proxies, target)
       if (proxy !== undefined && proxy.kind === "http") {
         // A forward proxy needs the absolute-form target (RFC 9112 §3.2.2) and its own credentials.
-        path = target.href
-        extra = proxyAuthorization(proxy)
+        path = absoluteForm(target)
+        extra += proxyAuthorization(proxy)
       }
     }
     const head = path === target.path && target.requestTail !== undefined

@@ -5,13 +5,16 @@ import * as Headers from "@effect/platform/Headers"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { DecodingError, HttpStatusError, LocalProtocolError, StreamConsumed } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
 import { decodeStream } from "./bodyDecoding.js"
 import { parseEncodings } from "./decoding.js"
+import { printableHeaders } from "./credentials.js"
 import type { Request } from "./request.js"
+import { printJSON } from "./request.js"
 
 export type HttpVersion = "HTTP/1.0" | "HTTP/1.1" | "HTTP/2"
 
@@ -185,6 +188,22 @@ export abstract class HeadBase implements ResponseHead {
   toString(): string {
     return `<Response [${this.status} ${this.reasonPhrase}]>`
   }
+  /** What printing shows (`JSON.stringify`, `util.inspect`): no cookie, no credential, none of the internals. */
+  toJSON(): unknown {
+    return {
+      _id: "httpfx/Response",
+      status: this.status,
+      reasonPhrase: this.reasonPhrase,
+      httpVersion: this.httpVersion,
+      url: this.url,
+      headers: printableHeaders(this.headers),
+      request: printJSON(this.request),
+      history: this.history.map((response) => response.url)
+    }
+  }
+  [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
   constructor(
     readonly status: number,
     readonly reasonPhrase: string,
@@ -271,9 +290,6 @@ export class BufferedResponse extends HeadBase implements Response {
   }
   get elapsed(): Duration.Duration {
     return Duration.millis(this.elapsedMillis)
-  }
-  toJSON() {
-    return { _id: "httpfx/Response", status: this.status, url: this.url, headers: this.headers }
   }
   override toString() {
     return `<Response [${this.status} ${this.reasonPhrase}]>`

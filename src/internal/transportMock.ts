@@ -20,6 +20,7 @@ import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { reasonPhrase } from "./builtins.js"
+import { printableValue } from "./credentials.js"
 import { LocalProtocolError, ReadError } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
 import type { Request } from "./request.js"
@@ -218,7 +219,20 @@ const toWebRequest = (
   Effect.gen(function*() {
     const headers = new globalThis.Headers()
     const init: RequestInit & { duplex?: "half" } = { method: request.method, headers, signal }
-    for (const [name, value] of Object.entries(request.headers)) headers.append(name, value)
+    for (const [name, value] of Object.entries(request.headers)) {
+      try {
+        headers.append(name, value)
+      } catch {
+        // The runtime's message quotes the value: say the same without it when it is a credential or a cookie.
+        return yield* Effect.fail(
+          new LocalProtocolError({
+            message: `${request.method} ${request.url}: cannot be given to an in-process app: the value of header ` +
+              `${JSON.stringify(name)} is not a valid header value: ${JSON.stringify(printableValue(name, value))}`,
+            request: infoOf(request)
+          })
+        )
+      }
+    }
     const body = request.body
     // The fetch standard forbids a body on GET and HEAD.
     if (request.method !== "GET" && request.method !== "HEAD" && body._tag !== "Empty") {

@@ -1,8 +1,15 @@
 import * as net from "node:net"
+import { basicAuthorization, percentDecode } from "./credentials.js"
 import { hostLineOf, requestTailOf, targetProblem } from "./h1/requestHead.js"
 
-/** A request URL taken apart once: everything the pool and the codec need, with no further parsing. */
+/**
+ * A request URL taken apart once: everything the pool and the codec need, with no further parsing.
+ *
+ * Credentials in the URL (`http://user:pass@host/`) are taken out here, once: they become `authorization`, and no
+ * other field holds them, so neither the wire (request line, Host, a proxy's absolute-form) nor a message shows them.
+ */
 export interface Target {
+  /** The URL as httpfx shows it (messages, `request.url`, `response.url`): without userinfo, with the fragment. */
   readonly href: string
   readonly secure: boolean
   /** For connecting: IPv6 literals without brackets. */
@@ -22,12 +29,19 @@ export interface Target {
   readonly hostLine: string
   /** the Host line and the CRLF that ends a head */
   readonly hostEnd: string
+  /**
+   * `Authorization: Basic …` and CRLF from the URL's userinfo (percent-decoded, as curl and httpx send it), or
+   * undefined when the URL has none
+   */
+  readonly authorization: string | undefined
 }
 
-export type ParseFailure =
-  | { readonly _tag: "InvalidUrl"; readonly message: string }
-  | { readonly _tag: "UnsupportedProtocol"; readonly message: string }
-  | { readonly _tag: "LocalProtocolError"; readonly message: string }
+/** Why a URL cannot be requested; `url` is the input without credentials, for the error's `request`. */
+export type ParseFailure = {
+  readonly _tag: "InvalidUrl" | "UnsupportedProtocol" | "LocalProtocolError"
+  readonly message: string
+  readonly url: string
+}
 
 // WHATWG URL parsing silently deletes tabs and newlines, which would hide a header-injection attempt in the target.
 const FORBIDDEN_IN_URL = /[\r\n\0\t]/
@@ -41,29 +55,41 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
   const cached = cache.get(key)
   if (cached !== undefined) return cached
   if (FORBIDDEN_IN_URL.test(key)) {
+    const shown = withoutUserinfo(key)
     return {
       _tag: "LocalProtocolError",
-      message: `The URL ${JSON.stringify(key)} contains a control character (CR, LF, TAB or NUL); refusing to send it`
+      message: `The URL ${JSON.stringify(shown)} contains a control character (CR, LF, TAB or NUL); refusing to ` +
+        "send it",
+      url: shown
     }
   }
   let url: URL
   try {
     url = typeof input === "string" ? new URL(input) : input
   } catch {
+    const shown = withoutUserinfo(key)
     return {
       _tag: "InvalidUrl",
-      message: `${JSON.stringify(key)} is not an absolute URL; expected something like "http://example.com/path"`
+      message: `${JSON.stringify(shown)} is not an absolute URL; expected something like "http://example.com/path"`,
+      url: shown
     }
   }
   const scheme = url.protocol
+  let authorization: string | undefined
+  if (url.username !== "" || url.password !== "") {
+    authorization = "Authorization: " + basicAuthorizationOf(url) + "\r\n"
+    url = stripped(url)
+  }
   if (scheme !== "http:" && scheme !== "https:") {
+    const shown = withoutUserinfo(url.href)
     return {
       _tag: "UnsupportedProtocol",
-      message: `The URL ${key} uses the scheme "${scheme.slice(0, -1)}"; httpfx speaks http and https`
+      message: `The URL ${shown} uses the scheme "${scheme.slice(0, -1)}"; httpfx speaks http and https`,
+      url: shown
     }
   }
   if (url.hostname === "") {
-    return { _tag: "InvalidUrl", message: `The URL ${key} has no host` }
+    return { _tag: "InvalidUrl", message: `The URL ${url.href} has no host`, url: url.href }
   }
   const secure = scheme === "https:"
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port)
@@ -82,7 +108,8 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
     servername: net.isIP(hostname) === 0 ? hostname : undefined,
     requestTail: targetProblem(path) === undefined ? requestTailOf(path) : undefined,
     hostLine,
-    hostEnd: hostLine + "\r\n"
+    hostEnd: hostLine + "\r\n",
+    authorization
   }
   if (cache.size >= CACHE_LIMIT) cache.clear()
   cache.set(key, target)
@@ -91,10 +118,10 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
 
 // The userinfo of an absolute or scheme-relative URL, or of a "user:pass@host" without a scheme: up to the last "@"
 // before the path.
-const USERINFO = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/|\/\/)?[^/?#]*@/
+const SHOWN_USERINFO = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/|\/\/)?[^/?#]*@/
 
 /** A URL as a message may show it: quoted, credentials replaced by `***`, control characters escaped. */
-export const printableUrl = (value: string): string => JSON.stringify(value.replace(USERINFO, "$1***@"))
+export const printableUrl = (value: string): string => JSON.stringify(value.replace(SHOWN_USERINFO, "$1***@"))
 
 /** Control characters, which URL parsing would silently delete (tabs, newlines) from an option's value. */
 export const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/
@@ -105,3 +132,83 @@ const HOST = /^(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+)$/i
 
 /** Whether a URL option is a host (and port, and path) written without its scheme, as curl would accept it. */
 export const lacksScheme = (value: string): boolean => HOST_AND_PORT.test(value) || HOST.test(value)
+
+/** The request target a forward proxy needs (RFC 9112 §3.2.2): absolute-form, without userinfo or fragment. */
+export const absoluteForm = (target: Target): string =>
+  (target.secure ? "https://" : "http://") + target.host + target.path
+
+/** The Basic credentials of a URL that has userinfo. */
+const basicAuthorizationOf = (url: URL): string =>
+  basicAuthorization(percentDecode(url.username), percentDecode(url.password))
+
+/** A copy of the URL without userinfo (the caller's URL object is never changed). */
+const stripped = (url: URL): URL => {
+  const copy = new URL(url.href)
+  copy.username = ""
+  copy.password = ""
+  return copy
+}
+
+/**
+ * Whether a URL string may carry userinfo: an `@` in its authority, which follows a scheme (`http:`) or starts with
+ * `//` when there is none. A scan with no allocation, for paths that run per request; a false positive (an `@` where
+ * WHATWG sees no userinfo) only costs a parse.
+ */
+export const hasUserinfo = (url: string): boolean => {
+  const n = url.length
+  let i = 0
+  while (i < n && isSchemeChar(url.charCodeAt(i))) i++
+  const scheme = i > 0 && i < n && url.charCodeAt(i) === 58
+  i = scheme ? i + 1 : 0
+  const slashes = i
+  while (i < n && (url.charCodeAt(i) === 47 || url.charCodeAt(i) === 92)) i++
+  // Without a scheme, only "//" starts an authority: "/a@b" is a path.
+  if (!scheme && i - slashes < 2) return false
+  for (; i < n; i++) {
+    const code = url.charCodeAt(i)
+    if (code === 64) return true
+    // "/", "?", "#" and "\\" end the authority
+    if (code === 47 || code === 63 || code === 35 || code === 92) return false
+  }
+  return false
+}
+
+// RFC 3986 §3.1: ALPHA / DIGIT / "+" / "-" / "."
+const isSchemeChar = (code: number): boolean =>
+  (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57) || code === 43 ||
+  code === 45 || code === 46
+
+// Everything from the start of the authority to its last "@"; the scheme is optional and tried last, so that
+// "user:pass@host" (no scheme) loses "user:" too.
+const USERINFO = /^((?:[A-Za-z][A-Za-z0-9+.-]*:)??[\\/]*)[^\\/?#]*@/
+
+/** The URL without userinfo, for showing: parsed when it parses, cut out textually when it does not. */
+export const withoutUserinfo = (url: string): string => {
+  if (!hasUserinfo(url)) return url
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return url.replace(USERINFO, "$1")
+  }
+  // An "@" that WHATWG does not take for userinfo ("user:pass@host", the scheme forgotten) is cut out all the same.
+  return parsed.username === "" && parsed.password === "" ? url.replace(USERINFO, "$1") : stripped(parsed).href
+}
+
+/**
+ * A URL's userinfo as the value of a Basic Authorization field, and the URL without it; undefined when the URL has
+ * no userinfo. A URL that does not parse loses its userinfo all the same (and fails later, when it is sent).
+ */
+export const takeUserinfo = (
+  url: string
+): { readonly url: string; readonly authorization: string | undefined } | undefined => {
+  if (!hasUserinfo(url)) return undefined
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return { url: withoutUserinfo(url), authorization: undefined }
+  }
+  if (parsed.username === "" && parsed.password === "") return undefined
+  return { url: stripped(parsed).href, authorization: basicAuthorizationOf(parsed) }
+}

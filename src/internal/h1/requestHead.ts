@@ -1,6 +1,7 @@
 /**
  * Serialising a request head (RFC 9112 §3), refusing anything that would let a caller's data change the framing.
  */
+import { printableValue } from "../credentials.js"
 
 // RFC 9110 §5.6.2 token
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -147,6 +148,16 @@ export const declaredLength = (headers: HeaderInput | undefined): number => {
   return -1
 }
 
+/** Whether the fields have one of this name (lower-case); for the rare request that needs to know. */
+export const hasField = (headers: HeaderInput | undefined, lowerName: string): boolean => {
+  if (headers === undefined) return false
+  const entries = isIterable(headers) ? headers : Object.entries(headers)
+  for (const [name, value] of entries) {
+    if (value !== undefined && name.length === lowerName.length && name.toLowerCase() === lowerName) return true
+  }
+  return false
+}
+
 /** The caller's fields, validated and serialised, with what the writer needs to know about them. */
 interface Fields {
   readonly lines: string
@@ -240,7 +251,9 @@ const fieldLine = (name: string, value: string): string | { readonly error: stri
 const valueProblem = (name: string, value: string): string => {
   const index = value.search(INVALID_VALUE)
   const code = value.codePointAt(index)!
-  const shown = JSON.stringify(value.length > 60 ? value.slice(0, 60) + "…" : value)
+  // Quoted to show where it went wrong, unless it is a credential or a cookie.
+  const printed = printableValue(name, value)
+  const shown = JSON.stringify(printed.length > 60 ? printed.slice(0, 60) + "…" : printed)
   const unicode = "U+" + code.toString(16).toUpperCase().padStart(4, "0")
   if (code > 0xff) {
     // As Node's http and undici: a field value is bytes, and httpfx will not pick an encoding for the server.
