@@ -253,3 +253,10 @@ describe("per-request values HTTP cannot carry", () => {
       expect(server.streams()).toBe(0)
     }))
 })
+
+describe("proxy credentials", () => {
+  it.scoped("a % that starts no escape in a proxy's password is kept as it is, not a defect", () =>
+    Effect.gen(function*() {
+      expect(Client.isClient(yield* Client.make({ proxy: "http://bob:100%zz@127.0.0.1:3128" }))).toBe(true)
+    }))
+})

@@ -4,6 +4,7 @@
  * code; the connection drives it and owns every socket it makes.
  */
 import * as net from "node:net"
+import { percentDecode } from "../credentials.js"
 import { CONTROL_CHARACTER, lacksScheme, printableUrl } from "../url.js"
 import type { Target } from "../url.js"
 
@@ -37,6 +38,9 @@ export type ProxyInput =
     readonly noProxy?: string | undefined
   }
 
+/** A proxy URL's user or password, percent-decoded; a `%` that starts no escape stays as it is (as curl keeps it). */
+const decodeUserinfo = (text: string): string => Buffer.from(percentDecode(text)).toString("utf8")
+
 /**
  * The proxy a URL names, or why it names none, in a message that says where the URL came from (`source`: the
  * option or the environment variable) and shows it without credentials.
@@ -69,8 +73,8 @@ export const parseProxy = (input: string | URL, source = "proxy"): ProxyConfig |
     kind,
     host,
     port,
-    username: url.username === "" ? undefined : decodeURIComponent(url.username),
-    password: url.password === "" ? undefined : decodeURIComponent(url.password),
+    username: url.username === "" ? undefined : decodeUserinfo(url.username),
+    password: url.password === "" ? undefined : decodeUserinfo(url.password),
     display: `${scheme}://${url.host}`
   }
 }
