@@ -58,7 +58,7 @@ const trickleServer = (head: string) => {
 const elapsedSince = (started: number) => Date.now() - started
 
 describe("HTTP/1.1", () => {
-  it.scopedLive("a head trickled a byte every 20 ms fails with ReadTimeout at the head deadline, naming timeout.head", () =>
+  it.scopedLive("a head trickled a byte every 20 ms fails with ReadTimeout at the deadline, naming timeout.head", () =>
     Effect.gen(function*() {
       const { server } = yield* trickleServer(LONG_HEAD)
       const pool = yield* Pool.make()
@@ -75,7 +75,7 @@ describe("HTTP/1.1", () => {
       expect(elapsed).toBeLessThan(1_500)
     }))
 
-  it.scopedLive("after the head deadline the connection is closed and the pool's only slot serves the next request", () =>
+  it.scopedLive("after the head deadline the connection is closed and the only slot serves the next request", () =>
     Effect.gen(function*() {
       const { server, trickled } = yield* trickleServer(LONG_HEAD)
       const pool = yield* Pool.make({ maxConnections: 1, timeout: { head: 200 } })
@@ -121,7 +121,7 @@ describe("HTTP/1.1", () => {
       yield* eventually(() => server.openSockets() === 0, 1_000, "the server's socket to close")
     }))
 
-  it.scopedLive("the clock starts once a streamed body is sent: an upload longer than the deadline is not cut short", () =>
+  it.scopedLive("the clock starts once a streamed body is sent: a longer upload is not cut short", () =>
     Effect.gen(function*() {
       const server = yield* echoAfterBody()
       const pool = yield* Pool.make({ timeout: { head: 150 } })

@@ -120,7 +120,7 @@ export class Http11Connection implements Connection, ResponseHandler {
   private headTimeout = 0
   /** when the response head must be complete, on `performance.now()`'s clock; 0 while no head is awaited against it */
   private headDeadline = 0
-  /** the read phase is armed with what is left before the head deadline, not the read timeout: firing is the deadline */
+  /** the read phase is armed with what is left before the head deadline, not the read timeout: firing means it */
   private headTimed = false
   /** bytes of a streamed request body are still to come: the connection cannot be reused before they are sent */
   private bodyPending = false
@@ -543,8 +543,8 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   private headTimeoutError(exchange: Exchange): ReadTimeout {
     return new ReadTimeout({
-      message: `${exchange.method} ${exchange.target.href}: the response head was not complete ${this.headTimeout} ms ` +
-        `after the request was sent (the head timeout)` +
+      message: `${exchange.method} ${exchange.target.href}: the response head was not complete ` +
+        `${this.headTimeout} ms after the request was sent (the head timeout)` +
         (this.parser.receivedAny ? "; the server was still sending it" : "") +
         `; raise timeout.head if the server is just slow to answer`,
       request: exchange.requestInfo
