@@ -555,8 +555,14 @@ export class Exchange {
         this.conn = undefined
         this.fail(error)
         this.done = true
-        if (this.queued) this.owner?.dequeue(this)
-        if (conn !== undefined) conn.abort(this)
+        // A timer callback runs outside any fiber: what the pool or the connection throws must not escape it (the
+        // request has already failed, and abort closes the socket before it tells the pool).
+        try {
+          if (this.queued) this.owner?.dequeue(this)
+          if (conn !== undefined) conn.abort(this)
+        } catch {
+          // Nothing safer is left to do.
+        }
       }, total)
     }
   }

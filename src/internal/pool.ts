@@ -572,15 +572,16 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
       exchange.poolTimer = setTimeout(() => {
         exchange.poolTimer = undefined
         if (!exchange.queued) return
-        this.dequeue(exchange)
-        exchange.fail(
-          new PoolTimeout({
-            message: `${exchange.method} ${exchange.target.href}: no connection became free within ${ms} ms ` +
-              `(the pool timeout); ${this.all.size} of ${this.maxConnections} connections are busy — ` +
-              `raise maxConnections or timeout.pool`,
-            request: exchange.requestInfo
-          })
-        )
+        const message = `${exchange.method} ${exchange.target.href}: no connection became free within ${ms} ms ` +
+          `(the pool timeout); ${this.all.size} of ${this.maxConnections} connections are busy — ` +
+          `raise maxConnections or timeout.pool`
+        try {
+          this.dequeue(exchange)
+          exchange.fail(new PoolTimeout({ message, request: exchange.requestInfo }))
+        } catch (error) {
+          // A timer callback runs outside any fiber: what our code throws here fails the request, never the process.
+          exchange.fail(new PoolTimeout({ message, request: exchange.requestInfo, cause: error }))
+        }
       }, ms)
     }
   }

@@ -116,6 +116,12 @@ export class Http11Connection implements Connection, ResponseHandler {
   /** ms the current exchange allows for reading; the timer switches to it once the request is written */
   private readTimeout = 0
   private writeTimeout = 0
+  /** ms the current exchange allows for the whole response head, from the request sent (`timeout.head`) */
+  private headTimeout = 0
+  /** when the response head must be complete, on `performance.now()`'s clock; 0 while no head is awaited against it */
+  private headDeadline = 0
+  /** the read phase is armed with what is left before the head deadline, not the read timeout: firing means it */
+  private headTimed = false
   /** bytes of a streamed request body are still to come: the connection cannot be reused before they are sent */
   private bodyPending = false
   /** bytes of a streamed body with a declared length written so far */
@@ -173,7 +179,107 @@ export class Http11Connection implements Connection, ResponseHandler {
     )
   }
 
+  // ---- Node's callbacks -----------------------------------------------------------------------------------------
+  // Node calls these from the event loop, outside any fiber, where a throw would reach `uncaughtException`. Each
+  // catches at its entry (a try/catch costs nothing until something throws; no closure per request) and hands what
+  // it caught to `crashed`.
+
   private onOpen(socket: net.Socket): void {
+    const exchange = this.exchange
+    try {
+      this.opened(socket)
+    } catch (error) {
+      this.crashed(exchange, error)
+    }
+  }
+
+  private onOpenFailed(failure: OpenFailure): void {
+    const exchange = this.exchange
+    try {
+      this.openFailed(failure)
+    } catch (error) {
+      this.crashed(exchange, error)
+    }
+  }
+
+  private onRead(nread: number, bytes: Buffer): boolean {
+    const exchange = this.exchange
+    try {
+      this.readDone(nread, bytes, exchange)
+      return true
+    } catch (error) {
+      this.crashed(exchange, error)
+      return false
+    }
+  }
+
+  private nextReadBuffer(): Buffer {
+    try {
+      return this.readBuffer()
+    } catch (error) {
+      this.crashed(this.exchange, error)
+      // The socket is destroyed: whatever it reads now is thrown away.
+      return sharedReadBuffer()
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    const exchange = this.exchange
+    try {
+      this.receive(chunk)
+    } catch (error) {
+      this.crashed(exchange, error)
+    }
+  }
+
+  private afterReaderTurn(): void {
+    const exchange = this.exchange
+    try {
+      exchange?.afterReaderTurn()
+    } catch (error) {
+      this.crashed(exchange, error)
+    }
+  }
+
+  private onEnd(): void {
+    const exchange = this.exchange
+    try {
+      this.ended()
+    } catch (error) {
+      this.crashed(exchange, error)
+    }
+  }
+
+  private onError(error: Error): void {
+    const exchange = this.exchange
+    try {
+      this.socketFailed(error)
+    } catch (thrown) {
+      this.crashed(exchange, thrown)
+    }
+  }
+
+  private onClose(): void {
+    const exchange = this.exchange
+    try {
+      this.socketClosed()
+    } catch (error) {
+      this.crashed(exchange, error)
+    }
+  }
+
+  private onDrain(): void {
+    const exchange = this.exchange
+    try {
+      this.drainedSocket()
+    } catch (error) {
+      this.crashed(exchange, error)
+    }
+  }
+
+  // ---- opening ---------------------------------------------------------------------------------------------------
+
+  private opened(socket: net.Socket): void {
     this.opening = undefined
     if (this.owner.http2 && this.negotiate(socket)) return
     this.socket = socket
@@ -229,7 +335,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     return false
   }
 
-  private onOpenFailed(failure: OpenFailure): void {
+  private openFailed(failure: OpenFailure): void {
     this.opening = undefined
     const exchange = this.exchange
     this.exchange = undefined
@@ -306,6 +412,9 @@ export class Http11Connection implements Connection, ResponseHandler {
     this.completed = false
     this.readTimeout = exchange.timeouts.read
     this.writeTimeout = exchange.timeouts.write
+    this.headTimeout = exchange.timeouts.head
+    this.headDeadline = 0
+    this.headTimed = false
     this.parser.reset(exchange.method === "HEAD", exchange.limits.maxHeadSize)
     const socket = this.socket
     if (socket.isPaused()) socket.resume()
@@ -323,8 +432,10 @@ export class Http11Connection implements Connection, ResponseHandler {
       this.bodySent = 0
       this.disarm()
       exchange.ready()
+    } else if (flushed) {
+      this.awaitResponse()
     } else {
-      this.arm(flushed ? Timer.Read : Timer.Write, flushed ? this.readTimeout : this.writeTimeout)
+      this.arm(Timer.Write, this.writeTimeout)
     }
   }
 
@@ -364,9 +475,9 @@ export class Http11Connection implements Connection, ResponseHandler {
     }
     this.bodyPending = false
     const flushed = declared >= 0 || this.socket.write("0\r\n\r\n", "latin1")
-    if (this.exchange !== undefined) {
-      this.arm(flushed ? Timer.Read : Timer.Write, flushed ? this.readTimeout : this.writeTimeout)
-    }
+    if (this.exchange === undefined) return
+    if (flushed) this.awaitResponse()
+    else this.arm(Timer.Write, this.writeTimeout)
   }
 
   /** A streamed body broke its declared length: the request on the wire is unfinishable, so the connection goes. */
@@ -382,22 +493,71 @@ export class Http11Connection implements Connection, ResponseHandler {
     )
   }
 
-  private onDrain(): void {
+  private drainedSocket(): void {
     if (this.timer.kind === Timer.Write) {
       if (this.bodyPending) this.disarm()
-      else this.arm(Timer.Read, this.readTimeout)
+      else this.awaitResponse()
     }
     this.exchange?.drained()
   }
 
+  // ---- waiting for the response ----------------------------------------------------------------------------------
+
+  /**
+   * The request is sent: its last byte is with the socket (for a streamed body, once the body has ended). The read
+   * timeout starts, and so does the head deadline. It starts here rather than when the head was written, so that an
+   * upload that takes longer than the deadline is not cut short: the write timeout and the body's own pace govern
+   * the upload, and the server cannot be expected to answer before it has the whole request.
+   */
+  private awaitResponse(): void {
+    const exchange = this.exchange
+    if (this.headTimeout > 0 && exchange !== undefined && !exchange.headReceived) {
+      this.headDeadline = performance.now() + this.headTimeout
+      this.armHeadWait(this.headTimeout)
+    } else {
+      this.arm(Timer.Read, this.readTimeout)
+    }
+  }
+
+  /**
+   * While the head is due, one timer serves both limits: it is armed with the read timeout, or with what is left
+   * before the head deadline when that is sooner, and `headTimed` says which one firing means.
+   */
+  private armHeadWait(left: number): void {
+    const read = this.readTimeout
+    this.headTimed = read <= 0 || left < read
+    this.arm(Timer.Read, this.headTimed ? Math.max(1, Math.ceil(left)) : read)
+  }
+
+  /**
+   * Bytes came and the head is still not complete: the read timeout starts again, the head deadline stays where it
+   * is (a server trickling its head a byte at a time must not hold the request for ever, as undici's headersTimeout).
+   */
+  private headStillDue(exchange: Exchange): void {
+    const left = this.headDeadline - performance.now()
+    if (left > 0) return this.armHeadWait(left)
+    this.exchange = undefined
+    this.close()
+    exchange.fail(this.headTimeoutError(exchange))
+  }
+
+  private headTimeoutError(exchange: Exchange): ReadTimeout {
+    return new ReadTimeout({
+      message: `${exchange.method} ${exchange.target.href}: the response head was not complete ` +
+        `${this.headTimeout} ms after the request was sent (the head timeout)` +
+        (this.parser.receivedAny ? "; the server was still sending it" : "") +
+        `; raise timeout.head if the server is just slow to answer`,
+      request: exchange.requestInfo
+    })
+  }
+
   // ---- reading ---------------------------------------------------------------------------------------------------
 
-  private onRead(nread: number, bytes: Buffer): boolean {
+  private readDone(nread: number, bytes: Buffer, exchange: Exchange | undefined): void {
     this.lastRead = nread
-    const exchange = this.exchange
     this.owned = bytes === this.own
     this.inPlace = bytes === this.into
-    this.onData(nread === bytes.length ? bytes : bytes.subarray(0, nread))
+    this.receive(nread === bytes.length ? bytes : bytes.subarray(0, nread))
     this.owned = false
     this.inPlace = false
     if (this.ownGiven) {
@@ -410,15 +570,10 @@ export class Http11Connection implements Connection, ResponseHandler {
       // still before the socket reads again (Node drains microtasks before it returns to the event loop).
       RESOLVED.then(this.afterReaderTurn)
     }
-    return true
-  }
-
-  private afterReaderTurn(): void {
-    this.exchange?.afterReaderTurn()
   }
 
   /** Node asks before the first read and after each one. */
-  private nextReadBuffer(): Buffer {
+  private readBuffer(): Buffer {
     const exchange = this.exchange
     const into = exchange?.readsInto
     if (into !== undefined) return this.readBufferInto(into)
@@ -458,14 +613,15 @@ export class Http11Connection implements Connection, ResponseHandler {
     return into.length >= shared.length ? shared : shared.subarray(0, into.length)
   }
 
-  private onData(chunk: Buffer): void {
+  private receive(chunk: Buffer): void {
     const exchange = this.exchange
     if (exchange === undefined || this.state !== "ACTIVE") {
       // Bytes nobody asked for (RFC 9112 §9.3 allows none between responses): the connection cannot be trusted.
       this.close()
       return
     }
-    if (this.timer.kind === Timer.Read) this.timer.refresh()
+    // While the head is due, `headStillDue` re-arms the timer after the bytes are parsed (if the head is still due).
+    if (this.timer.kind === Timer.Read && this.headDeadline === 0) this.timer.refresh()
     const consumed = this.parser.execute(chunk)
     if (consumed < 0) {
       this.exchange = undefined
@@ -479,10 +635,19 @@ export class Http11Connection implements Connection, ResponseHandler {
       return
     }
     if (this.completed) this.finish(exchange, consumed === chunk.length)
+    else if (this.headDeadline !== 0) this.headStillDue(exchange)
   }
 
   onHead(status: number, reason: string, versionMinor: number, rawHeaders: Array<string>): void {
+    if (this.headDeadline !== 0) this.headArrived()
     this.exchange!.onHead(status, reason, versionMinor, rawHeaders)
+  }
+
+  /** The head is complete: from now on only silence counts, timed by the read timeout from this read. */
+  private headArrived(): void {
+    this.headDeadline = 0
+    this.headTimed = false
+    if (this.timer.kind === Timer.Read) this.arm(Timer.Read, this.readTimeout)
   }
 
   onBody(chunk: Buffer): void {
@@ -519,7 +684,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     exchange.complete()
   }
 
-  private onEnd(): void {
+  private ended(): void {
     const exchange = this.exchange
     if (exchange === undefined || this.state !== "ACTIVE") {
       // Closed by the server while idle: drop it now so it is never handed out.
@@ -544,7 +709,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     )
   }
 
-  private onError(error: Error): void {
+  private socketFailed(error: Error): void {
     const exchange = this.exchange
     this.exchange = undefined
     this.close()
@@ -563,11 +728,11 @@ export class Http11Connection implements Connection, ResponseHandler {
     )
   }
 
-  private onClose(): void {
+  private socketClosed(): void {
     if (this.state === "CLOSED") return
     const exchange = this.exchange
     if (exchange !== undefined) {
-      this.onEnd()
+      this.ended()
     } else {
       this.close()
     }
@@ -594,7 +759,11 @@ export class Http11Connection implements Connection, ResponseHandler {
     const delay = this.attempts === 1 ? 0 : 500 * 2 ** (this.attempts - 2)
     this.exchange = exchange
     this.timer.delay(delay, () => {
-      if (this.state === "CONNECTING" && this.exchange !== undefined) this.connect()
+      try {
+        if (this.state === "CONNECTING" && this.exchange !== undefined) this.connect()
+      } catch (error) {
+        this.crashed(this.exchange, error)
+      }
     })
     return true
   }
@@ -611,6 +780,15 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   private onTimer(kind: Timer): void {
     const exchange = this.exchange
+    try {
+      this.timedOut(kind)
+    } catch (error) {
+      this.crashed(exchange, error)
+    }
+  }
+
+  private timedOut(kind: Timer): void {
+    const exchange = this.exchange
     if (kind === Timer.Idle || exchange === undefined) {
       this.close()
       return
@@ -618,31 +796,30 @@ export class Http11Connection implements Connection, ResponseHandler {
     this.exchange = undefined
     if (kind === Timer.Connect && this.retryConnect(exchange)) return
     this.close()
+    exchange.fail(this.timeoutError(exchange, kind))
+  }
+
+  private timeoutError(exchange: Exchange, kind: Timer): HttpError.HttpError {
     const where = `${exchange.method} ${exchange.target.href}`
     switch (kind) {
       case Timer.Connect:
-        return exchange.fail(
-          new ConnectTimeout({
-            message: `${where}: connecting to ${this.target.origin} took longer than ${this.timer.ms} ms ` +
-              `(the connect timeout)`,
-            request: exchange.requestInfo
-          })
-        )
+        return new ConnectTimeout({
+          message: `${where}: connecting to ${this.target.origin} took longer than ${this.timer.ms} ms ` +
+            `(the connect timeout)`,
+          request: exchange.requestInfo
+        })
       case Timer.Write:
-        return exchange.fail(
-          new WriteTimeout({
-            message: `${where}: the server accepted no request bytes for ${this.timer.ms} ms (the write timeout)`,
-            request: exchange.requestInfo
-          })
-        )
-      case Timer.Read:
-        return exchange.fail(
-          new ReadTimeout({
-            message: `${where}: no response bytes arrived for ${this.timer.ms} ms (the read timeout); ` +
-              `raise timeout.read if the server is just slow`,
-            request: exchange.requestInfo
-          })
-        )
+        return new WriteTimeout({
+          message: `${where}: the server accepted no request bytes for ${this.timer.ms} ms (the write timeout)`,
+          request: exchange.requestInfo
+        })
+      default:
+        if (this.headTimed) return this.headTimeoutError(exchange)
+        return new ReadTimeout({
+          message: `${where}: no response bytes arrived for ${this.timer.ms} ms (the read timeout); ` +
+            `raise timeout.read if the server is just slow`,
+          request: exchange.requestInfo
+        })
     }
   }
 
@@ -664,5 +841,46 @@ export class Http11Connection implements Connection, ResponseHandler {
     this.disarm()
     this.teardownSocket()
     this.owner.closed(this)
+  }
+
+  /**
+   * Our own code threw in a callback of Node's (a bug, or a RangeError from an allocation too large), which must not
+   * reach `uncaughtException`: the request fails with a ReadError that keeps what was thrown, and the connection,
+   * whose state is now unknown, is closed, which gives its pool slot back. `during` is the exchange the callback
+   * began with; one the pool may have handed over since fails too.
+   */
+  private crashed(during: Exchange | undefined, error: unknown): void {
+    const current = this.exchange
+    this.exchange = undefined
+    try {
+      this.close()
+    } catch {
+      // The pool's bookkeeping threw in turn: the socket goes at least.
+      if (this.socket !== undefined) destroyQuietly(this.socket)
+    }
+    failInternally(during, error)
+    if (current !== during) failInternally(current, error)
+  }
+}
+
+/**
+ * Fail an exchange still in flight because our own code threw in a callback (see `Http11Connection.crashed`).
+ * ReadError rather than RemoteProtocolError: the connection broke under the request, as with a reset, but nothing
+ * says the server broke HTTP; the cause keeps what was thrown, for a bug report. Never throws.
+ */
+export const failInternally = (exchange: Exchange | undefined, error: unknown): void => {
+  if (exchange === undefined || exchange.done) return
+  try {
+    const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    exchange.fail(
+      new ReadError({
+        message: `${exchange.method} ${exchange.target.href}: the connection was closed after an internal error ` +
+          `while handling it (${what}); if this repeats, please report it with this error's cause`,
+        request: exchange.requestInfo,
+        cause: error
+      })
+    )
+  } catch {
+    // Nothing safer is left to do: the connection is already closed.
   }
 }

@@ -22,6 +22,7 @@ import type * as HttpError from "../../HttpError.js"
 import { Version } from "../exchange.js"
 import { PhaseTimer } from "../phaseTimer.js"
 import type { Exchange } from "../exchange.js"
+import { failInternally } from "../h1/connection.js"
 import type { Connection, ConnectionOwner, ConnectionState } from "../h1/connection.js"
 import { destroyQuietly } from "../net/openSocket.js"
 import type { Target } from "../url.js"
@@ -97,6 +98,8 @@ class Http2Stream {
   readonly reused: boolean
   /** what node:http2 reported when the stream failed */
   error: Error | undefined = undefined
+  /** the read phase is armed with the head deadline, not the read timeout: firing is the deadline */
+  headTimed = false
 
   constructor(
     readonly connection: Http2Connection,
@@ -105,12 +108,9 @@ class Http2Stream {
   ) {
     this.reused = connection.finished > 0
     this.timer = new PhaseTimer((kind) => this.connection.onStreamTimeout(this, kind))
+    // Each of these runs outside any fiber; the connection's method behind each catches what its code throws.
     stream.on("response", (headers) => connection.onResponse(this, headers))
-    stream.on("data", (chunk: Buffer) => {
-      if (this.released) return
-      if (this.timer.kind === Timer.Read) this.timer.refresh()
-      this.exchange.onBody(chunk)
-    })
+    stream.on("data", (chunk: Buffer) => connection.onData(this, chunk))
     stream.on("end", () => connection.onEnd(this))
     stream.on("drain", () => connection.onDrain(this))
     stream.on("error", (error: Error) => {
@@ -127,10 +127,17 @@ class Http2Stream {
     this.timer.disarm()
   }
 
-  /** What the read side waits for now: the read timeout once the request is out and nobody paused the stream. */
-  armRead(): void {
-    if (this.paused) this.disarm()
-    else this.arm(Timer.Read, this.exchange.timeouts.read)
+  /**
+   * What the read side waits for now: the read timeout once the request is out and nobody paused the stream. While
+   * the head is due, the head deadline too, whichever is sooner: node:http2 reports nothing of a head before all of
+   * it is in (HEADERS and every CONTINUATION), so no byte of it restarts the read timeout, and both count from the
+   * request sent.
+   */
+  armRead(headDue: boolean): void {
+    if (this.paused) return this.disarm()
+    const { head, read } = this.exchange.timeouts
+    this.headTimed = headDue && head > 0 && (read <= 0 || head < read)
+    this.arm(Timer.Read, this.headTimed ? head : read)
   }
 }
 
@@ -160,19 +167,34 @@ export class Http2Connection implements Connection {
     session.on("error", (error: Error) => {
       this.sessionError ??= error
     })
+    // Like the streams' events, these run outside any fiber: what their code throws is caught here.
     session.on("remoteSettings", (settings: http2.Settings) => {
-      const allowed = settings.maxConcurrentStreams ?? MAX_STREAMS
-      const before = this.maxStreams
-      this.maxStreams = Math.max(1, Math.min(allowed, MAX_STREAMS))
-      if (this.maxStreams > before) this.owner.capacityChanged(this)
+      try {
+        const allowed = settings.maxConcurrentStreams ?? MAX_STREAMS
+        const before = this.maxStreams
+        this.maxStreams = Math.max(1, Math.min(allowed, MAX_STREAMS))
+        if (this.maxStreams > before) this.owner.capacityChanged(this)
+      } catch (error) {
+        this.crashed(undefined, error)
+      }
     })
     session.on("goaway", () => {
-      // node:http2 stops new streams (and destroys the session for an error code); the open ones may finish, and
-      // those above the server's last stream id close with REFUSED_STREAM, which we retry elsewhere.
-      this.goingAway = true
-      if (this.streams.size === 0) this.close()
+      try {
+        // node:http2 stops new streams (and destroys the session for an error code); the open ones may finish, and
+        // those above the server's last stream id close with REFUSED_STREAM, which we retry elsewhere.
+        this.goingAway = true
+        if (this.streams.size === 0) this.close()
+      } catch (error) {
+        this.crashed(undefined, error)
+      }
     })
-    session.on("close", () => this.onSessionClose())
+    session.on("close", () => {
+      try {
+        this.onSessionClose()
+      } catch (error) {
+        this.crashed(undefined, error)
+      }
+    })
     // The connection-level window is shared by every stream: the default 64 KiB would let one busy download starve
     // the others. Each stream keeps its own 64 KiB window, which is what holds a server back for a slow reader.
     try {
@@ -261,7 +283,7 @@ export class Http2Connection implements Connection {
     if (entry === undefined) return
     entry.paused = false
     entry.stream.resume()
-    if (entry.requestSent && entry.timer.kind === Timer.None) entry.armRead()
+    if (entry.requestSent && entry.timer.kind === Timer.None) entry.armRead(false)
   }
 
   writeBody(exchange: Exchange, bytes: Uint8Array): boolean {
@@ -333,19 +355,76 @@ export class Http2Connection implements Connection {
 
   // ---- stream events ---------------------------------------------------------------------------------------------
 
+  // Node calls these from the event loop, outside any fiber, where a throw would reach `uncaughtException`. Each
+  // catches at its entry (a try/catch costs nothing until something throws) and hands what it caught to `crashed`.
+
+  /**
+   * The request is sent (for a streamed body, once the body has ended): the read timeout and the head deadline
+   * start, as for HTTP/1.1.
+   */
   private onRequestSent(entry: Http2Stream): void {
-    if (!this.live(entry)) return
-    entry.requestSent = true
-    if (entry.timer.kind !== Timer.Read) entry.armRead()
+    try {
+      if (!this.live(entry)) return
+      entry.requestSent = true
+      if (entry.timer.kind !== Timer.Read) entry.armRead(!entry.exchange.headReceived)
+    } catch (error) {
+      this.crashed(entry, error)
+    }
   }
 
   onDrain(entry: Http2Stream): void {
-    if (!this.live(entry)) return
-    if (entry.timer.kind === Timer.Write && entry.bodyPending) entry.disarm()
-    entry.exchange.drained()
+    try {
+      if (!this.live(entry)) return
+      if (entry.timer.kind === Timer.Write && entry.bodyPending) entry.disarm()
+      entry.exchange.drained()
+    } catch (error) {
+      this.crashed(entry, error)
+    }
+  }
+
+  onData(entry: Http2Stream, chunk: Buffer): void {
+    try {
+      if (entry.released) return
+      if (entry.timer.kind === Timer.Read) entry.timer.refresh()
+      entry.exchange.onBody(chunk)
+    } catch (error) {
+      this.crashed(entry, error)
+    }
   }
 
   onResponse(entry: Http2Stream, headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
+    try {
+      this.response(entry, headers)
+    } catch (error) {
+      this.crashed(entry, error)
+    }
+  }
+
+  onEnd(entry: Http2Stream): void {
+    try {
+      this.streamEnded(entry)
+    } catch (error) {
+      this.crashed(entry, error)
+    }
+  }
+
+  onStreamClose(entry: Http2Stream): void {
+    try {
+      this.streamClosed(entry)
+    } catch (error) {
+      this.crashed(entry, error)
+    }
+  }
+
+  onStreamTimeout(entry: Http2Stream, kind: Timer): void {
+    try {
+      this.streamTimedOut(entry, kind)
+    } catch (error) {
+      this.crashed(entry, error)
+    }
+  }
+
+  private response(entry: Http2Stream, headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
     if (!this.live(entry)) return
     const status = Number(headers[HTTP2_HEADER_STATUS])
     const raw: Array<string> = []
@@ -359,16 +438,16 @@ export class Http2Connection implements Connection {
         raw.push(name, String(value))
       }
     }
-    if (entry.requestSent) entry.armRead()
+    if (entry.requestSent) entry.armRead(false)
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): the standard one stands in, as httpx does.
     entry.exchange.onHead(status, builtins.reasonPhrase(status), Version.Http2, raw)
   }
 
-  onEnd(entry: Http2Stream): void {
+  private streamEnded(entry: Http2Stream): void {
     if (!this.live(entry)) return
     // node:http2 also ends the readable side of streams it destroys with their session (rstCode CANCEL): that is a
     // broken connection, not the server's END_STREAM.
-    if (this.session.destroyed || (entry.stream.rstCode ?? 0) !== 0) return this.onStreamClose(entry)
+    if (this.session.destroyed || (entry.stream.rstCode ?? 0) !== 0) return this.streamClosed(entry)
     const exchange = entry.exchange
     this.release(entry)
     this.finished++
@@ -378,7 +457,7 @@ export class Http2Connection implements Connection {
     exchange.complete()
   }
 
-  onStreamClose(entry: Http2Stream): void {
+  private streamClosed(entry: Http2Stream): void {
     if (!this.live(entry)) return
     const exchange = entry.exchange
     const stream = entry.stream
@@ -439,25 +518,36 @@ export class Http2Connection implements Connection {
     exchange.fail(error)
   }
 
-  onStreamTimeout(entry: Http2Stream, kind: Timer): void {
+  private streamTimedOut(entry: Http2Stream, kind: Timer): void {
     if (!this.live(entry)) return
     const exchange = entry.exchange
     this.release(entry)
     entry.stream.close(NGHTTP2_CANCEL)
     this.owner.streamReleased(this)
+    exchange.fail(this.timeoutError(entry, kind))
+  }
+
+  private timeoutError(entry: Http2Stream, kind: Timer): HttpError.HttpError {
+    const exchange = entry.exchange
     const where = `${exchange.method} ${exchange.target.href}`
-    exchange.fail(
-      kind === Timer.Write
-        ? new WriteTimeout({
-          message: `${where}: the server accepted no request bytes for ${entry.timer.ms} ms (the write timeout)`,
-          request: exchange.requestInfo
-        })
-        : new ReadTimeout({
-          message: `${where}: no response bytes arrived for ${entry.timer.ms} ms (the read timeout); ` +
-            `raise timeout.read if the server is just slow`,
-          request: exchange.requestInfo
-        })
-    )
+    if (kind === Timer.Write) {
+      return new WriteTimeout({
+        message: `${where}: the server accepted no request bytes for ${entry.timer.ms} ms (the write timeout)`,
+        request: exchange.requestInfo
+      })
+    }
+    if (entry.headTimed) {
+      return new ReadTimeout({
+        message: `${where}: the response head was not complete ${entry.timer.ms} ms after the request was sent ` +
+          `(the head timeout); raise timeout.head if the server is just slow to answer`,
+        request: exchange.requestInfo
+      })
+    }
+    return new ReadTimeout({
+      message: `${where}: no response bytes arrived for ${entry.timer.ms} ms (the read timeout); ` +
+        `raise timeout.read if the server is just slow`,
+      request: exchange.requestInfo
+    })
   }
 
   /** A streamed body broke its declared length: only its stream is unfinishable. */
@@ -506,7 +596,13 @@ export class Http2Connection implements Connection {
     if (this.streams.size > 0 || this.state !== "ACTIVE") return
     if (this.goingAway || this.session.destroyed) {
       // After the current event: the caller still reports this stream's end first.
-      queueMicrotask(() => this.close())
+      queueMicrotask(() => {
+        try {
+          this.close()
+        } catch (error) {
+          this.crashed(undefined, error)
+        }
+      })
       return
     }
     this.state = "IDLE"
@@ -535,7 +631,27 @@ export class Http2Connection implements Connection {
 
   private onIdleTimer(): void {
     this.idleTimer = undefined
-    if (this.state === "IDLE") this.close()
+    try {
+      if (this.state === "IDLE") this.close()
+    } catch (error) {
+      this.crashed(undefined, error)
+    }
+  }
+
+  /**
+   * Our own code threw in a callback of node:http2's (a bug, or a RangeError from an allocation too large): the
+   * stream's request, if any, fails with a ReadError that keeps what was thrown (see `failInternally`), and the
+   * session, whose bookkeeping may be half done, is closed. Its other requests fail with ReadError too, a transport
+   * error that a retry may take elsewhere, and the pool gets the slot back.
+   */
+  private crashed(entry: Http2Stream | undefined, error: unknown): void {
+    if (entry !== undefined) failInternally(entry.exchange, error)
+    try {
+      this.close()
+    } catch {
+      // The pool's bookkeeping threw in turn: the socket goes at least.
+      destroyQuietly(this.socket)
+    }
   }
 
   private onSessionClose(): void {

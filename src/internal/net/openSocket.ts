@@ -72,6 +72,9 @@ const tlsOptionsFor = (target: Target, options: NetworkOptions): tls.ConnectionO
  *
  * With `onRead`, a direct plain (TCP or Unix) socket delivers its bytes there instead of as "data" events; other
  * sockets ignore it and emit "data" as usual.
+ *
+ * Nothing may throw out of it, nor out of the socket callbacks it sets up (they run outside any fiber): what is
+ * thrown fails the opening, in the phase it happened in, with what was thrown as the failure's error.
  */
 export const openSocket = (
   target: Target,
@@ -102,53 +105,67 @@ export const openSocket = (
   }
   /** TLS over an already connected stream (a tunnel), or the stream itself for http. */
   const finish = (raw: net.Socket) => {
-    raw.removeAllListeners("error")
-    if (!target.secure) return open(raw)
-    raw.on("error", fail("connect"))
-    const secure = track(builtins.tls().connect({ ...tlsOptionsFor(target, options), socket: raw }), "connect")
-    secure.once("secureConnect", () => {
+    try {
       raw.removeAllListeners("error")
-      open(secure)
-    })
+      if (!target.secure) return open(raw)
+      raw.on("error", fail("connect"))
+      const secure = track(builtins.tls().connect({ ...tlsOptionsFor(target, options), socket: raw }), "connect")
+      secure.once("secureConnect", () => {
+        raw.removeAllListeners("error")
+        open(secure)
+      })
+    } catch (error) {
+      fail("connect")(error)
+    }
   }
 
-  if (proxy !== undefined) {
-    const connectOptions: net.TcpNetConnectOpts = { host: proxy.host, port: proxy.port, noDelay: true }
-    if (options.localAddress !== undefined) connectOptions.localAddress = options.localAddress
-    const raw = track(net.connect(connectOptions), "connect")
-    raw.once("connect", () => {
-      if (proxy.kind === "socks5") {
-        socks5Handshake(raw, target, proxy, (error) => (error === undefined ? finish(raw) : fail("proxy")(error)))
-      } else if (target.secure) {
-        httpTunnel(raw, target, proxy, (error) => (error === undefined ? finish(raw) : fail("proxy")(error)))
+  try {
+    if (proxy !== undefined) {
+      const connectOptions: net.TcpNetConnectOpts = { host: proxy.host, port: proxy.port, noDelay: true }
+      if (options.localAddress !== undefined) connectOptions.localAddress = options.localAddress
+      const raw = track(net.connect(connectOptions), "connect")
+      raw.once("connect", () => {
+        try {
+          if (proxy.kind === "socks5") {
+            socks5Handshake(raw, target, proxy, (error) => (error === undefined ? finish(raw) : fail("proxy")(error)))
+          } else if (target.secure) {
+            httpTunnel(raw, target, proxy, (error) => (error === undefined ? finish(raw) : fail("proxy")(error)))
+          } else {
+            // A forward proxy: requests go to it in absolute-form (RFC 9112 §3.2.2) on this very stream.
+            open(raw)
+          }
+        } catch (error) {
+          fail("proxy")(error)
+        }
+      })
+    } else if (target.secure) {
+      const base = tlsOptionsFor(target, options)
+      if (options.uds !== undefined) {
+        base.path = options.uds
       } else {
-        // A forward proxy: requests go to it in absolute-form (RFC 9112 §3.2.2) on this very stream.
-        open(raw)
+        base.host = target.hostname
+        base.port = target.port
+        if (options.localAddress !== undefined) (base as net.TcpNetConnectOpts).localAddress = options.localAddress
       }
-    })
-  } else if (target.secure) {
-    const base = tlsOptionsFor(target, options)
-    if (options.uds !== undefined) {
-      base.path = options.uds
+      const socket = track(builtins.tls().connect(base), "connect")
+      socket.setNoDelay(true)
+      socket.once("secureConnect", () => open(socket))
     } else {
-      base.host = target.hostname
-      base.port = target.port
-      if (options.localAddress !== undefined) (base as net.TcpNetConnectOpts).localAddress = options.localAddress
+      let socket: net.Socket
+      if (options.uds !== undefined) {
+        socket = net.connect(onRead === undefined ? { path: options.uds } : { path: options.uds, onread: onRead })
+      } else {
+        const tcp: net.TcpNetConnectOpts = { host: target.hostname, port: target.port, noDelay: true }
+        if (options.localAddress !== undefined) tcp.localAddress = options.localAddress
+        if (onRead !== undefined) tcp.onread = onRead
+        socket = net.connect(tcp)
+      }
+      track(socket, "connect").once("connect", () => open(socket))
     }
-    const socket = track(builtins.tls().connect(base), "connect")
-    socket.setNoDelay(true)
-    socket.once("secureConnect", () => open(socket))
-  } else {
-    let socket: net.Socket
-    if (options.uds !== undefined) {
-      socket = net.connect(onRead === undefined ? { path: options.uds } : { path: options.uds, onread: onRead })
-    } else {
-      const tcp: net.TcpNetConnectOpts = { host: target.hostname, port: target.port, noDelay: true }
-      if (options.localAddress !== undefined) tcp.localAddress = options.localAddress
-      if (onRead !== undefined) tcp.onread = onRead
-      socket = net.connect(tcp)
-    }
-    track(socket, "connect").once("connect", () => open(socket))
+  } catch (error) {
+    // Thrown before any callback could run (options Node refuses, say): a failure all the same, reported after this
+    // returns, as every other outcome is.
+    process.nextTick(fail("connect"), error)
   }
   return {
     abort: () => {

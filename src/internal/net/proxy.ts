@@ -209,6 +209,17 @@ export const proxyAuthorization = (proxy: ProxyConfig): string =>
 /** A failure of the proxy itself (as opposed to the network): becomes a ProxyError. */
 export class ProxyFailure extends Error {}
 
+/**
+ * Our own code threw while handling the proxy's reply (the handshakes run in socket callbacks, outside any fiber,
+ * where it must not escape): the handshake fails, keeping what was thrown as the cause.
+ */
+const internalFailure = (proxy: ProxyConfig, error: unknown): ProxyFailure =>
+  new ProxyFailure(
+    `the handshake with the proxy ${proxy.display} failed on an internal error ` +
+      `(${error instanceof Error ? `${error.name}: ${error.message}` : String(error)})`,
+    { cause: error }
+  )
+
 const MAX_PROXY_REPLY = 16 * 1024
 
 /**
@@ -223,7 +234,15 @@ export const httpTunnel = (
 ): void => {
   const authority = net.isIPv6(target.hostname) ? `[${target.hostname}]:${target.port}` : `${target.hostname}:${target.port}`
   let received: Buffer = Buffer.alloc(0)
+  let finished = false
   const onData = (chunk: Buffer) => {
+    try {
+      reply(chunk)
+    } catch (error) {
+      finish(internalFailure(proxy, error))
+    }
+  }
+  const reply = (chunk: Buffer) => {
     received = Buffer.concat([received, chunk])
     const end = received.indexOf("\r\n\r\n")
     if (end < 0) {
@@ -250,6 +269,8 @@ export const httpTunnel = (
   }
   const onEnd = () => finish(new ProxyFailure(`the proxy ${proxy.display} closed the connection during CONNECT`))
   const finish = (error?: ProxyFailure) => {
+    if (finished) return
+    finished = true
     socket.removeListener("data", onData)
     socket.removeListener("end", onEnd)
     done(error)
@@ -306,7 +327,15 @@ export const socks5Handshake = (
     port.writeUInt16BE(target.port)
     socket.write(Buffer.concat([Buffer.from([5, 1, 0]), address, port]))
   }
+  let finished = false
   const onData = (chunk: Buffer) => {
+    try {
+      reply(chunk)
+    } catch (error) {
+      finish(internalFailure(proxy, error))
+    }
+  }
+  const reply = (chunk: Buffer) => {
     received = received.length === 0 ? chunk : Buffer.concat([received, chunk])
     while (true) {
       if (phase === "method") {
@@ -349,6 +378,8 @@ export const socks5Handshake = (
   }
   const onEnd = () => fail("closed the connection during the handshake")
   const finish = (error?: ProxyFailure) => {
+    if (finished) return
+    finished = true
     socket.removeListener("data", onData)
     socket.removeListener("end", onEnd)
     done(error)
