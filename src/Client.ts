@@ -159,6 +159,12 @@ class ClientService implements Client {
   get cookies() {
     return this.impl.jar
   }
+  toJSON() {
+    return this.impl.toJSON()
+  }
+  [Symbol.for("nodejs.util.inspect.custom")]() {
+    return this.impl.toJSON()
+  }
 }
 
 /**

@@ -35,6 +35,7 @@ import type { TimeoutInput } from "./timeouts.js"
 import * as Timeouts from "./timeouts.js"
 import * as Transport from "./transport.js"
 import { hasUserinfo, takeUserinfo, withoutUserinfo } from "./url.js"
+import { printableHeaders } from "./credentials.js"
 import { version } from "./version.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
@@ -475,6 +476,22 @@ export class ClientImpl {
 
   sendStreaming(request: Request): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> {
     return this.execute(request, true) as Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>
+  }
+
+  /** What printing a client shows: never the credentials of its base URL, default headers or proxy. */
+  toJSON(): unknown {
+    return {
+      _id: "Client",
+      baseUrl: this.baseUrl === undefined ? undefined : withoutUserinfo(this.baseUrl.href),
+      headers: printableHeaders(this.headers),
+      followRedirects: this.followRedirects,
+      cookies: this.jar !== undefined,
+      transport: Transport.poolOf(this.transport)?.toJSON() ?? "custom"
+    }
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): unknown {
+    return this.toJSON()
   }
 
   get pool(): Effect.Effect<ReadonlyArray<ConnectionInfo>> {

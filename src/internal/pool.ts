@@ -304,6 +304,28 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     return Effect.sync(() => this.snapshot())
   }
 
+  /** What printing a pool shows: its settings and connections, never a proxy's credentials or a waiter's request. */
+  toJSON(): unknown {
+    const proxies = this.proxies
+    return {
+      _id: "Pool",
+      maxConnections: this.maxConnections,
+      maxKeepaliveConnections: this.maxKeepalive,
+      http1: this.http1,
+      http2: this.http2,
+      proxy: proxies === undefined
+        ? undefined
+        : { http: proxies.http?.display, https: proxies.https?.display },
+      connections: this.snapshot().map(String),
+      waiting: this.waitCount,
+      closed: this.isClosed
+    }
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): unknown {
+    return this.toJSON()
+  }
+
   snapshot(): ReadonlyArray<ConnectionInfo> {
     const out: Array<ConnectionInfo> = []
     for (const c of this.all) out.push(new ConnectionSnapshot(c.target.origin, c.httpVersion, c.state, c.requestCount))

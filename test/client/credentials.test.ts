@@ -372,3 +372,27 @@ describe("retry.maxRetryAfter", () => {
       expect((yield* Fiber.join(highFiber)).status).toBe(200)
     }).pipe(Effect.scoped))
 })
+
+describe("printing a client or a pool", () => {
+  it.scoped("shows no credential of the base URL, the default headers or the proxy", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.make({
+        baseUrl: `http://alice:${SECRET}@127.0.0.1:8080/api`,
+        headers: { authorization: `Bearer ${SECRET}`, "x-trace": "visible" },
+        proxy: `http://bob:${SECRET}@127.0.0.1:3128`
+      })
+      const pool = yield* Pool.make({ proxy: `socks5://bob:${SECRET}@127.0.0.1:1080` })
+      const printed = [
+        JSON.stringify(client),
+        util.inspect(client, { depth: 10 }),
+        JSON.stringify(pool),
+        util.inspect(pool, { depth: 10 })
+      ]
+      for (const text of printed) {
+        expect(text).not.toContain(SECRET)
+      }
+      expect(util.inspect(client, { depth: 10 })).toContain("visible")
+      expect(JSON.stringify(client)).toContain("http://127.0.0.1:8080/api/")
+      expect(JSON.stringify(pool)).toContain("socks5://127.0.0.1:1080")
+    }))
+})
