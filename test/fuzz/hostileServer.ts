@@ -10,7 +10,7 @@ import * as zlib from "node:zlib"
 import { rawServer } from "../utils/servers.js"
 import type { TestServer } from "../utils/servers.js"
 
-// ---- plans -----------------------------------------------------------------------------------------------------------
+// ---- plans ----------------------------------------------------------------------------------------------------------
 
 export type Framing = "length" | "chunked" | "close"
 export type Encoding = "identity" | "gzip" | "deflate" | "br"
@@ -82,7 +82,7 @@ export interface Plan {
   readonly splits: ReadonlyArray<Split>
 }
 
-// ---- scripts: the bytes to send and what a sound client makes of them --------------------------------------------------
+// ---- scripts: the bytes to send and what a sound client makes of them -----------------------------------------------
 
 export interface Write {
   readonly bytes: Buffer
@@ -156,6 +156,9 @@ export const encode = (bytes: Buffer, encoding: Encoding): Buffer => {
 }
 
 const latin1 = (s: string) => Buffer.from(s, "latin1")
+
+/** RFC 1952: magic, deflate, no flags, no time, no extra flags, OS unknown. */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3])
 
 const interimHead = (status: 100 | 102 | 103) =>
   status === 103
@@ -239,9 +242,9 @@ const buildScript = (plan: Plan): { readonly script: Script; readonly oracle: Or
   let encoded = encode(decoded, encoding)
   if (mutation.kind === "badEncoding" && hasBody) {
     encoded = mutation.variant === "gzipJunk"
-      // RFC 1952 header (deflate, no flags, OS unknown), then a deflate block of the reserved type 3 (RFC 1951
-      // §3.2.3), which no decoder accepts, however lenient about a missing end.
-      ? Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, mutation.junk[0]! | 0x06]), mutation.junk.subarray(1)])
+      // A gzip header, then a deflate block of the reserved type 3 (RFC 1951 §3.2.3), which no decoder accepts,
+      // however lenient it is about a missing end.
+      ? Buffer.concat([GZIP_HEADER, Buffer.from([mutation.junk[0]! | 0x06]), mutation.junk.subarray(1)])
       : encoded.subarray(0, Math.max(1, Math.min(encoded.length - 1, at(encoded.length, 500))))
   }
 
@@ -305,7 +308,10 @@ const buildScript = (plan: Plan): { readonly script: Script; readonly oracle: Or
       const bytes = Buffer.concat([interim, head, Buffer.from(mutation.garbage), bodyWire])
       const ending = framing === "close" && hasBody ? "end" : mutation.then
       // Whatever the garbage did to the body, more bytes arrived than the framing allows, or the framing broke.
-      return { script: script(bytes, ending), oracle: { ...base, outcome: "either", content: undefined, violation: true } }
+      return {
+        script: script(bytes, ending),
+        oracle: { ...base, outcome: "either", content: undefined, violation: true }
+      }
     }
     case "garbageHead":
       return {
@@ -315,7 +321,7 @@ const buildScript = (plan: Plan): { readonly script: Script; readonly oracle: Or
     case "hugeLength":
     case "hugeChunk": {
       const lead = mutation.kind === "hugeChunk" ? latin1(`${mutation.size}\r\n`) : Buffer.alloc(0)
-      const bytes = Buffer.concat([interim, head, hasBody ? lead : Buffer.alloc(0), hasBody ? encoded : Buffer.alloc(0)])
+      const bytes = hasBody ? Buffer.concat([interim, head, lead, encoded]) : Buffer.concat([interim, head])
       return {
         script: script(bytes, hasBody ? mutation.then : natural),
         oracle: hasBody
@@ -363,7 +369,10 @@ const buildScript = (plan: Plan): { readonly script: Script; readonly oracle: Or
         script: mutation.gapMs === 0
           ? script(Buffer.concat([complete, Buffer.from(mutation.bytes)]), "keep")
           : {
-            writes: [...deliver(complete, plan.splits), { bytes: Buffer.from(mutation.bytes), delayMs: mutation.gapMs }],
+            writes: [
+              ...deliver(complete, plan.splits),
+              { bytes: Buffer.from(mutation.bytes), delayMs: mutation.gapMs }
+            ],
             ending: "keep"
           },
         oracle: { ...base, outcome: "either", violation: true }
@@ -453,7 +462,7 @@ const conflictingFields = (
   }
 }
 
-// ---- the server ------------------------------------------------------------------------------------------------------
+// ---- the server -----------------------------------------------------------------------------------------------------
 
 export const PROBE_BODY = "probe ok"
 const PROBE_RESPONSE = latin1(
