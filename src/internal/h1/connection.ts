@@ -675,6 +675,9 @@ export class Http11Connection implements Connection, ResponseHandler {
     if (clean && this.parser.keepAlive && !this.bodyPending && this.socket.readable && this.socket.writable) {
       this.state = "IDLE"
       this.idleSince = performance.now()
+      // A streamed body can complete with the socket paused for a slow reader; an idle connection must keep reading
+      // so that stray bytes or the server's FIN close it before it is handed out again.
+      if (this.socket.isPaused()) this.socket.resume()
       this.socket.unref()
       this.arm(Timer.Idle, this.owner.keepaliveExpiry)
       this.owner.released(this)
