@@ -519,10 +519,10 @@ describe("Pool on the wire: malformed responses", () => {
   )
 
   protocolError(
-    "rejects a response head larger than 64 KiB",
+    "rejects a response head larger than 64 KiB, naming the limit and the option that raises it",
     "HTTP/1.1 200 OK\r\n" + Array.from({ length: 1200 }, (_, i) => `X-Pad-${i}: ${"p".repeat(60)}\r\n`).join("") +
       "Content-Length: 0\r\n\r\n",
-    (message) => expect(message).toContain("64 KiB")
+    (message) => expect(message).toContain("larger than 65536 bytes; raise limits.maxHeadSize")
   )
 
   protocolError(

@@ -8,6 +8,10 @@
  * Every decision is a function of the bytes alone, never of how they were split: a line is examined only once it is
  * complete, and the few checks made on incomplete lines (size limits, the early status-line check) report exactly what
  * the complete-line path would report for the same bytes.
+ *
+ * It accepts what llhttp (Node's parser) accepts in strict mode: CRLF line ends only, no control characters but HTAB in
+ * field values, no whitespace in chunk size lines. Where it is stricter, or reads a Transfer-Encoding differently, an
+ * RFC says so; test/internal/h1/llhttp-differential.test.ts lists each such difference and checks the rest.
  */
 
 export interface ResponseHandler {
@@ -56,9 +60,9 @@ const EARLY_STATUS_CHECK = EXCERPT + 2
 // A retained line buffer above this size is dropped on reset so that one huge head does not pin memory per connection.
 const PARTIAL_KEEP = 16384
 
-const HEAD_TOO_LARGE = "the response head is larger than 64 KiB"
 const TRAILERS_TOO_LARGE = "the chunked trailer section is larger than 64 KiB"
 const CHUNK_LINE_TOO_LONG = "a chunk size line is longer than 4 KiB"
+const EMPTY_TRANSFER_ENCODING = "an empty Transfer-Encoding field"
 
 // RFC 9110 §5.6.2 tchar.
 const TCHAR = new Uint8Array(256)
@@ -70,6 +74,8 @@ for (let c = 65; c <= 90; c++) {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** Shared by every response without transfer codings; never mutated. */
+const NO_CODINGS: ReadonlyArray<string> = Object.freeze([])
 const CRLF_CRLF = Buffer.from("\r\n\r\n", "latin1")
 
 export class ResponseParser {
@@ -77,10 +83,11 @@ export class ResponseParser {
   receivedAny = false
   keepAlive = false
   /**
-   * The transfer codings of a body read until the connection closes because its Transfer-Encoding does not end in
-   * chunked (RFC 9112 §6.3), in the order they were applied, to be undone like Content-Encoding; empty otherwise.
+   * The transfer codings other than chunked (lowercase, in the order they were applied) of the body being read, to be
+   * undone like Content-Encoding: those of a body read until the connection closes because its Transfer-Encoding does
+   * not end in chunked (RFC 9112 §6.3), or those applied before a final chunked. Empty otherwise.
    */
-  transferCodings: Array<string> = []
+  transferCodings: ReadonlyArray<string> = NO_CODINGS
   bodyKind: BodyKind = BodyKind.None
   contentLength = -1
 
@@ -149,7 +156,7 @@ export class ResponseParser {
     this.keepAlive = false
     this.bodyKind = BodyKind.None
     this.contentLength = -1
-    this.transferCodings = []
+    this.transferCodings = NO_CODINGS
     this.partialLen = 0
     if (this.partial.length > PARTIAL_KEEP) this.partial = EMPTY
     this.remaining = 0
@@ -198,8 +205,13 @@ export class ResponseParser {
             this.partialLen = 0
           }
           pos = lf + 1
-          // RFC 9112 §2.2: a bare LF is accepted as a line terminator; a CR anywhere else is rejected below.
+          // RFC 9112 §2.2 lets a recipient take a bare LF for CRLF; we do not (nor does llhttp): a peer that reads
+          // such a line differently sees a different message. A CR anywhere else in a line is rejected below.
           if (end > start && buf[end - 1] === 13) end--
+          // A status line with a bad version reports that instead, as the early check on an incomplete one does.
+          else if (this.state !== S_HEAD || this.status !== 0 || versionOk(buf, start, end)) {
+            return this.fail(this.bareLfMessage())
+          }
           const r = this.state === S_HEAD
             ? this.headLine(buf, start, end)
             : this.state === S_CHUNK_SIZE
@@ -229,10 +241,8 @@ export class ResponseParser {
           break
         }
         case S_CHUNK_CR: {
-          const c = chunk[pos]
-          if (c === 13) this.state = S_CHUNK_LF
-          else if (c === 10) this.state = S_CHUNK_SIZE
-          else return this.missingChunkCrlf()
+          if (chunk[pos] !== 13) return this.missingChunkCrlf()
+          this.state = S_CHUNK_LF
           pos++
           break
         }
@@ -316,13 +326,31 @@ export class ResponseParser {
     this.connKeepAlive = false
   }
 
-  private headTooLarge(): string {
-    return this.maxHead === MAX_HEAD
-      ? HEAD_TOO_LARGE
-      : `the response head is larger than ${this.maxHead} bytes (limits.maxHeadSize)`
+  /**
+   * Fails a head that passes the limit inside the line made of `partial` and chunk[pos, stop). A first line is judged
+   * on its first min(42, limit) bytes, which the whole line and every split of it have by then, so that the answer is
+   * the same however it arrived: the status-line error when those bytes cannot start one, else the limit.
+   */
+  private headTooLarge(chunk: Buffer, pos: number, stop: number): false {
+    if (this.status === 0) {
+      const prefix = this.linePrefix(chunk, pos, stop, Math.min(EARLY_STATUS_CHECK, this.maxHead))
+      if (!versionPrefixPossible(prefix, prefix.length)) return this.refuse(versionError(prefix, 0, prefix.length))
+    }
+    return this.refuse(
+      `the response head is larger than ${this.maxHead} bytes; raise limits.maxHeadSize if the server is trusted`
+    )
   }
 
-  private fail(message: string): number {
+  private bareLfMessage(): string {
+    const line = this.state === S_HEAD
+      ? "a line of the response head"
+      : this.state === S_CHUNK_SIZE
+      ? "a chunk size line"
+      : "a line of the chunked trailer section"
+    return `${line} ends in a bare LF instead of CRLF`
+  }
+
+  private fail(message: string): typeof FAILED {
     this.error = message
     this.state = S_DEAD
     return FAILED
@@ -347,13 +375,13 @@ export class ResponseParser {
   private holdPartial(chunk: Buffer, pos: number, len: number): boolean {
     const total = this.partialLen + len - pos
     if (this.state === S_HEAD) {
+      // `>=`: with no line end yet, the head will be at least one byte longer than what is here.
+      if (this.sectionBytes + total >= this.maxHead) return this.headTooLarge(chunk, pos, len)
       if (this.status === 0 && total >= EARLY_STATUS_CHECK && this.partialLen < EARLY_STATUS_CHECK) {
         // Garbage without line ends (an HTTP/2 or TLS peer, say) fails now instead of after 64 KiB or at EOF.
         const prefix = this.linePrefix(chunk, pos, len, EARLY_STATUS_CHECK)
         if (!versionOk(prefix, 0, EARLY_STATUS_CHECK)) return this.refuse(versionError(prefix, 0, prefix.length))
       }
-      // `>=`: with no line end yet, the head will be at least one byte longer than what is here.
-      if (this.sectionBytes + total >= this.maxHead) return this.refuse(this.headTooLarge())
     } else if (this.state === S_TRAILERS) {
       if (this.sectionBytes + total >= MAX_TRAILERS) return this.refuse(TRAILERS_TOO_LARGE)
     } else if (total >= MAX_CHUNK_LINE) return this.refuse(CHUNK_LINE_TOO_LONG)
@@ -365,14 +393,7 @@ export class ResponseParser {
   private checkLineLimit(chunk: Buffer, pos: number, lf: number): boolean {
     const lineLen = this.partialLen + lf + 1 - pos
     if (this.state === S_HEAD) {
-      if (this.sectionBytes + lineLen > this.maxHead) {
-        // Split input would have failed the early status-line check first; give the same answer.
-        if (this.status === 0) {
-          const prefix = this.linePrefix(chunk, pos, lf, EARLY_STATUS_CHECK)
-          if (!versionOk(prefix, 0, prefix.length)) return this.refuse(versionError(prefix, 0, prefix.length))
-        }
-        return this.refuse(this.headTooLarge())
-      }
+      if (this.sectionBytes + lineLen > this.maxHead) return this.headTooLarge(chunk, pos, lf)
       this.sectionBytes += lineLen
     } else if (this.state === S_TRAILERS) {
       if (this.sectionBytes + lineLen > MAX_TRAILERS) return this.refuse(TRAILERS_TOO_LARGE)
@@ -421,6 +442,9 @@ export class ResponseParser {
     } else if (n === 17) {
       if (name.toLowerCase() === "transfer-encoding") {
         const value = fields[fields.length - 1]!
+        // A field with no coding at all says nothing about the framing, but one parser may ignore it while another
+        // counts it as present (llhttp 9.4.3 rejects it too).
+        if (value === "") return this.fail(EMPTY_TRANSFER_ENCODING)
         // RFC 9110 §5.3: repeated list fields combine as one comma-separated list.
         this.te = this.te === undefined ? value : this.te + "," + value
       }
@@ -500,15 +524,19 @@ export class ResponseParser {
     let kind: BodyKind
     const cl = this.cl
     const te = this.te
+    // RFC 9112 §6.3 (3) says such a message "ought to be handled as an error"; llhttp rejects it even where the status
+    // or the request method leaves no body to frame.
+    if (te !== undefined && cl !== -1) {
+      return this.fail("the response has both Transfer-Encoding and Content-Length (a request smuggling vector)")
+    }
     if (this.noBody || status === 204 || status === 304) kind = BodyKind.None
     else if (te !== undefined) {
-      if (cl !== -1) {
-        return this.fail("the response has both Transfer-Encoding and Content-Length (a request smuggling vector)")
+      if (te.length === 7 && this.versionMinor === 1 && te.toLowerCase() === "chunked") kind = BodyKind.Chunked
+      else {
+        const k = this.transferEncodingKind(te)
+        if (k === FAILED) return FAILED
+        kind = k
       }
-      // RFC 9112 §6.1: HTTP/1.0 has no chunked coding, so such framing cannot be trusted.
-      if (this.versionMinor === 0) return this.fail("an HTTP/1.0 response has a Transfer-Encoding header field")
-      if (!isChunkedOnly(te)) return this.fail(`unsupported Transfer-Encoding: ${quote(te)}`)
-      kind = BodyKind.Chunked
     } else if (cl !== -1) kind = BodyKind.Length
     else kind = BodyKind.UntilClose
     this.bodyKind = kind
@@ -529,8 +557,29 @@ export class ResponseParser {
     return COMPLETE
   }
 
+  /** The body kind a Transfer-Encoding other than a plain "chunked" gives, setting `transferCodings`; or FAILED. */
+  private transferEncodingKind(te: string): BodyKind | typeof FAILED {
+    // RFC 9112 §6.1: HTTP/1.0 has no chunked coding, so such framing cannot be trusted.
+    if (this.versionMinor === 0) return this.fail("an HTTP/1.0 response has a Transfer-Encoding header field")
+    const codings = transferCodings(te)
+    if (codings === undefined) {
+      return this.fail(
+        `Transfer-Encoding ${quote(te)} applies chunked more than once or before another coding ` +
+          "(RFC 9112 §6.1 allows it once, last)"
+      )
+    }
+    let kind: BodyKind = BodyKind.UntilClose
+    // RFC 9112 §6.3 (4): when chunked is not the last coding, the body ends when the connection closes.
+    if (codings.length !== 0 && codings[codings.length - 1] === "chunked") {
+      kind = BodyKind.Chunked
+      codings.pop()
+    }
+    if (codings.length !== 0) this.transferCodings = codings
+    return kind
+  }
+
   private chunkSizeLine(buf: Buffer, start: number, end: number): number {
-    // RFC 9112 §7.1: chunk-size = 1*HEXDIG, then chunk extensions, which we skip.
+    // RFC 9112 §7.1: chunk-size = 1*HEXDIG, then chunk extensions, which are checked and skipped.
     let i = start
     let size = 0
     for (; i < end; i++) {
@@ -545,14 +594,13 @@ export class ResponseParser {
       size = size * 16 + d
       if (size > Number.MAX_SAFE_INTEGER) return this.fail(`chunk size too large: ${excerpt(buf, start, end)}`)
     }
-    if (i === start) return this.fail(`invalid chunk size line ${excerpt(buf, start, end)}`)
-    while (i < end && (buf[i] === 32 || buf[i] === 9)) i++
-    if (i < end) {
-      if (buf[i] !== 59) return this.fail(`invalid chunk size line ${excerpt(buf, start, end)}`)
-      for (; i < end; i++) {
-        const c = buf[i]
-        if (c === 0 || c === 13) return this.fail(`invalid character ${escapeByte(c)} in a chunk extension`)
-      }
+    // No whitespace after the size: RFC 9112 §7.1.1 calls it BWS, but it has split parsers on where a chunk ends,
+    // and llhttp rejects it too.
+    if (i === start || (i < end && buf[i] !== 59)) {
+      return this.fail(`invalid chunk size line ${excerpt(buf, start, end)}`)
+    }
+    if (i < end && !chunkExtensionsOk(buf, i, end)) {
+      return this.fail(`invalid chunk extension in chunk size line ${excerpt(buf, start, end)}`)
     }
     if (size === 0) {
       this.state = S_TRAILERS
@@ -569,8 +617,18 @@ export class ResponseParser {
       this.complete(0, this.trailers)
       return COMPLETE
     }
-    const err = this.parseField(buf, start, end, this.trailers, "trailer", false)
-    return err === undefined ? CONTINUE : this.fail(err)
+    const trailers = this.trailers
+    const err = this.parseField(buf, start, end, trailers, "trailer", false)
+    if (err !== undefined) return this.fail(err)
+    // RFC 9110 §6.5.1: framing fields mean nothing after the body; llhttp rejects these two, and so do we.
+    const name = trailers[trailers.length - 2]!
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      return this.fail("a Content-Length field in the trailer section of a chunked body")
+    }
+    if (name.length === 17 && trailers[trailers.length - 1] === "" && name.toLowerCase() === "transfer-encoding") {
+      return this.fail(EMPTY_TRANSFER_ENCODING)
+    }
+    return CONTINUE
   }
 
   /** Parses one field line into `out`; returns an error message instead when the line is malformed. */
@@ -610,11 +668,12 @@ export class ResponseParser {
     while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++
     while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--
     for (let j = vs; j < ve; j++) {
-      const b = buf[j]
-      // RFC 9110 §5.5: CR, LF and NUL are never valid in a field value. The value itself stays out of the message:
-      // it may be a cookie or a token.
-      if (b === 0 || b === 13) {
-        return `${b === 0 ? "NUL" : "bare CR"} in the value of ${kind} field ${excerpt(buf, start, i)}`
+      const b = buf[j]!
+      // RFC 9110 §5.5: field-value = *( VCHAR / obs-text / SP / HTAB ); CR, LF and NUL are never valid, and llhttp
+      // rejects the other controls too. The value itself stays out of the message: it may be a cookie or a token.
+      // Spelled out rather than isControl(b): this loop runs for every byte of every value.
+      if ((b < 32 && b !== 9) || b === 127) {
+        return `${controlName(b)} in the value of ${kind} field ${excerpt(buf, start, i)}`
       }
     }
     out.push(this.latin1(buf, start, i), vs === ve ? "" : this.latin1(buf, vs, ve))
@@ -669,17 +728,55 @@ function duplicateContentLength(values: Array<number>): string {
   return `repeated Content-Length (${all}); exactly one value is required`
 }
 
-function isChunkedOnly(te: string): boolean {
-  // RFC 9112 §6.1 requires chunked to be the final coding; we implement no other coding, so it must be the only
-  // one. Empty list elements are ignored as RFC 9110 §5.6.1 asks.
-  let chunked = false
+/**
+ * The codings of a Transfer-Encoding list, lowercase, in the order applied; undefined when chunked is applied twice
+ * or before another coding (RFC 9112 §6.1). Empty list elements are ignored as RFC 9110 §5.6.1 asks.
+ */
+function transferCodings(te: string): Array<string> | undefined {
+  const codings: Array<string> = []
   for (const element of te.split(",")) {
-    const coding = trimOws(element)
+    const coding = trimOws(element).toLowerCase()
     if (coding === "") continue
-    if (chunked || coding.toLowerCase() !== "chunked") return false
-    chunked = true
+    if (codings.length !== 0 && codings[codings.length - 1] === "chunked") return undefined
+    codings.push(coding)
   }
-  return chunked
+  return codings
+}
+
+/**
+ * Whether buf[i, end) is chunk extensions as RFC 9112 §7.1.1 has them, without BWS (llhttp rejects it too):
+ * *( ";" token [ "=" ( token / quoted-string ) ] ).
+ */
+function chunkExtensionsOk(buf: Buffer, i: number, end: number): boolean {
+  while (i < end) {
+    if (buf[i] !== 59) return false
+    const name = ++i
+    while (i < end && TCHAR[buf[i]!] === 1) i++
+    if (i === name) return false
+    if (i === end || buf[i] !== 61) continue
+    if (++i < end && buf[i] === 34) {
+      i = quotedStringEnd(buf, i + 1, end)
+      if (i === -1) return false
+    } else {
+      const value = i
+      while (i < end && TCHAR[buf[i]!] === 1) i++
+      if (i === value) return false
+    }
+  }
+  return true
+}
+
+/** The offset after the closing DQUOTE of a quoted-string (RFC 9110 §5.6.4) whose content starts at i, or -1. */
+function quotedStringEnd(buf: Buffer, i: number, end: number): number {
+  while (i < end) {
+    const c = buf[i++]!
+    if (c === 34) return i
+    if (c === 92) {
+      if (i === end) return -1
+      if (isControl(buf[i++]!)) return -1
+    } else if (isControl(c)) return -1
+  }
+  return -1
 }
 
 /** Trims SP and HTAB only: String.prototype.trim also drops characters like U+00A0 that a peer would keep. */
@@ -714,6 +811,15 @@ function escapeCode(c: number): string {
   if (c === 10) return "\\n"
   if (c === 9) return "\\t"
   return "\\x" + c.toString(16).padStart(2, "0")
+}
+
+/** A control character other than HTAB: outside VCHAR, obs-text, SP and HTAB (RFC 9110 §5.5, §5.6.4). */
+function isControl(c: number): boolean {
+  return (c < 32 && c !== 9) || c === 127
+}
+
+function controlName(c: number): string {
+  return c === 0 ? "NUL" : c === 13 ? "bare CR" : `control character ${escapeByte(c)}`
 }
 
 function escapeByte(c: number | undefined): string {
