@@ -362,7 +362,8 @@ export class Exchange {
       decoder.end()
       return
     }
-    this.releaseScope()
+    // A streamed body with codings may yet be read whole, and decoded then: its scope keeps the power to stop that.
+    if (!this.streaming || this.codings === undefined) this.releaseScope()
     this.clearTotal()
     this.settleComplete(into)
   }
@@ -564,13 +565,17 @@ export class Exchange {
    * with an unfinished exchange cannot be reused, so it is closed.
    */
   abandon(): void {
-    this.stopDecoding()
+    const decoding = this.stopDecoding()
     // Whatever happens to the socket now, not one more byte goes into the reader's buffer.
     this.into = undefined
     this.intoWaiting = false
     this.clearTotal()
     this.releaseScope()
     if (this.done) {
+      // The raw body was all in, its decoding was not: a reader waiting for it ends with an error, as below.
+      if (decoding && this.failure === undefined && this.resume !== undefined) {
+        return this.settleFailed(this.failure = this.closedEarly())
+      }
       this.resume = undefined
       this.waiting = Phase.None
       return
@@ -582,13 +587,15 @@ export class Exchange {
     this.conn = undefined
     if (conn !== undefined) conn.abort(this)
     // Another fiber may be reading this body: it must end with an error, not wait for bytes that will never come.
-    if (!this.bodyDone && this.failure === undefined) {
-      this.failure = new ReadError({
-        message: `${this.method} ${this.target.href}: the response was closed before its body was read to the end`,
-        request: this.requestInfo
-      })
-    }
+    if (!this.bodyDone && this.failure === undefined) this.failure = this.closedEarly()
     if (this.resume !== undefined) this.settleFailed(this.failure!)
+  }
+
+  private closedEarly(): ReadError {
+    return new ReadError({
+      message: `${this.method} ${this.target.href}: the response was closed before its body was read to the end`,
+      request: this.requestInfo
+    })
   }
 
   /** The canceller of the waiting fiber: it was interrupted, so it is not resumed; the exchange is given up. */
@@ -749,13 +756,13 @@ export class Exchange {
     }
   }
 
-  /** Free the decoder's zlib streams at once (interrupted, failed, timed out, closed). */
-  private stopDecoding(): void {
+  /** Free the decoder's zlib streams at once (interrupted, failed, timed out, closed); true if there was one. */
+  private stopDecoding(): boolean {
     const decoder = this.decoder
-    if (decoder !== undefined) {
-      this.decoder = undefined
-      decoder.destroy()
-    }
+    if (decoder === undefined) return false
+    this.decoder = undefined
+    decoder.destroy()
+    return true
   }
 
   toResponse(content: Uint8Array): Response {

@@ -4,7 +4,7 @@
  * a time, its zlib streams freed as soon as nobody reads it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Exit, Fiber, Stream } from "effect"
+import { Chunk, Effect, Either, Exit, Fiber, Scope, Stream } from "effect"
 import type { HttpError } from "httpfx"
 import { Pool } from "httpfx"
 import type * as net from "node:net"
@@ -397,6 +397,22 @@ describe("bounded decoding", () => {
       const fiber = yield* Effect.fork(Effect.scoped(Effect.flatMap(pool.stream("GET", server.url), (r) => r.read)))
       yield* eventually(() => seen.produced > MiB, 5_000, "decoding to start")
       yield* Fiber.interrupt(fiber)
+      yield* eventually(() => openDecoderStreams() === 0, 1_000, "the decoder streams to close")
+    }))
+
+  it.scopedLive("closing the scope while a read waits for the last decoded bytes ends the read and the decoder", () =>
+    Effect.gen(function*() {
+      const server = yield* bodyServer(yield* brotliBomb(256 * MiB), "br")
+      const seen = yield* trackBrotli()
+      const pool = yield* Pool.make()
+      const scope = yield* Scope.make()
+      const response = yield* Scope.extend(pool.stream("GET", server.url), scope)
+      const reader = yield* Effect.fork(response.read)
+      // The few raw bytes are all in; decoding them goes on.
+      yield* eventually(() => seen.produced > MiB, 5_000, "decoding to start")
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Fiber.await(reader)
+      expect(tagOf(exit)).toBe("ReadError")
       yield* eventually(() => openDecoderStreams() === 0, 1_000, "the decoder streams to close")
     }))
 
