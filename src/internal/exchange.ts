@@ -120,11 +120,8 @@ export class Exchange {
   size = 0
   /** raw body bytes received so far */
   received = 0
-  /**
-   * The most body bytes this exchange takes, raw and decoded: `limits.maxBodySize`, and for a body read whole the
-   * largest buffer the platform allocates. Set with the head.
-   */
-  private bodyLimit = Infinity
+  /** a streamed body is being read whole (`read`): the platform's largest buffer bounds it too */
+  private readWhole = false
   /** every coding of the body to undo, content codings first (see `bodyCodings`); undefined when there are none */
   codings: Array<string> | undefined = undefined
   /** the transfer codings of a body read until close, in the order applied (RFC 9112 §6.1) */
@@ -216,10 +213,8 @@ export class Exchange {
     this.version = version
     this.rawHeaders = rawHeaders
     this.headReceived = true
-    const configured = this.limits.maxBodySize
-    const limit = this.bodyLimit = this.streaming ? configured : Math.min(configured, maxBufferSize())
     // Refused before a byte of it is read: the connection, with the body still on it, is closed.
-    if (declared > limit) return this.tooLarge(declared)
+    if (declared > this.bodyLimit) return this.tooLarge(declared)
     const contentEncoding = findHeader(rawHeaders, "content-encoding")
     if (contentEncoding !== undefined || transferCodings.length > 0) {
       this.transferCodings = transferCodings
@@ -242,6 +237,16 @@ export class Exchange {
       return this.settleInto(this.into!, n)
     }
     this.queue(chunk)
+  }
+
+  /**
+   * The most body bytes this exchange takes, raw and decoded: `limits.maxBodySize`, and for a body read whole the
+   * largest buffer the platform allocates. (Worked out when needed rather than kept: a field holding a number that
+   * is not a small integer would cost every exchange an allocation.)
+   */
+  private get bodyLimit(): number {
+    const configured = this.limits.maxBodySize
+    return this.streaming && !this.readWhole ? configured : Math.min(configured, maxBufferSize())
   }
 
   /** Count `n` more raw body bytes: true when that passes the limit. */
@@ -314,7 +319,7 @@ export class Exchange {
     if (this.passes(n)) return this.tooLarge(-1)
     if (this.intoWaiting) return this.settleInto(this.into!, n)
     // Not reachable while the socket reads only for a waiting reader; should it happen, the bytes are not lost.
-    if (this.into !== undefined) this.queue(Buffer.from(this.into.buffer.subarray(0, n)))
+    if (this.into !== undefined) this.enqueue(Buffer.from(this.into.buffer.subarray(0, n)))
   }
 
   /**
@@ -503,7 +508,7 @@ export class Exchange {
         return
       case Phase.Rest:
         // Read whole now: the platform's largest buffer bounds it too.
-        this.bodyLimit = Math.min(this.limits.maxBodySize, maxBufferSize())
+        this.readWhole = true
         if (this.received > this.bodyLimit) return this.tooLarge(-1)
         if (this.codings !== undefined && this.decoder === undefined && this.startDecoding()) {
           if (this.bodyDone) this.decoder!.end()
