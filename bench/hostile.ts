@@ -9,6 +9,7 @@
 //   end: peak RSS growth and the longest event-loop stall (targets: < 64 MiB, < 50 ms);
 // - bomb-buffered: the same body read whole (`Pool.request`) under `limits.maxBodySize` 16 MiB: RSS, stall, and the
 //   time from the decoder passing 16 MiB to the ResponseTooLarge (target: < 100 ms);
+// - bomb-zlib: the floor: the same body through a bare zlib.createBrotliDecompress, no HTTP client;
 // - gzip-*: a 64 MiB gzip download (text-like data, ~6:1), decoded: httpfx streamed (runForEach) and read whole,
 //   against undici's Pool.request piped through zlib.createGunzip. Throughput in decoded MB/s.
 //
@@ -18,7 +19,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { dirname, join } from "node:path"
-import { monitorEventLoopDelay } from "node:perf_hooks"
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import * as zlib from "node:zlib"
@@ -31,7 +32,14 @@ const BOMB_SIZE = 1024 * MiB
 const BOMB_LIMIT = 16 * MiB
 const GZIP_SIZE = 64 * MiB
 
-const caseNames = ["bomb-stream", "bomb-buffered", "gzip-httpfx-stream", "gzip-httpfx-buffered", "gzip-undici"] as const
+const caseNames = [
+  "bomb-stream",
+  "bomb-buffered",
+  "bomb-zlib",
+  "gzip-httpfx-stream",
+  "gzip-httpfx-buffered",
+  "gzip-undici"
+] as const
 type CaseName = (typeof caseNames)[number]
 
 interface CaseResult {
@@ -42,6 +50,8 @@ interface CaseResult {
   readonly wallMs: number
   readonly rssGrowthMb: number
   readonly maxStallMs: number
+  /** the longest garbage collection pause in that time: part of the longest stall, whoever decodes */
+  readonly maxGcMs: number
   /** bomb-buffered: from the decoder's output passing the limit to the failure */
   readonly failureAfterLimitMs?: number
   readonly mbPerSecond: number
@@ -159,7 +169,7 @@ const runChild = (name: CaseName, url: string): Promise<CaseResult> =>
 
 const describe = (r: CaseResult): string =>
   `${r.outcome}: ${(r.decodedBytes / MiB).toFixed(0)} MiB in ${r.wallMs.toFixed(0)} ms (${r.mbPerSecond.toFixed(0)} MB/s), ` +
-  `RSS +${r.rssGrowthMb.toFixed(1)} MB, longest stall ${r.maxStallMs.toFixed(1)} ms` +
+  `RSS +${r.rssGrowthMb.toFixed(1)} MB, longest stall ${r.maxStallMs.toFixed(1)} ms (GC ${r.maxGcMs.toFixed(1)} ms)` +
   (r.failureAfterLimitMs !== undefined ? `, failed ${r.failureAfterLimitMs.toFixed(1)} ms after passing the limit` : "")
 
 const median = (values: ReadonlyArray<number>): number => {
@@ -169,8 +179,8 @@ const median = (values: ReadonlyArray<number>): number => {
 
 const table = (cases: ReadonlyArray<CaseName>, results: ReadonlyArray<CaseResult>): string => {
   const lines = [
-    "| case | outcome | decoded MB/s | RSS growth (MB) | longest stall (ms) | failure after the limit (ms) |",
-    "|---|---|---:|---:|---:|---:|"
+    "| case | outcome | decoded MB/s | RSS growth (MB) | longest stall (ms) | longest GC pause (ms) | failure after the limit (ms) |",
+    "|---|---|---:|---:|---:|---:|---:|"
   ]
   for (const name of cases) {
     const runs = results.filter((r) => r.case === name)
@@ -179,6 +189,7 @@ const table = (cases: ReadonlyArray<CaseName>, results: ReadonlyArray<CaseResult
     lines.push(
       `| ${name} | ${runs[0]!.outcome} | ${median(runs.map((r) => r.mbPerSecond)).toFixed(0)} | ` +
         `${median(runs.map((r) => r.rssGrowthMb)).toFixed(1)} | ${median(runs.map((r) => r.maxStallMs)).toFixed(1)} | ` +
+        `${median(runs.map((r) => r.maxGcMs)).toFixed(1)} | ` +
         `${after.length > 0 ? median(after).toFixed(1) : "–"} |`
     )
   }
@@ -210,6 +221,18 @@ const runCase = async (name: CaseName, origin: string): Promise<CaseResult> => {
   const url = `${origin}/${name.startsWith("bomb") ? "bomb" : "gzip"}`
 
   const run = async (): Promise<string> => {
+    if (name === "bomb-zlib") {
+      const body = readFileSync(join(outDir, "bomb-1g.br"))
+      begin()
+      const decoder = zlib.createBrotliDecompress()
+      await new Promise<void>((resolve, reject) => {
+        decoder.on("data", (chunk: Buffer) => (decoded += chunk.length))
+        decoder.on("end", resolve)
+        decoder.on("error", reject)
+        decoder.end(body)
+      })
+      return "ok"
+    }
     if (name === "gzip-undici") {
       const pool = new UndiciPool!(origin, { connections: 1 })
       try {
@@ -260,6 +283,11 @@ const runCase = async (name: CaseName, origin: string): Promise<CaseResult> => {
   let baseline = 0
   let peak = 0
   const delay = monitorEventLoopDelay({ resolution: 1 })
+  let maxGc = 0
+  let measuring = false
+  new PerformanceObserver((list) => {
+    if (measuring) for (const entry of list.getEntries()) maxGc = Math.max(maxGc, entry.duration)
+  }).observe({ entryTypes: ["gc"] })
   let probe: ReturnType<typeof setInterval> | undefined
   const begin = () => {
     ;(globalThis as { gc?: () => void }).gc?.()
@@ -267,10 +295,12 @@ const runCase = async (name: CaseName, origin: string): Promise<CaseResult> => {
     probe = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5)
     delay.reset()
     delay.enable()
+    measuring = true
     started = performance.now()
   }
   const outcome = await run()
   const ended = performance.now()
+  measuring = false
   delay.disable()
   clearInterval(probe)
   peak = Math.max(peak, process.memoryUsage.rss())
@@ -283,6 +313,7 @@ const runCase = async (name: CaseName, origin: string): Promise<CaseResult> => {
     wallMs,
     rssGrowthMb: (peak - baseline) / 1e6,
     maxStallMs: delay.max / 1e6,
+    maxGcMs: maxGc,
     ...(name === "bomb-buffered" && passedAt > 0 ? { failureAfterLimitMs: ended - passedAt } : {}),
     mbPerSecond: decoded / 1e6 / (wallMs / 1000)
   }

@@ -114,14 +114,14 @@ export const decodeStream = <E>(
         }
       })
       const step: Pull<Uint8Array, E | DecodingError | ResponseTooLarge> = Effect.suspend(() => {
-        const out = decoder.read()
-        if (out !== null) {
-          size += out.length
+        const out = decoder.take()
+        if (out !== undefined) {
+          for (let i = 0; i < out.length; i++) size += out[i]!.length
           if (size > limit) {
             decoder.destroy()
             return Effect.zipRight(onTooLarge, Effect.fail(Option.some(responseTooLarge(request, limit, limit))))
           }
-          return Effect.succeed(Chunk.of<Uint8Array>(out))
+          return Effect.succeed(Chunk.unsafeFromArray<Uint8Array>(out))
         }
         if (decoder.failure !== undefined) return Effect.fail(Option.some(decodingError(request, decoder.failure)))
         if (decoder.done) return Effect.fail(Option.none())

@@ -12,12 +12,18 @@ import type * as Zlib from "node:zlib"
 import { zlib as loadZlib } from "./builtins.js"
 
 /** Output zlib produces per step: one thread-pool round trip each. */
-const CHUNK_SIZE = 16 * 1024
+const CHUNK_SIZE = 32 * 1024
 /**
- * Decoded bytes a stage holds for its reader before it stops. With one step's chunk on top, a reader that takes
- * everything at once takes less than 64 KiB.
+ * Decoded bytes waiting for the reader at which the last stage stops. With one step's chunk on top, a reader that
+ * takes everything at once takes less than 64 KiB.
  */
 const OUTPUT_WINDOW = 64 * 1024 - CHUNK_SIZE
+/**
+ * While zlib still has input to work through, the reader is handed the decoded bytes once there are this many (a
+ * step or two more) rather than chunk by chunk, which costs it a wait each. Below the window, so zlib works on while
+ * the reader takes them.
+ */
+const BATCH = 32 * 1024
 
 type ZlibStream = Zlib.Zlib & Transform
 
@@ -29,7 +35,8 @@ type Codec = (first: Uint8Array) => ZlibStream
 const isZlibWrapped = (input: Uint8Array) => input.length > 0 && (input[0]! & 0x0f) === 8
 
 const makeCodecs = (zlib: typeof Zlib): Record<string, Codec> => {
-  const options = { chunkSize: CHUNK_SIZE, readableHighWaterMark: OUTPUT_WINDOW }
+  // A stage stops once a step's chunk waits unread: the window the reader sees is kept in BodyDecoder.
+  const options = { chunkSize: CHUNK_SIZE, readableHighWaterMark: CHUNK_SIZE }
   // A gzip body cut short after a complete block still gives what it holds, as browsers and curl do.
   const gzipOptions = { ...options, finishFlush: zlib.constants.Z_SYNC_FLUSH }
   const gzip: Codec = () => zlib.createGunzip(gzipOptions)
@@ -109,7 +116,8 @@ interface Stage {
  * driven by zlib's events; whoever owns it is told of every change through `onChange` (never from inside one of its
  * own calls) and then looks at what changed:
  *
- * - `read()` gives decoded bytes (less than 64 KiB at a time) or null; each read lets zlib go on;
+ * - `take()` gives the decoded chunks that are ready (less than 64 KiB in all), or undefined; taking them lets zlib
+ *   go on;
  * - `wantsInput` says the decoder has worked through everything written so far and produced nothing more, so more
  *   input is what it needs (for a reader that pulls its input rather than having it pushed);
  * - `write` returns false when the input should wait until `blocked` clears;
@@ -121,9 +129,12 @@ export class BodyDecoder {
   private readonly stages: Array<Stage>
   /** writes handed to zlib and not yet worked through, over every stage */
   private pending = 0
+  /** decoded chunks the reader has not taken yet, as the last stage gave them (no copying) */
+  private out: Array<Buffer> = []
+  private outSize = 0
   /** why decoding failed: the coding and zlib's message */
   failure: { readonly coding: string; readonly error: Error } | undefined = undefined
-  /** the last stage ended: every decoded byte has been read */
+  /** the last stage ended: every decoded byte has been handed over (some may still wait in `take`) */
   done = false
   private destroyed = false
 
@@ -148,7 +159,7 @@ export class BodyDecoder {
    * on. False while zlib works, while decoded bytes wait anywhere in the chain, and after the end of the input.
    */
   get wantsInput(): boolean {
-    if (this.pending > 0 || this.failure !== undefined || this.destroyed) return false
+    if (this.pending > 0 || this.outSize > 0 || this.failure !== undefined || this.destroyed) return false
     for (const stage of this.stages) {
       if (stage.ending || stage.blocked) return false
       if (stage.stream !== undefined && stage.stream.readableLength > 0) return false
@@ -167,14 +178,19 @@ export class BodyDecoder {
     if (!this.destroyed) this.endStage(0)
   }
 
-  /** Decoded bytes, if any are ready; zlib goes on once they are taken. */
-  read(): Buffer | null {
-    const last = this.stages[this.stages.length - 1]!
-    const stream = last.stream
-    if (stream === undefined || this.destroyed) return null
+  /** The decoded chunks that are ready, if any; zlib goes on once they are taken. */
+  take(): Array<Buffer> | undefined {
+    if (this.destroyed) return undefined
     // Earlier stages' output may be waiting for the next stage to drain.
     this.flowAll()
-    return stream.read() as Buffer | null
+    const size = this.outSize
+    if (size === 0 || (size < BATCH && this.pending > 0)) return undefined
+    const out = this.out
+    this.out = []
+    this.outSize = 0
+    const stream = this.stages[this.stages.length - 1]!.stream!
+    if (stream.isPaused()) stream.resume()
+    return out
   }
 
   /** Stop now: every zlib stream is destroyed, which frees its native handle. Idempotent. */
@@ -205,10 +221,19 @@ export class BodyDecoder {
     const stream = stage.codec(first)
     stage.stream = stream
     openStreams++
-    stream.on("readable", () => {
-      if (index < this.stages.length - 1) this.flow(index)
-      this.changed()
-    })
+    if (index < this.stages.length - 1) {
+      stream.on("readable", () => {
+        this.flow(index)
+        this.changed()
+      })
+    } else {
+      // The last stage flows (each chunk handed over as zlib pushed it) until the reader's window is full.
+      stream.on("data", (chunk: Buffer) => {
+        this.out.push(chunk)
+        if ((this.outSize += chunk.length) >= OUTPUT_WINDOW) stream.pause()
+        this.changed()
+      })
+    }
     stream.on("drain", () => {
       stage.blocked = false
       if (index > 0) this.flow(index - 1)

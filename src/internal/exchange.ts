@@ -742,11 +742,14 @@ export class Exchange {
   private decoderChanged(): void {
     const decoder = this.decoder
     if (decoder === undefined) return
-    let out: Buffer | null
-    while ((out = decoder.read()) !== null) {
-      this.size += out.length
-      if (this.size > this.bodyLimit) return this.tooLarge(-1)
-      this.addChunk(out)
+    const out = decoder.take()
+    if (out !== undefined) {
+      for (let i = 0; i < out.length; i++) {
+        const chunk = out[i]!
+        this.size += chunk.length
+        if (this.size > this.bodyLimit) return this.tooLarge(-1)
+        this.addChunk(chunk)
+      }
     }
     if (decoder.failure !== undefined) return this.failAndAbort(decodingError(this.requestInfo, decoder.failure))
     if (this.paused && !decoder.blocked && this.conn !== undefined) {

@@ -336,10 +336,10 @@ describe("bounded decoding", () => {
         let taken = 0
         for (let i = 0; i < 20; i++) {
           const chunk = yield* pull
-          for (const piece of chunk) {
-            expect(piece.length).toBeLessThan(64 * KiB)
-            taken += piece.length
-          }
+          let pulled = 0
+          for (const piece of chunk) pulled += piece.length
+          expect(pulled).toBeLessThan(64 * KiB)
+          taken += pulled
           // A slow reader: zlib has time to run ahead, and must not.
           yield* Effect.sleep("10 millis")
           expect(seen.produced - taken).toBeLessThanOrEqual(128 * KiB)
@@ -363,8 +363,9 @@ describe("bounded decoding", () => {
       expect(error._tag).toBe("ResponseTooLarge")
       expect(seen.passedAt).toBeGreaterThan(0)
       expect(failedAt - seen.passedAt).toBeLessThan(100)
-      // The whole body decoded in one call would hold the loop for seconds.
-      expect(delay.max / 1e6).toBeLessThan(100)
+      // The whole body decoded in one call holds the loop for seconds; a bounded step, for well under a millisecond
+      // (the margin is for garbage collection and a busy machine).
+      expect(delay.max / 1e6).toBeLessThan(250)
       yield* eventually(() => openDecoderStreams() === 0, 2_000, "the decoder streams to close")
     }))
 
