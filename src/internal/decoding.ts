@@ -14,14 +14,13 @@ import { zlib as loadZlib } from "./builtins.js"
 /** Output zlib produces per step: one thread-pool round trip each. */
 const CHUNK_SIZE = 32 * 1024
 /**
- * Decoded bytes waiting for the reader at which the last stage stops. With one step's chunk on top, a reader that
- * takes everything at once takes less than 64 KiB.
+ * Decoded bytes waiting for the reader at which the last stage stops; its own buffer then holds one more step at
+ * most. A reader that takes what waits takes less than 64 KiB.
  */
 const OUTPUT_WINDOW = 64 * 1024 - CHUNK_SIZE
 /**
- * While zlib still has input to work through, the reader is handed the decoded bytes once there are this many (a
- * step or two more) rather than chunk by chunk, which costs it a wait each. Below the window, so zlib works on while
- * the reader takes them.
+ * While zlib still has input to work through, the reader is handed decoded bytes once there are this many, rather
+ * than every short push (one ends each piece of input) on its own at the cost of a wait each.
  */
 const BATCH = 32 * 1024
 

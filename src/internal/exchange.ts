@@ -504,7 +504,7 @@ export class Exchange {
         if (this.headReceived) this.settle(Effect.succeed(this.streamingResponse()))
         return
       case Phase.Complete:
-        if (this.bodyDone) this.settle(this.buffered())
+        if (this.bodyDone && this.decoder === undefined) this.settle(this.buffered())
         return
       case Phase.Rest:
         // Read whole now: the platform's largest buffer bounds it too.
