@@ -77,6 +77,8 @@ const usage = `Usage: npx tsx bench/run.ts [options]     (or: npm run bench -- [
   --timeout S         hard limit per client process in seconds (default 120)
   --write             write BENCHMARKS.md and bench/results.svg from this run
   --quick             a fast smoke run: 1 round, fewer requests, no time floors (~2 minutes)
+  --hostile           run the hostile-bodies cases instead (bench/hostile.ts: a brotli bomb streamed and read
+                      under limits.maxBodySize, a 64 MiB gzip download against undici); --rounds applies
   --tsx               run the clients from source under tsx instead of bundled
                       (each start takes ~1.5 s longer and RSS ~100 MB more)
   --node PATH         run the clients under this Node binary (default: the one running the bench), e.g.
@@ -116,6 +118,7 @@ const parseOptions = (): Options | undefined => {
       write: { type: "boolean", default: false },
       quick: { type: "boolean", default: false },
       tsx: { type: "boolean", default: false },
+      hostile: { type: "boolean", default: false },
       node: { type: "string" },
       help: { type: "boolean", short: "h", default: false }
     },
@@ -123,6 +126,14 @@ const parseOptions = (): Options | undefined => {
   })
   if (values.help) {
     process.stdout.write(usage)
+    return undefined
+  }
+  if (values.hostile) {
+    // Its own runner: fresh client processes per case, figures of their own (no CPU table).
+    const child = spawnScript("hostile.ts", ["--rounds", values.rounds ?? (values.quick ? "1" : "3")], "ignore")
+    child.stdout!.pipe(process.stdout)
+    child.stderr!.pipe(process.stderr)
+    child.once("exit", (code) => (process.exitCode = code ?? 1))
     return undefined
   }
   const chosen = values.workload === undefined ? workloadNames : list(values.workload)

@@ -1,96 +1,132 @@
 /**
- * Undoing Content-Encoding on a streamed body, chunk by chunk, with zlib running off the main thread.
+ * Bodies under limits: undoing a streamed body's codings one bounded step per pull, and the errors of a body that
+ * is larger than it may be.
  */
+import { constants as bufferConstants } from "node:buffer"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { DecodingError } from "../HttpError.js"
+import { DecodingError, ResponseTooLarge } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
-import type { StreamDecoder } from "./decoding.js"
-import { decoderStreams } from "./decoding.js"
+import { BodyDecoder, unsupportedCoding } from "./decoding.js"
 
-const stage = <E>(
-  input: Stream.Stream<Uint8Array, E>,
-  makeDecoder: StreamDecoder,
-  name: string,
-  request: HttpError.RequestInfo
-): Stream.Stream<Uint8Array, E | DecodingError> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
-    let decoder: NodeJS.ReadWriteStream | undefined
-    const output: Array<Uint8Array> = []
-    let failure: Error | undefined
-    yield* Effect.addFinalizer(() => Effect.sync(() => (decoder as any)?.destroy()))
-    const fail = (error: Error) =>
-      new DecodingError({
-        message: `The body of ${request.method} ${request.url} is not valid ${name}: ${error.message}`,
-        request,
-        cause: error
-      })
-    const take = () => Chunk.unsafeFromArray(output.splice(0, output.length))
-    const open = (first: Uint8Array) => {
-      const created = makeDecoder(first)
-      created.on("data", (bytes: Buffer) => output.push(bytes))
-      created.on("error", (error: Error) => failure ??= error)
-      return created
-    }
-    // zlib reports bad input with an "error" event and never calls the write callback, so each wait listens for both.
-    const settleOn = (
-      target: NodeJS.ReadWriteStream,
-      event: "end" | "written",
-      act: (done: () => void) => void
-    ) =>
-      Effect.async<Chunk.Chunk<Uint8Array>, DecodingError>((resume) => {
-        if (failure !== undefined) return resume(Effect.fail(fail(failure)))
-        let settled = false
-        const onError = (error: Error) => {
-          if (settled) return
-          settled = true
-          resume(Effect.fail(fail(error)))
-        }
-        target.once("error", onError)
-        act(() => {
-          if (settled) return
-          settled = true
-          target.removeListener("error", onError)
-          resume(failure !== undefined ? Effect.fail(fail(failure)) : Effect.succeed(take()))
-        })
-        if (event === "end") return Effect.sync(() => target.removeListener("error", onError))
-      })
-    const write = (bytes: Uint8Array) => {
-      if (bytes.length === 0) return Effect.succeed(Chunk.empty<Uint8Array>())
-      const target = decoder ??= open(bytes)
-      return settleOn(target, "written", (done) => target.write(bytes, () => done()))
-    }
-    const end = Effect.suspend(() => {
-      // An empty body decodes to nothing, whatever its Content-Encoding says.
-      if (decoder === undefined) return Effect.succeed(Chunk.empty<Uint8Array>())
-      const target = decoder
-      return settleOn(target, "end", (done) => {
-        target.once("end", done)
-        target.end()
-      })
-    })
-    return input.pipe(
-      Stream.mapEffect(write),
-      Stream.concat(Stream.fromEffect(end)),
-      Stream.flattenChunks
-    )
-  }))
+// ---- limits --------------------------------------------------------------------------------------------------------
 
-/** The decoded body: each coding undone in reverse order of application, as a chain of stages. */
+let maxBuffer: number = bufferConstants.MAX_LENGTH
+
+/** The largest buffer this platform allocates: a body read whole must fit in one. */
+export const maxBufferSize = (): number => maxBuffer
+
+/**
+ * Internal, for tests only: pretend the platform's largest buffer is `bytes` (undefined: the real one again), so a
+ * test can pass it with a few megabytes.
+ */
+export const unsafeSetMaxBufferSizeForTests = (bytes: number | undefined): void => {
+  maxBuffer = bytes ?? bufferConstants.MAX_LENGTH
+}
+
+/**
+ * The body of `request` passed `limit` bytes (`declared`: what its Content-Length announced, when that is how we
+ * know). `limit` is the smaller of `limits.maxBodySize` (`configured`) and, for a body read whole, the platform's
+ * largest buffer.
+ */
+export const responseTooLarge = (
+  request: HttpError.RequestInfo,
+  limit: number,
+  configured: number,
+  declared = -1
+): ResponseTooLarge => {
+  const what = declared >= 0
+    ? `the response declares a body of ${declared} bytes (Content-Length), more than`
+    : "the response body is larger than"
+  const advice = limit < configured
+    ? `${limit} bytes, the largest buffer this platform can allocate; read the body as a stream ` +
+      "(response.stream or runForEach) rather than whole"
+    : `limits.maxBodySize (${limit} bytes); raise limits.maxBodySize to accept it`
+  return new ResponseTooLarge({
+    message: `${request.method} ${request.url}: ${what} ${advice}`,
+    request,
+    limit
+  })
+}
+
+// ---- decoding a stream -----------------------------------------------------------------------------------------------
+
+/** A decoder's failure, for people. */
+export const decodingError = (
+  request: HttpError.RequestInfo,
+  failure: NonNullable<BodyDecoder["failure"]>
+): DecodingError =>
+  new DecodingError({
+    message: `The body of ${request.method} ${request.url} is not valid ${failure.coding}: ${failure.error.message}`,
+    request,
+    cause: failure.error
+  })
+
+export const unsupportedError = (request: HttpError.RequestInfo, reason: string): DecodingError =>
+  new DecodingError({ message: `Cannot decode the body of ${request.method} ${request.url}: ${reason}`, request })
+
+type Pull<A, E> = Effect.Effect<Chunk.Chunk<A>, Option.Option<E>>
+
+/**
+ * The decoded body: every coding undone (`encodings` in the order they were applied). Each pull gives the decoded
+ * bytes that are ready (less than 64 KiB), or works the decoder one step further, pulling raw bytes from `input` only
+ * when the decoder has nothing else to do: a consumer that takes its time holds a bounded window, however far the
+ * body expands. Past `limit` decoded bytes the stream fails with ResponseTooLarge, after `onTooLarge` (which lets go
+ * of the body's connection). Ending the stream, however it ends, destroys the decoder.
+ */
 export const decodeStream = <E>(
   input: Stream.Stream<Uint8Array, E>,
   encodings: ReadonlyArray<string>,
-  request: HttpError.RequestInfo
-): Stream.Stream<Uint8Array, E | DecodingError> =>
-  Stream.suspend(() => {
-    const chain = decoderStreams(encodings)
-    if (typeof chain === "string") {
-      return Stream.fail(
-        new DecodingError({ message: `Cannot decode the body of ${request.method} ${request.url}: ${chain}`, request })
-      )
-    }
-    let out: Stream.Stream<Uint8Array, E | DecodingError> = input
-    for (let i = 0; i < chain.length; i++) out = stage(out, chain[i]!, encodings[encodings.length - 1 - i]!, request)
-    return out
-  })
+  request: HttpError.RequestInfo,
+  limit = Infinity,
+  onTooLarge: Effect.Effect<void> = Effect.void
+): Stream.Stream<Uint8Array, E | DecodingError | ResponseTooLarge> =>
+  Stream.unwrapScoped(Effect.suspend(() => {
+    const unsupported = unsupportedCoding(encodings)
+    if (unsupported !== undefined) return Effect.succeed(Stream.fail(unsupportedError(request, unsupported)))
+    return Effect.map(Stream.toPull(input), (pullRaw) => {
+      let wake: (() => void) | undefined = undefined
+      const decoder = new BodyDecoder(encodings, () => {
+        const resume = wake
+        wake = undefined
+        if (resume !== undefined) resume()
+      })
+      let inputDone = false
+      let size = 0
+      const changed = Effect.async<void>((resume) => {
+        wake = () => resume(Effect.void)
+        return Effect.sync(() => {
+          wake = undefined
+        })
+      })
+      const feed: Effect.Effect<void, Option.Option<E>> = Effect.matchEffect(pullRaw, {
+        onSuccess: (chunks) => {
+          for (const bytes of chunks) decoder.write(bytes)
+          return Effect.void
+        },
+        onFailure: (end) => {
+          if (Option.isSome(end)) return Effect.fail(end)
+          inputDone = true
+          decoder.end()
+          return Effect.void
+        }
+      })
+      const step: Pull<Uint8Array, E | DecodingError | ResponseTooLarge> = Effect.suspend(() => {
+        const out = decoder.take()
+        if (out !== undefined) {
+          for (let i = 0; i < out.length; i++) size += out[i]!.length
+          if (size > limit) {
+            decoder.destroy()
+            return Effect.zipRight(onTooLarge, Effect.fail(Option.some(responseTooLarge(request, limit, limit))))
+          }
+          return Effect.succeed(Chunk.unsafeFromArray<Uint8Array>(out))
+        }
+        if (decoder.failure !== undefined) return Effect.fail(Option.some(decodingError(request, decoder.failure)))
+        if (decoder.done) return Effect.fail(Option.none())
+        return Effect.flatMap(!inputDone && decoder.wantsInput ? feed : changed, () => step)
+      })
+      return Stream.ensuring(Stream.repeatEffectChunkOption(step), Effect.sync(() => decoder.destroy()))
+    })
+  }))

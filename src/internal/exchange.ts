@@ -12,9 +12,10 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as RuntimeFlags from "effect/RuntimeFlags"
-import { DecodingError, ReadError, RequestTimeout } from "../HttpError.js"
+import { ReadError, RequestTimeout } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
-import { decodeAll, parseEncodings } from "./decoding.js"
+import { decodingError, maxBufferSize, responseTooLarge, unsupportedError } from "./bodyDecoding.js"
+import { BodyDecoder, bodyCodings, unsupportedCoding } from "./decoding.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import { emptyBody, make as makeRequest } from "./request.js"
 import type { Request } from "./request.js"
@@ -92,6 +93,7 @@ type Resume = (effect: Effect.Effect<any, any>) => void
 // written to: `onHead` replaces the first, `addChunk` the second.
 const NO_HEADERS: Array<string> = []
 const NO_CHUNKS: Array<Buffer> = []
+const NO_CODINGS: Array<string> = []
 
 export class Exchange {
   // the request
@@ -116,6 +118,18 @@ export class Exchange {
   rawHeaders: Array<string> = NO_HEADERS
   chunks: Array<Buffer> = NO_CHUNKS
   size = 0
+  /** raw body bytes received so far */
+  received = 0
+  /** a streamed body is being read whole (`read`): the platform's largest buffer bounds it too */
+  private readWhole = false
+  /** every coding of the body to undo, content codings first (see `bodyCodings`); undefined when there are none */
+  codings: Array<string> | undefined = undefined
+  /** the transfer codings of a body read until close, in the order applied (RFC 9112 §6.1) */
+  transferCodings: ReadonlyArray<string> = NO_CODINGS
+  /** decodes a body read whole as its bytes arrive; `chunks` and `size` then hold decoded bytes */
+  private decoder: BodyDecoder | undefined = undefined
+  /** why `codings` cannot be undone: the body is read as it is, and its reader gets a DecodingError */
+  private codingProblem: string | undefined = undefined
   /** The preallocated buffer `onBodyCopy` fills for a buffered body of declared length (also `chunks[0]`). */
   private whole: Buffer | undefined = undefined
   bodyDone = false
@@ -182,12 +196,31 @@ export class Exchange {
     if (this.waiting === Phase.Drain) this.settle(Effect.void)
   }
 
-  onHead(status: number, reason: string, version: Version, rawHeaders: Array<string>): void {
+  /**
+   * The response head. `declared` is the body's Content-Length (-1: none, or a response without a body);
+   * `transferCodings` those of a body read until close.
+   */
+  onHead(
+    status: number,
+    reason: string,
+    version: Version,
+    rawHeaders: Array<string>,
+    declared = -1,
+    transferCodings: ReadonlyArray<string> = NO_CODINGS
+  ): void {
     this.status = status
     this.reason = reason
     this.version = version
     this.rawHeaders = rawHeaders
     this.headReceived = true
+    // Refused before a byte of it is read: the connection, with the body still on it, is closed.
+    if (declared > this.bodyLimit) return this.tooLarge(declared)
+    const contentEncoding = findHeader(rawHeaders, "content-encoding")
+    if (contentEncoding !== undefined || transferCodings.length > 0) {
+      this.transferCodings = transferCodings
+      this.codings = bodyCodings(contentEncoding, transferCodings)
+      if (!this.streaming && this.codings !== undefined) this.startDecoding()
+    }
     if (this.streaming) {
       this.clearTotal()
       if (this.waiting === Phase.Head) this.settle(Effect.succeed(this.streamingResponse()))
@@ -198,11 +231,27 @@ export class Exchange {
 
   onBody(chunk: Buffer): void {
     if (this.intoWaiting) {
+      if (this.passes(chunk.length)) return this.tooLarge(-1)
       const n = chunk.copy(this.into!.buffer, 0, 0)
-      if (n < chunk.length) this.queue(chunk.subarray(n))
+      if (n < chunk.length) this.enqueue(chunk.subarray(n))
       return this.settleInto(this.into!, n)
     }
     this.queue(chunk)
+  }
+
+  /**
+   * The most body bytes this exchange takes, raw and decoded: `limits.maxBodySize`, and for a body read whole the
+   * largest buffer the platform allocates. (Worked out when needed rather than kept: a field holding a number that
+   * is not a small integer would cost every exchange an allocation.)
+   */
+  private get bodyLimit(): number {
+    const configured = this.limits.maxBodySize
+    return this.streaming && !this.readWhole ? configured : Math.min(configured, maxBufferSize())
+  }
+
+  /** Count `n` more raw body bytes: true when that passes the limit. */
+  private passes(n: number): boolean {
+    return (this.received += n) > this.bodyLimit
   }
 
   private addChunk(chunk: Buffer): void {
@@ -211,6 +260,13 @@ export class Exchange {
   }
 
   private queue(chunk: Buffer): void {
+    if (this.passes(chunk.length)) return this.tooLarge(-1)
+    this.enqueue(chunk)
+  }
+
+  /** Raw body bytes, counted already: to the decoder, or queued for the reader. */
+  private enqueue(chunk: Buffer): void {
+    if (this.decoder !== undefined) return this.feedDecoder(chunk)
     this.addChunk(chunk)
     this.size += chunk.length
     if (this.streaming) {
@@ -232,15 +288,17 @@ export class Exchange {
   onBodyCopy(bytes: Buffer, declared: number): void {
     const n = bytes.length
     if (this.intoWaiting) {
+      if (this.passes(n)) return this.tooLarge(-1)
       const taken = bytes.copy(this.into!.buffer, 0, 0)
       if (taken < n) {
         const rest = Buffer.allocUnsafe(n - taken)
         bytes.copy(rest, 0, taken, n)
-        this.queue(rest)
+        this.enqueue(rest)
       }
       return this.settleInto(this.into!, taken)
     }
-    if (!this.streaming && declared > 0 && declared <= PREALLOCATE_LIMIT) {
+    // The declared length was checked against the limit with the head, and the parser passes no more than that.
+    if (!this.streaming && declared > 0 && declared <= PREALLOCATE_LIMIT && this.decoder === undefined) {
       let whole = this.whole
       if (whole === undefined) {
         whole = this.whole = Buffer.allocUnsafe(declared)
@@ -258,9 +316,10 @@ export class Exchange {
 
   /** A read of `n` body bytes landed straight in the reader's buffer (see `readsInto`). */
   onBodyInPlace(n: number): void {
+    if (this.passes(n)) return this.tooLarge(-1)
     if (this.intoWaiting) return this.settleInto(this.into!, n)
     // Not reachable while the socket reads only for a waiting reader; should it happen, the bytes are not lost.
-    if (this.into !== undefined) this.queue(Buffer.from(this.into.buffer.subarray(0, n)))
+    if (this.into !== undefined) this.enqueue(Buffer.from(this.into.buffer.subarray(0, n)))
   }
 
   /**
@@ -300,9 +359,21 @@ export class Exchange {
     this.done = true
     const into = this.into
     this.into = undefined
-    this.releaseScope()
     this.conn = undefined
+    const decoder = this.decoder
+    if (decoder !== undefined) {
+      // The rest is zlib's: the waiting fiber is resumed with the last decoded bytes (see `decoderChanged`). Until
+      // then the scope, the total timeout and interruption can still stop it.
+      decoder.end()
+      return
+    }
+    // A streamed body with codings may yet be read whole, and decoded then: its scope keeps the power to stop that.
+    if (!this.streaming || this.codings === undefined) this.releaseScope()
     this.clearTotal()
+    this.settleComplete(into)
+  }
+
+  private settleComplete(into: IntoRead | undefined): void {
     switch (this.waiting) {
       case Phase.Complete:
         return this.settle(this.buffered())
@@ -322,6 +393,7 @@ export class Exchange {
 
   fail(error: HttpError.HttpError): void {
     if (this.done && this.failure !== undefined) return
+    this.stopDecoding()
     this.failure = error
     this.done = true
     this.into = undefined
@@ -432,10 +504,19 @@ export class Exchange {
         if (this.headReceived) this.settle(Effect.succeed(this.streamingResponse()))
         return
       case Phase.Complete:
-        if (this.bodyDone) this.settle(this.buffered())
+        if (this.bodyDone && this.decoder === undefined) this.settle(this.buffered())
         return
       case Phase.Rest:
-        if (this.bodyDone) {
+        // Read whole now: the platform's largest buffer bounds it too.
+        this.readWhole = true
+        if (this.received > this.bodyLimit) return this.tooLarge(-1)
+        if (this.codings !== undefined && this.decoder === undefined && this.startDecoding()) {
+          if (this.bodyDone) this.decoder!.end()
+          else if (this.paused && !this.decoder!.blocked && this.conn !== undefined) {
+            this.paused = false
+            this.conn.resumeReading(this)
+          }
+        } else if (this.bodyDone) {
           this.settle(this.rest())
         } else if (this.paused && this.conn !== undefined) {
           // Buffering the rest anyway: let the bytes flow.
@@ -489,12 +570,17 @@ export class Exchange {
    * with an unfinished exchange cannot be reused, so it is closed.
    */
   abandon(): void {
+    const decoding = this.stopDecoding()
     // Whatever happens to the socket now, not one more byte goes into the reader's buffer.
     this.into = undefined
     this.intoWaiting = false
     this.clearTotal()
     this.releaseScope()
     if (this.done) {
+      // The raw body was all in, its decoding was not: a reader waiting for it ends with an error, as below.
+      if (decoding && this.failure === undefined && this.resume !== undefined) {
+        return this.settleFailed(this.failure = this.closedEarly())
+      }
       this.resume = undefined
       this.waiting = Phase.None
       return
@@ -506,13 +592,15 @@ export class Exchange {
     this.conn = undefined
     if (conn !== undefined) conn.abort(this)
     // Another fiber may be reading this body: it must end with an error, not wait for bytes that will never come.
-    if (!this.bodyDone && this.failure === undefined) {
-      this.failure = new ReadError({
-        message: `${this.method} ${this.target.href}: the response was closed before its body was read to the end`,
-        request: this.requestInfo
-      })
-    }
+    if (!this.bodyDone && this.failure === undefined) this.failure = this.closedEarly()
     if (this.resume !== undefined) this.settleFailed(this.failure!)
+  }
+
+  private closedEarly(): ReadError {
+    return new ReadError({
+      message: `${this.method} ${this.target.href}: the response was closed before its body was read to the end`,
+      request: this.requestInfo
+    })
   }
 
   /** The canceller of the waiting fiber: it was interrupted, so it is not resumed; the exchange is given up. */
@@ -592,36 +680,103 @@ export class Exchange {
   // ---- responses -------------------------------------------------------------------------------------------------
 
   private buffered(): Effect.Effect<Response, HttpError.HttpError> {
-    const content = this.decodedBody()
-    if (content instanceof DecodingError) return Effect.fail(content)
-    const response = this.toResponse(content)
+    if (this.codingProblem !== undefined) return Effect.fail(unsupportedError(this.requestInfo, this.codingProblem))
+    const response = this.toResponse(this.content())
     if (this.finish !== undefined) this.finish(response)
     return Effect.succeed(response)
   }
 
   private rest(): Effect.Effect<Uint8Array, HttpError.HttpError> {
-    const content = this.decodedBody()
-    return content instanceof DecodingError ? Effect.fail(content) : Effect.succeed(content)
+    if (this.codingProblem !== undefined) return Effect.fail(unsupportedError(this.requestInfo, this.codingProblem))
+    return Effect.succeed(this.content())
   }
 
-  /** The queued body bytes, joined and decoded per Content-Encoding. */
-  private decodedBody(): Uint8Array | DecodingError {
+  /** The body bytes, joined (decoded already when it had codings): never more than `bodyLimit` of them. */
+  private content(): Uint8Array {
     const chunks = this.chunks
     const content: Uint8Array = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size)
     this.chunks = NO_CHUNKS
     this.whole = undefined
     this.size = 0
-    const encoding = findHeader(this.rawHeaders, "content-encoding")
-    if (encoding === undefined) return content
-    try {
-      return decodeAll(parseEncodings(encoding), content)
-    } catch (error) {
-      return new DecodingError({
-        message: `Cannot decode the body of ${this.method} ${this.target.href}: ${(error as Error).message}`,
-        request: this.requestInfo,
-        cause: error
-      })
+    return content
+  }
+
+  // ---- limits and decoding ---------------------------------------------------------------------------------------
+
+  /** The body passed its limit (`declared`: as its Content-Length announced): the exchange fails and lets go. */
+  private tooLarge(declared: number): void {
+    this.failAndAbort(responseTooLarge(this.requestInfo, this.bodyLimit, this.limits.maxBodySize, declared))
+  }
+
+  /** Fail, and give up the connection: the rest of the body is still on it. */
+  private failAndAbort(error: HttpError.HttpError): void {
+    const conn = this.conn
+    this.conn = undefined
+    this.fail(error)
+    if (conn !== undefined) conn.abort(this)
+  }
+
+  /**
+   * Decode the body as it arrives, from the raw bytes queued so far on. False when its codings cannot be undone
+   * here: it is then read as it is, and its reader gets a DecodingError.
+   */
+  private startDecoding(): boolean {
+    const problem = unsupportedCoding(this.codings!)
+    if (problem !== undefined) {
+      this.codingProblem = problem
+      return false
     }
+    const decoder = this.decoder = new BodyDecoder(this.codings!, () => this.decoderChanged())
+    const queued = this.chunks
+    if (this.chunkOffset > 0) queued[0] = queued[0]!.subarray(this.chunkOffset)
+    this.chunkOffset = 0
+    this.chunks = NO_CHUNKS
+    this.size = 0
+    for (let i = 0; i < queued.length; i++) decoder.write(queued[i]!)
+    return true
+  }
+
+  private feedDecoder(chunk: Buffer): void {
+    // zlib keeps what it is given; a socket whose bytes it cannot take yet waits (the read timeout with it).
+    if (!this.decoder!.write(chunk) && !this.paused && this.conn !== undefined) {
+      this.paused = true
+      this.conn.pauseReading(this)
+    }
+  }
+
+  /** zlib moved on: take its decoded bytes, count them, and finish when it has. */
+  private decoderChanged(): void {
+    const decoder = this.decoder
+    if (decoder === undefined) return
+    const out = decoder.take()
+    if (out !== undefined) {
+      for (let i = 0; i < out.length; i++) {
+        const chunk = out[i]!
+        this.size += chunk.length
+        if (this.size > this.bodyLimit) return this.tooLarge(-1)
+        this.addChunk(chunk)
+      }
+    }
+    if (decoder.failure !== undefined) return this.failAndAbort(decodingError(this.requestInfo, decoder.failure))
+    if (this.paused && !decoder.blocked && this.conn !== undefined) {
+      this.paused = false
+      this.conn.resumeReading(this)
+    }
+    if (decoder.done && this.bodyDone) {
+      this.decoder = undefined
+      this.releaseScope()
+      this.clearTotal()
+      this.settleComplete(undefined)
+    }
+  }
+
+  /** Free the decoder's zlib streams at once (interrupted, failed, timed out, closed); true if there was one. */
+  private stopDecoding(): boolean {
+    const decoder = this.decoder
+    if (decoder === undefined) return false
+    this.decoder = undefined
+    decoder.destroy()
+    return true
   }
 
   toResponse(content: Uint8Array): Response {
@@ -724,6 +879,14 @@ class StreamingResponseImpl extends StreamingBase {
 
   protected rawBody(): Stream.Stream<Uint8Array, HttpError.HttpError> {
     return Stream.repeatEffectChunkOption(this.pull)
+  }
+
+  protected override transferCodings(): ReadonlyArray<string> {
+    return this.exchange.transferCodings
+  }
+
+  protected override maxBodySize(): number {
+    return this.exchange.limits.maxBodySize
   }
 
   protected override rawPull(): BodyPull {

@@ -10,9 +10,9 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { DecodingError, HttpStatusError, LocalProtocolError, StreamConsumed } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
-import { decodeStream } from "./bodyDecoding.js"
-import { parseEncodings } from "./decoding.js"
+import { decodeStream, maxBufferSize, responseTooLarge } from "./bodyDecoding.js"
 import { printableHeaders } from "./credentials.js"
+import { bodyCodings } from "./decoding.js"
 import type { Request } from "./request.js"
 import { printJSON } from "./request.js"
 
@@ -178,6 +178,8 @@ export const textDecoderFor = (charset: string): TextDecoder => {
   return decoder
 }
 
+const NO_CODINGS: ReadonlyArray<string> = []
+
 /** Where a response's `request` comes from: built only when someone asks. */
 export interface RequestSource {
   makeRequest(): Request
@@ -332,22 +334,44 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     })
   }
 
-  get raw(): Stream.Stream<Uint8Array, HttpError.HttpError> {
+  /**
+   * The transfer codings of a body read until close (RFC 9112 §6.1), in the order applied: framing of the message
+   * rather than of the content, undone in `raw` as chunked framing is.
+   */
+  protected transferCodings(): ReadonlyArray<string> {
+    return NO_CODINGS
+  }
+
+  /** The most decoded bytes the body may deliver (`limits.maxBodySize`). */
+  protected maxBodySize(): number {
+    return Infinity
+  }
+
+  /** Every coding of the body, content codings first; undefined when the bytes are the content as they are. */
+  private codings(): ReadonlyArray<string> | undefined {
+    return bodyCodings(findHeader(this.flatHeaders, "content-encoding"), this.transferCodings())
+  }
+
+  private get requestInfo(): HttpError.RequestInfo {
+    return { method: this.request.method, url: this.url }
+  }
+
+  /** The body, claimed, with `codings` undone. */
+  private decoded(codings: ReadonlyArray<string> | undefined): Stream.Stream<Uint8Array, HttpError.HttpError> {
     return Stream.suspend(() => {
       const consumed = this.claimBody()
-      return consumed !== undefined ? Stream.fail(consumed) : this.rawBody()
+      if (consumed !== undefined) return Stream.fail(consumed)
+      if (codings === undefined || codings.length === 0) return this.rawBody()
+      return decodeStream(this.rawBody(), codings, this.requestInfo, this.maxBodySize(), this.close)
     })
   }
 
-  /** The body's content codings, outermost last; empty when the bytes are the content as they are. */
-  private encodings(): ReadonlyArray<string> {
-    return parseEncodings(findHeader(this.flatHeaders, "content-encoding"))
+  get raw(): Stream.Stream<Uint8Array, HttpError.HttpError> {
+    return this.decoded(this.transferCodings())
   }
 
   get stream(): Stream.Stream<Uint8Array, HttpError.HttpError> {
-    const encodings = this.encodings()
-    if (encodings.length === 0) return this.raw
-    return decodeStream(this.raw, encodings, { method: this.request.method, url: this.url })
+    return this.decoded(this.codings())
   }
 
   /**
@@ -383,7 +407,7 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     return Effect.suspend(() => {
       const buffer = options?.buffer
       if (buffer !== undefined) return this.runForEachInto(buffer, f)
-      const pull = this.encodings().length === 0 ? this.rawPull() : undefined
+      const pull = this.codings() === undefined ? this.rawPull() : undefined
       // A body to decode goes through the decoders' streams, and a body given as a Stream is read as one.
       if (pull === undefined) return Stream.runForEach(this.stream, f)
       const consumed = this.claimBody()
@@ -406,7 +430,7 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     }
     // A Buffer over the caller's memory, for Buffer's copy and for the socket to read into.
     const view = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-    const read = this.encodings().length === 0 ? this.rawReadInto(view) : undefined
+    const read = this.codings() === undefined ? this.rawReadInto(view) : undefined
     // Decoded bodies, and bodies given as a Stream, come in chunks of their own: those are copied in.
     if (read === undefined) return this.runForEach(copiedInto(view, f))
     const consumed = this.claimBody()
@@ -429,10 +453,24 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
   }
 
   get read(): Effect.Effect<Response, HttpError.HttpError> {
-    return Effect.map(Stream.runCollect(this.stream), (chunks) => {
-      const parts = Chunk.toReadonlyArray(chunks)
-      const content = parts.length === 1 ? parts[0]! : Buffer.concat(parts as Array<Uint8Array>)
-      return this.toBuffered(content)
+    return Effect.suspend(() => {
+      const configured = this.maxBodySize()
+      const limit = Math.min(configured, maxBufferSize())
+      const parts: Array<Uint8Array> = []
+      let size = 0
+      const keep = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<void, HttpError.HttpError> => {
+        for (const part of chunk) {
+          size += part.length
+          // Joined, the parts must fit one buffer: past the limit is a typed error, never Buffer.concat's throw.
+          if (size > limit) return Effect.fail(responseTooLarge(this.requestInfo, limit, configured))
+          parts.push(part)
+        }
+        return Effect.void
+      }
+      return Effect.map(
+        Stream.runForEachChunk(this.stream, keep),
+        () => this.toBuffered(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size))
+      )
     })
   }
 

@@ -623,6 +623,8 @@ export class Http11Connection implements Connection, ResponseHandler {
     // While the head is due, `headStillDue` re-arms the timer after the bytes are parsed (if the head is still due).
     if (this.timer.kind === Timer.Read && this.headDeadline === 0) this.timer.refresh()
     const consumed = this.parser.execute(chunk)
+    // Given up while its bytes were parsed (its body passed a limit): the connection is closed already.
+    if (this.exchange !== exchange) return
     if (consumed < 0) {
       this.exchange = undefined
       this.close()
@@ -640,7 +642,8 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   onHead(status: number, reason: string, versionMinor: number, rawHeaders: Array<string>): void {
     if (this.headDeadline !== 0) this.headArrived()
-    this.exchange!.onHead(status, reason, versionMinor, rawHeaders)
+    const parser = this.parser
+    this.exchange!.onHead(status, reason, versionMinor, rawHeaders, parser.contentLength, parser.transferCodings)
   }
 
   /** The head is complete: from now on only silence counts, timed by the read timeout from this read. */
@@ -651,17 +654,20 @@ export class Http11Connection implements Connection, ResponseHandler {
   }
 
   onBody(chunk: Buffer): void {
+    const exchange = this.exchange
+    // The rest of a read whose exchange was given up on the way (see onData).
+    if (exchange === undefined) return
     if (this.reader === undefined) {
-      this.exchange!.onBody(chunk)
+      exchange.onBody(chunk)
     } else if (this.inPlace) {
       // Only body bytes were read there (the read was no longer than `bodyAhead`), from its start.
-      this.exchange!.onBodyInPlace(chunk.length)
+      exchange.onBodyInPlace(chunk.length)
     } else if (this.owned) {
       // Slab memory the next reads will not reuse: the reader may keep it as it is.
       this.ownGiven = true
-      this.exchange!.onBody(chunk)
+      exchange.onBody(chunk)
     } else {
-      this.exchange!.onBodyCopy(chunk, this.parser.contentLength)
+      exchange.onBodyCopy(chunk, this.parser.contentLength)
     }
   }
 

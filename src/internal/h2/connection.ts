@@ -439,8 +439,9 @@ export class Http2Connection implements Connection {
       }
     }
     if (entry.requestSent) entry.armRead(false)
+    const exchange = entry.exchange
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): the standard one stands in, as httpx does.
-    entry.exchange.onHead(status, builtins.reasonPhrase(status), Version.Http2, raw)
+    exchange.onHead(status, builtins.reasonPhrase(status), Version.Http2, raw, declaredLength(exchange, status, headers))
   }
 
   private streamEnded(entry: Http2Stream): void {
@@ -660,6 +661,17 @@ export class Http2Connection implements Connection {
     this.goingAway = true
     this.close()
   }
+}
+
+/**
+ * The body length a response's Content-Length declares, or -1: none, not a number, or a response that has no body
+ * whatever it says (RFC 9110 §8.6).
+ */
+const declaredLength = (exchange: Exchange, status: number, headers: http2.IncomingHttpHeaders): number => {
+  const value = headers["content-length"]
+  if (value === undefined || exchange.method === "HEAD" || status === 204 || status === 304) return -1
+  const length = Number(value)
+  return Number.isSafeInteger(length) && length >= 0 ? length : -1
 }
 
 /**
