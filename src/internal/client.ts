@@ -401,6 +401,7 @@ export class ClientImpl {
       body,
       timeout: options?.timeout,
       followRedirects: options?.followRedirects,
+      limits: options?.limits,
       auth: options?.auth === undefined ? undefined : toAuth(options.auth)
     })
     if (error !== undefined) (request as unknown as { [Invalid]?: HttpError.HttpError })[Invalid] = error
@@ -591,7 +592,7 @@ export class ClientImpl {
     if (
       options.params !== undefined || options.auth !== undefined || options.timeout !== undefined ||
       options.followRedirects !== undefined || options.json !== undefined || options.form !== undefined ||
-      options.files !== undefined
+      options.files !== undefined || options.limits !== undefined
     ) return false
     const content = options.content
     if (content !== undefined && typeof content !== "string" && !(content instanceof Uint8Array)) return false

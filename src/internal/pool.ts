@@ -40,7 +40,7 @@ import type { NetworkOptions, TlsOptions } from "./net/openSocket.js"
 import { proxyAuthorization, proxyFor, routesFrom } from "./net/proxy.js"
 import type { ProxyConfig, ProxyInput, ProxyRoutes } from "./net/proxy.js"
 import type { Response, StreamingResponse } from "./response.js"
-import { resolveLimits } from "./limits.js"
+import { limitsProblem, resolveLimits } from "./limits.js"
 import { poolOptionsProblem } from "./options.js"
 import type { Limits, LimitsInput } from "./limits.js"
 import * as Timeouts from "./timeouts.js"
@@ -441,6 +441,13 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
       })
     }
     const timeouts = options?.timeout === undefined ? this.timeouts : Timeouts.resolve(options.timeout, this.timeouts)
+    const limitsError = options?.limits === undefined ? undefined : limitsProblem(options.limits)
+    if (limitsError !== undefined) {
+      return new LocalProtocolError({
+        message: `${printableMethod(method)} ${target.href}: ${limitsError}`,
+        request: { method, url: target.href }
+      })
+    }
     if (body !== undefined && body.length === 0) body = undefined
     const exchange = new Exchange(method, target, head, body, streamBody, options?.headers, timeouts, streaming)
     if (streamBody) exchange.streamLength = declaredLength(options?.headers)

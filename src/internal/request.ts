@@ -6,6 +6,7 @@ import * as Headers from "@effect/platform/Headers"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import type * as Stream from "effect/Stream"
 import { printableHeaders } from "./credentials.js"
+import type { LimitsInput } from "./limits.js"
 import type { TimeoutInput } from "./timeouts.js"
 
 /** A request body, already encoded. */
@@ -38,6 +39,8 @@ export interface Request {
   readonly timeout?: TimeoutInput | undefined
   /** per-request redirect policy (undefined: the client's) */
   readonly followRedirects?: boolean | undefined
+  /** per-request size limits over the transport's own (undefined: the transport's) */
+  readonly limits?: LimitsInput | undefined
   /** per-request auth (undefined: the client's; null: none even if the client has one) */
   readonly auth?: unknown
 }
@@ -50,6 +53,7 @@ export interface RequestFields {
   readonly body?: Body | undefined
   readonly timeout?: TimeoutInput | undefined
   readonly followRedirects?: boolean | undefined
+  readonly limits?: LimitsInput | undefined
   readonly auth?: unknown
 }
 
@@ -64,6 +68,7 @@ class RequestImpl implements Request {
   readonly body: Body
   readonly timeout: TimeoutInput | undefined
   readonly followRedirects: boolean | undefined
+  readonly limits: LimitsInput | undefined
   readonly auth: unknown
   constructor(fields: RequestFields) {
     this.method = fields.method
@@ -72,6 +77,7 @@ class RequestImpl implements Request {
     this.body = fields.body ?? emptyBody
     this.timeout = fields.timeout
     this.followRedirects = fields.followRedirects
+    this.limits = fields.limits
     this.auth = fields.auth
   }
   toString(): string {
@@ -116,6 +122,7 @@ export const copy = (
     body: fields.body ?? request.body,
     timeout: request.timeout,
     followRedirects: request.followRedirects,
+    limits: request.limits,
     auth: request.auth
   })
   const invalid = (request as { readonly [Invalid]?: unknown })[Invalid]

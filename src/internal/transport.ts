@@ -49,14 +49,16 @@ export const fromPool = (pool: PoolImpl): Transport => {
       pool.stream(request.method, request.url, {
         headers: request.headers,
         content: contentOf(request),
-        timeout: request.timeout
+        timeout: request.timeout,
+        limits: request.limits
       }) as Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>,
     {
       send: (request) =>
         pool.request(request.method, request.url, {
           headers: request.headers,
           content: contentOf(request),
-          timeout: request.timeout
+          timeout: request.timeout,
+          limits: request.limits
         }) as Effect.Effect<Response, HttpError.HttpError>,
       connections: pool.connections
     }

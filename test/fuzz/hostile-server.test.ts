@@ -32,7 +32,7 @@ const LOG = process.env.FUZZ_LOG === "1"
  */
 const pending = {
   /** `limits.maxBodySize`: a body over the limit fails with ResponseTooLarge */
-  maxBodySize: true,
+  maxBodySize: false,
   /** `timeout.head`: a head still incomplete after it fails with ReadTimeout */
   headDeadline: false
 }
@@ -238,7 +238,8 @@ const makeTarget = (c: Case, readMs: number): Effect.Effect<Target, never, Scope
   const limits = c.limits === undefined ? undefined : { maxBodySize: c.limits.maxBodySize }
   const own = c.limits?.on === "pool" ? limits : undefined
   const perRequest = c.limits?.on === "request" ? { limits } : undefined
-  const calm = { timeout: { read: CALM_READ_MS } }
+  // The probe is a request of its own: a case's small maxBodySize is not for it.
+  const calm = { timeout: { read: CALM_READ_MS }, limits: { maxBodySize: 1 << 20 } }
   if (c.api === "pool.request" || c.api === "pool.stream") {
     return Effect.map(Effect.orDie(Pool.make({ timeout: timeouts(readMs), limits: own })), (pool) => ({
       connections: pool.connections,
@@ -287,9 +288,12 @@ const expectationOf = (c: Case, oracle: Oracle): Oracle => {
   let expected = oracle
   const limit = c.limits?.maxBodySize
   if (limit !== undefined && oracle.outcome !== "failure" && oracle.decodedSize > limit) {
+    // An uncertain outcome ("either": refused for its head, or cut short) stays uncertain, with one more way to fail.
     expected = pending.maxBodySize
       ? { ...expected, outcome: "either" }
-      : { ...expected, outcome: "failure", tags: ["ResponseTooLarge"] }
+      : oracle.outcome === "success"
+      ? { ...expected, outcome: "failure", tags: ["ResponseTooLarge"] }
+      : { ...expected, tags: oracle.tags && [...oracle.tags, "ResponseTooLarge"] }
   } else if (limit !== undefined && oracle.outcome === "success" && oracle.encodedSize > limit) {
     // Coded bytes over the limit, decoded ones under it: the contract counts decoded bytes, but a Content-Length over
     // the limit may fail as soon as the head is read.
@@ -475,7 +479,7 @@ describe("found by the fuzz", () => {
   // Seed 3 (badEncoding/truncated, gzip): the same bytes give two outcomes. Buffered decoding (decodeAll) runs
   // gunzipSync with finishFlush Z_SYNC_FLUSH and accepts a gzip body without its CRC32/ISIZE trailer; the
   // streaming decoder (createGunzip with the default Z_FINISH) fails it with DecodingError "unexpected end of file".
-  // Skipped until the streaming decoding work picks one behaviour for both.
+  // Both now decode with Z_SYNC_FLUSH, as browsers and curl do: what the body holds is read.
   // Seed 11 (trailingBytes with gapMs 20, client.stream, a 65536-byte body): a streamed body whose last bytes arrived in
   // one read of 64 KiB or more completed while the exchange had paused the socket (Exchange.queue reached
   // HIGH_WATER_MARK before the reader asked), and the connection went IDLE still paused: stray bytes and a FIN went
@@ -495,7 +499,7 @@ describe("found by the fuzz", () => {
       expect(server.acceptedSockets()).toBe(2)
     }))
 
-  it.scopedLive.skip("a gzip body without its trailer reads the same buffered and streamed", () =>
+  it.scopedLive("a gzip body without its trailer reads the same buffered and streamed", () =>
     Effect.gen(function*() {
       const gzipped = zlib.gzipSync(Buffer.from("hello, hello, hello"))
       const body = gzipped.subarray(0, gzipped.length - 8)

@@ -200,15 +200,33 @@ const deliver = (bytes: Buffer, splits: ReadonlyArray<Split>): Array<Write> => {
 /** The bytes of a plan and what a client must make of them. */
 export const build = (plan: Plan): { readonly script: Script; readonly oracle: Oracle } => {
   const built = buildScript(plan)
-  // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing, read however the client reads it, and
-  // the connection is closed after it.
-  return faultyFraming(plan)
-    ? { ...built, oracle: { ...built.oracle, outcome: "either", tags: undefined, violation: true, reusable: false } }
-    : built
+  // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing; httpfx refuses such a response once its
+  // head is in, and the connection is closed after it. What a mutation does before that still decides.
+  if (!faultyFraming(plan)) return built
+  const oracle = built.oracle
+  return {
+    ...built,
+    oracle: oracle.outcome === "success"
+      ? {
+        ...oracle,
+        outcome: "failure",
+        tags: ["RemoteProtocolError"],
+        content: undefined,
+        violation: true,
+        reusable: false
+      }
+      : {
+        ...oracle,
+        tags: oracle.tags === undefined ? undefined : [...oracle.tags, "RemoteProtocolError"],
+        violation: true,
+        reusable: false
+      }
+  }
 }
 
 const faultyFraming = (plan: Plan) =>
   plan.version === "1.0" && plan.status !== 204 && plan.mutation.kind !== "hugeChunk" &&
+  plan.mutation.kind !== "hugeLength" &&
   plan.mutation.kind !== "truncatedChunked" && (plan.framing === "chunked" || (
     plan.mutation.kind === "conflictingLengths" && plan.mutation.variant === "lengthAndChunked"
   ))
