@@ -59,7 +59,9 @@ export const decodingError = (
   failure: NonNullable<BodyDecoder["failure"]>
 ): DecodingError =>
   new DecodingError({
-    message: `The body of ${request.method} ${request.url} is not valid ${failure.coding}: ${failure.error.message}`,
+    message: failure.internal
+      ? `Decoding the body of ${request.method} ${request.url} failed on an internal error: ${failure.error.message}`
+      : `The body of ${request.method} ${request.url} is not valid ${failure.coding}: ${failure.error.message}`,
     request,
     cause: failure.error
   })

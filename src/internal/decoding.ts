@@ -132,7 +132,7 @@ export class BodyDecoder {
   private out: Array<Buffer> = []
   private outSize = 0
   /** why decoding failed: the coding and zlib's message */
-  failure: { readonly coding: string; readonly error: Error } | undefined = undefined
+  failure: { readonly coding: string; readonly error: Error; readonly internal?: true } | undefined = undefined
   /** the last stage ended: every decoded byte has been handed over (some may still wait in `take`) */
   done = false
   private destroyed = false
@@ -222,7 +222,11 @@ export class BodyDecoder {
     openStreams++
     if (index < this.stages.length - 1) {
       stream.on("readable", () => {
-        this.flow(index)
+        try {
+          this.flow(index)
+        } catch (error) {
+          return this.crashed(error)
+        }
         this.changed()
       })
     } else {
@@ -235,13 +239,21 @@ export class BodyDecoder {
     }
     stream.on("drain", () => {
       stage.blocked = false
-      if (index > 0) this.flow(index - 1)
+      try {
+        if (index > 0) this.flow(index - 1)
+      } catch (error) {
+        return this.crashed(error)
+      }
       this.changed()
     })
     stream.on("end", () => {
       stage.ended = true
-      if (index < this.stages.length - 1) this.endStage(index + 1)
-      else this.done = true
+      try {
+        if (index < this.stages.length - 1) this.endStage(index + 1)
+        else this.done = true
+      } catch (error) {
+        return this.crashed(error)
+      }
       this.changed()
     })
     stream.on("error", (error: Error) => {
@@ -288,7 +300,30 @@ export class BodyDecoder {
     }
   }
 
+  /**
+   * Tell the owner. This runs inside zlib's own callbacks, where a throw would reach `uncaughtException`: a throw of
+   * the owner's ends the body as broken, and the owner is told once more so that its request fails.
+   */
   private changed(): void {
-    if (!this.destroyed) this.onChange()
+    if (this.destroyed) return
+    try {
+      this.onChange()
+    } catch (error) {
+      this.crashed(error)
+    }
+  }
+
+  private crashed(error: unknown): void {
+    this.failure ??= {
+      coding: this.stages[0]!.name,
+      error: error instanceof Error ? error : new Error(String(error)),
+      internal: true
+    }
+    try {
+      this.onChange()
+    } catch {
+      // The owner cannot be told; its timers still end the request.
+    }
+    this.destroy()
   }
 }

@@ -12,6 +12,7 @@ import { Pool } from "httpfx"
 import type { HttpError } from "httpfx"
 import { createRequire } from "node:module"
 import type * as Tls from "node:tls"
+import * as zlib from "node:zlib"
 import { vi } from "vitest"
 import { Exchange } from "../../src/internal/exchange.js"
 import { Http11Connection } from "../../src/internal/h1/connection.js"
@@ -331,5 +332,32 @@ describe("request timers", () => {
       expect(error._tag).toBe("RequestTimeout")
       yield* Effect.sleep("20 millis")
       expect(escaped).toEqual([])
+    }))
+})
+
+// ---- zlib callbacks ----------------------------------------------------------------------------------------------
+
+describe("zlib", () => {
+  it.scopedLive("a throw while a decoded body is handed over fails the request with DecodingError, nothing escapes", () =>
+    Effect.gen(function*() {
+      const body = zlib.gzipSync(Buffer.alloc(256 * 1024, 97))
+      const server = yield* httpServer((_, response) => {
+        response.writeHead(200, { "content-encoding": "gzip", "content-length": body.length })
+        response.end(body)
+      })
+      const pool = yield* Pool.make()
+      const thrown = new RangeError("thrown while zlib's output was taken")
+      throwOnce(Exchange.prototype, "decoderChanged", thrown)
+      const url = `${server.url}/gzip`
+      const error = yield* attempt(pool.request("GET", url))
+      expect(error._tag).toBe("DecodingError")
+      expect(error.cause).toBe(thrown)
+      expect(error.message).toContain(url)
+      expect(error.message).toContain("internal error")
+      // The body's framing was intact, so its connection may be kept; none is left at work, and the next is fine.
+      yield* Effect.sleep("20 millis")
+      expect((yield* pool.connections).filter((c) => c.state === "ACTIVE")).toEqual([])
+      expect(escaped).toEqual([])
+      expect((yield* pool.request("GET", url)).content.length).toBe(256 * 1024)
     }))
 })
