@@ -503,6 +503,15 @@ export class ClientImpl {
     const error = invalidOf(given)
     if (error !== undefined) return Effect.fail(error)
     const request = hasUserinfo(given.url) ? this.withoutUrlCredentials(given) : given
+    const timeoutError = request.timeout === undefined ? undefined : Timeouts.timeoutProblem(request.timeout)
+    if (timeoutError !== undefined) {
+      return Effect.fail(
+        new LocalProtocolError({
+          message: `${request.method} ${request.url}: ${timeoutError}`,
+          request: { method: request.method, url: request.url }
+        })
+      )
+    }
     const auth = request.auth === undefined ? this.auth : (request.auth as Auth | null) ?? undefined
     const follow = request.followRedirects ?? this.followRedirects
     const simple = auth === undefined && !follow

@@ -4,14 +4,13 @@
  * later.
  */
 import * as Headers from "@effect/platform/Headers"
-import * as Duration from "effect/Duration"
 import * as net from "node:net"
 import { InvalidUrl, LocalProtocolError } from "../HttpError.js"
 import { fieldsProblem } from "./h1/requestHead.js"
 import { limitsProblem } from "./limits.js"
 import type { ClientOptions } from "./client.js"
 import type { PoolOptions } from "./pool.js"
-import type { TimeoutInput } from "./timeouts.js"
+import { durationProblem, timeoutProblem } from "./timeouts.js"
 import { CONTROL_CHARACTER, lacksScheme, printableUrl } from "./url.js"
 
 export type OptionError = InvalidUrl | LocalProtocolError
@@ -45,31 +44,6 @@ const countProblem = (name: string, value: unknown, min: number): string | undef
     ? undefined
     : `${name} must be a whole number of at least ${min}${min > 0 ? " (or Infinity)" : ""}, got ` +
       (typeof value === "string" ? JSON.stringify(value) : String(value))
-
-const durationProblem = (name: string, value: Duration.DurationInput | null | undefined): string | undefined => {
-  if (value === undefined || value === null) return undefined
-  try {
-    Duration.decode(value)
-    return undefined
-  } catch {
-    return `${name} is not a duration: ${JSON.stringify(String(value))}; give milliseconds or a string such as ` +
-      `"5 seconds"`
-  }
-}
-
-const PHASES = ["connect", "read", "write", "pool", "total", "head"] as const
-
-const timeoutProblem = (value: TimeoutInput | undefined): string | undefined => {
-  if (value === undefined || value === null) return undefined
-  if (typeof value === "object" && !Duration.isDuration(value) && !Array.isArray(value)) {
-    for (const phase of PHASES) {
-      const problem = durationProblem(`timeout.${phase}`, (value as Record<string, Duration.DurationInput>)[phase])
-      if (problem !== undefined) return problem
-    }
-    return undefined
-  }
-  return durationProblem("timeout", value as Duration.DurationInput)
-}
 
 /** What in the pool's options cannot work, the proxy aside (see `routesFrom`). */
 export const poolOptionsProblem = (options: PoolOptions): LocalProtocolError | undefined => {

@@ -440,14 +440,16 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
         request: { method, url: target.href }
       })
     }
-    const timeouts = options?.timeout === undefined ? this.timeouts : Timeouts.resolve(options.timeout, this.timeouts)
-    const limitsError = options?.limits === undefined ? undefined : limitsProblem(options.limits)
-    if (limitsError !== undefined) {
+    // A request's own options are checked as a pool's are, so that a bad one fails typed, never as a defect.
+    const optionsError = (options?.timeout === undefined ? undefined : Timeouts.timeoutProblem(options.timeout)) ??
+      (options?.limits === undefined ? undefined : limitsProblem(options.limits))
+    if (optionsError !== undefined) {
       return new LocalProtocolError({
-        message: `${printableMethod(method)} ${target.href}: ${limitsError}`,
+        message: `${printableMethod(method)} ${target.href}: ${optionsError}`,
         request: { method, url: target.href }
       })
     }
+    const timeouts = options?.timeout === undefined ? this.timeouts : Timeouts.resolve(options.timeout, this.timeouts)
     if (body !== undefined && body.length === 0) body = undefined
     const exchange = new Exchange(method, target, head, body, streamBody, options?.headers, timeouts, streaming)
     if (streamBody) exchange.streamLength = declaredLength(options?.headers)

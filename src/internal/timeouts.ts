@@ -68,3 +68,30 @@ export const resolve = (input: TimeoutInput | undefined, base: Timeouts = defaul
   const all = toMillis(input, DEFAULT_TIMEOUT_MS)
   return { connect: all, read: all, write: all, pool: all, total: base.total, head: base.head }
 }
+
+/** Why a duration option cannot be used, naming it; undefined when it can. */
+export const durationProblem = (name: string, value: Duration.DurationInput | null | undefined): string | undefined => {
+  if (value === undefined || value === null) return undefined
+  try {
+    Duration.decode(value)
+    return undefined
+  } catch {
+    return `${name} is not a duration: ${JSON.stringify(String(value))}; give milliseconds or a string such as ` +
+      `"5 seconds"`
+  }
+}
+
+const PHASES = ["connect", "read", "write", "pool", "total", "head"] as const
+
+/** Why a `timeout` option (one duration, or one per phase) cannot be used; undefined when it can. */
+export const timeoutProblem = (value: TimeoutInput | undefined): string | undefined => {
+  if (value === undefined || value === null) return undefined
+  if (typeof value === "object" && !Duration.isDuration(value) && !Array.isArray(value)) {
+    for (const phase of PHASES) {
+      const problem = durationProblem(`timeout.${phase}`, (value as Record<string, Duration.DurationInput>)[phase])
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+  return durationProblem("timeout", value as Duration.DurationInput)
+}

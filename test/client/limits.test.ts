@@ -1,6 +1,7 @@
 /**
  * A request's own `limits` through the client, on each of its paths (the direct one of a plain client, the full one
- * of a client with features, and streaming): they reach the pool, over the client's own, and bad ones are refused.
+ * of a client with features, and streaming): they reach the pool, over the client's own, and bad ones are refused;
+ * so is a request's own timeout that is not a duration.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
@@ -59,4 +60,25 @@ describe("a request's own limits through the client", () => {
       expect(error.message).toContain("limits.maxBodySize")
       expect(requests).toBe(0)
     }))
+})
+
+describe("a request's own timeout", () => {
+  for (const features of [{}, { followRedirects: true }]) {
+    const path = "followRedirects" in features ? "the full path" : "the direct path"
+    it.scoped(`one that is not a duration is a LocalProtocolError naming it on ${path}, and nothing is sent`, () =>
+      Effect.gen(function*() {
+        let requests = 0
+        const { url } = yield* httpServer((_request, response) => {
+          requests++
+          response.end("ok")
+        })
+        const client = yield* Client.make({ ...features, trustEnv: false })
+        const error = yield* Effect.flip(client.get(url, { timeout: { read: "soon" as any } }))
+        expect(error._tag).toBe("LocalProtocolError")
+        expect(error.message).toContain("timeout.read")
+        const whole = yield* Effect.flip(client.get(url, { timeout: "whenever" as any }))
+        expect(whole._tag).toBe("LocalProtocolError")
+        expect(requests).toBe(0)
+      }))
+  }
 })
