@@ -201,6 +201,17 @@ const trickleH2Server = () =>
     })
   })
 
+/** An HTTP/2 server that answers each stream 300 ms late, in one HEADERS frame. */
+const lateH2Server = h2Server({
+  onStream: (stream) => {
+    setTimeout(() => {
+      if (stream.destroyed) return
+      stream.respond({ ":status": 200 })
+      stream.end("ok")
+    }, 300)
+  }
+})
+
 describe("HTTP/2", () => {
   it.scopedLive("a HEADERS frame trickled a byte every 20 ms fails with ReadTimeout at the head deadline", () =>
     Effect.gen(function*() {
@@ -218,15 +229,7 @@ describe("HTTP/2", () => {
 
   it.scopedLive("a head that comes late but within the deadline is read as usual", () =>
     Effect.gen(function*() {
-      const server = yield* h2Server({
-        onStream: (stream) => {
-          setTimeout(() => {
-            if (stream.destroyed) return
-            stream.respond({ ":status": 200 })
-            stream.end("ok")
-          }, 300)
-        }
-      })
+      const server = yield* lateH2Server
       const pool = yield* Pool.make({ http2: true, tls: { ca } })
       const response = yield* pool.request("GET", `${server.url}/late`, { timeout: { head: 2_000 } })
       expect(response.httpVersion).toBe("HTTP/2")
@@ -235,15 +238,7 @@ describe("HTTP/2", () => {
 
   it.scopedLive("timeout: { head: null } on a request lifts the pool's head deadline", () =>
     Effect.gen(function*() {
-      const server = yield* h2Server({
-        onStream: (stream) => {
-          setTimeout(() => {
-            if (stream.destroyed) return
-            stream.respond({ ":status": 200 })
-            stream.end("ok")
-          }, 300)
-        }
-      })
+      const server = yield* lateH2Server
       const pool = yield* Pool.make({
         http2: true,
         tls: { ca },
