@@ -58,7 +58,7 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
     const shown = withoutUserinfo(key)
     return {
       _tag: "LocalProtocolError",
-      message: `The URL ${JSON.stringify(shown)} contains a control character (CR, LF, TAB or NUL); refusing to ` +
+      message: `The URL ${printableUrl(key)} contains a control character (CR, LF, TAB or NUL); refusing to ` +
         "send it",
       url: shown
     }
@@ -118,7 +118,8 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
 
 // The userinfo of an absolute or scheme-relative URL, or of a "user:pass@host" without a scheme: up to the last "@"
 // before the path.
-const SHOWN_USERINFO = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/|\/\/)?[^/?#]*@/
+// WHATWG URL parsing drops leading C0 controls and spaces and every tab, CR and LF, so they may stand anywhere before it.
+const SHOWN_USERINFO = /^([\x00-\x20]*(?:[a-zA-Z][a-zA-Z0-9+.\t\n\r-]*:[\t\n\r]*(?:[/\\][\t\n\r]*){2}|\/\/)?)[^/\\?#]*@/
 
 /** A URL as a message may show it: quoted, credentials replaced by `***`, control characters escaped. */
 export const printableUrl = (value: string): string => JSON.stringify(value.replace(SHOWN_USERINFO, "$1***@"))
@@ -157,13 +158,20 @@ const stripped = (url: URL): URL => {
 export const hasUserinfo = (url: string): boolean => {
   const n = url.length
   let i = 0
-  while (i < n && isSchemeChar(url.charCodeAt(i))) i++
-  const scheme = i > 0 && i < n && url.charCodeAt(i) === 58
-  i = scheme ? i + 1 : 0
-  const slashes = i
-  while (i < n && (url.charCodeAt(i) === 47 || url.charCodeAt(i) === 92)) i++
+  // As WHATWG URL parsing: leading C0 controls and spaces go, and tabs and line breaks anywhere are passed over.
+  while (i < n && url.charCodeAt(i) <= 32) i++
+  const start = i
+  while (i < n && (isSchemeChar(url.charCodeAt(i)) || isSkipped(url.charCodeAt(i)))) i++
+  const scheme = i > start && i < n && url.charCodeAt(i) === 58
+  i = scheme ? i + 1 : start
+  let slashes = 0
+  for (; i < n; i++) {
+    const code = url.charCodeAt(i)
+    if (code === 47 || code === 92) slashes++
+    else if (!isSkipped(code)) break
+  }
   // Without a scheme, only "//" starts an authority: "/a@b" is a path.
-  if (!scheme && i - slashes < 2) return false
+  if (!scheme && slashes < 2) return false
   for (; i < n; i++) {
     const code = url.charCodeAt(i)
     if (code === 64) return true
@@ -173,6 +181,9 @@ export const hasUserinfo = (url: string): boolean => {
   return false
 }
 
+/** Tab, LF and CR: WHATWG URL parsing deletes them wherever they stand. */
+const isSkipped = (code: number): boolean => code === 9 || code === 10 || code === 13
+
 // RFC 3986 §3.1: ALPHA / DIGIT / "+" / "-" / "."
 const isSchemeChar = (code: number): boolean =>
   (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57) || code === 43 ||
@@ -180,7 +191,7 @@ const isSchemeChar = (code: number): boolean =>
 
 // Everything from the start of the authority to its last "@"; the scheme is optional and tried last, so that
 // "user:pass@host" (no scheme) loses "user:" too.
-const USERINFO = /^((?:[A-Za-z][A-Za-z0-9+.-]*:)??[\\/]*)[^\\/?#]*@/
+const USERINFO = /^([\x00-\x20]*(?:[A-Za-z][A-Za-z0-9+.\t\n\r-]*:)??[\t\n\r\\/]*)[^\\/?#]*@/
 
 /** The URL without userinfo, for showing: parsed when it parses, cut out textually when it does not. */
 export const withoutUserinfo = (url: string): string => {

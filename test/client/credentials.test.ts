@@ -153,7 +153,11 @@ describe("credentials in the URL", () => {
         `http://frank:${SECRET}@exa mple.test:99999/`,
         `ftp://frank:${SECRET}@example.test/`,
         `http://frank:${SECRET}@example.test/a\r\nb`,
-        `frank:${SECRET}@example.test/`
+        `frank:${SECRET}@example.test/`,
+        // WHATWG URL parsing drops leading spaces and controls and every tab and line break: no place to hide them
+        ` http://frank:${SECRET}@example.test/\n`,
+        `ht\ttp://frank:${SECRET}@example.test/`,
+        `\u0001http://frank:${SECRET}@[bad/`
       ]
       for (const url of urls) {
         for (const error of [yield* Effect.flip(client.get(url)), yield* Effect.flip(pool.request("GET", url))]) {
