@@ -54,20 +54,27 @@ const isRecord = (input: unknown): input is Exclude<TimeoutInput, Duration.Durat
 export const resolve = (input: TimeoutInput | undefined, base: Timeouts = defaultTimeouts): Timeouts => {
   if (input === undefined) return base
   if (isRecord(input)) {
+    const read = toMillis(input.read, base.read)
     return {
       connect: toMillis(input.connect, base.connect),
-      read: toMillis(input.read, base.read),
+      read,
       write: toMillis(input.write, base.write),
       pool: toMillis(input.pool, base.pool),
       total: toMillis(input.total, base.total),
-      head: toMillis(input.head, base.head)
+      head: input.head === undefined ? headFor(base.head, read) : toMillis(input.head, base.head)
     }
   }
   if (input === null) return { connect: 0, read: 0, write: 0, pool: 0, total: 0, head: 0 }
-  // One duration is for the phases that wait on silence; the head deadline and the total keep theirs.
+  // One duration is for the phases that wait on silence; the total keeps its own.
   const all = toMillis(input, DEFAULT_TIMEOUT_MS)
-  return { connect: all, read: all, write: all, pool: all, total: base.total, head: base.head }
+  return { connect: all, read: all, write: all, pool: all, total: base.total, head: headFor(base.head, all) }
 }
+
+/**
+ * The head deadline nobody set: never shorter than the read timeout, so that raising `read` for a server that thinks
+ * long before it answers (a long poll) is not undone by a default the caller never chose.
+ */
+const headFor = (head: number, read: number): number => head === 0 || read === 0 ? head : Math.max(head, read)
 
 /** Why a duration option cannot be used, naming it; undefined when it can. */
 export const durationProblem = (name: string, value: Duration.DurationInput | null | undefined): string | undefined => {
