@@ -819,6 +819,8 @@ export class Exchange {
     if (this.bodyDone) {
       this.into = undefined
       into.taken = -1
+      // The body was claimed and is read to its end: nothing is left for the scope to stop (see `complete`).
+      this.releaseScope()
       return resume(Effect.void)
     }
     if (this.failure !== undefined) return resume(Effect.fail(this.failure))
@@ -853,7 +855,11 @@ export class Exchange {
   pull(guarded = false): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>> {
     this.bodyAsked = true
     if (this.chunks.length > 0) return Effect.succeed(this.takeChunks())
-    if (this.bodyDone) return Effect.fail(Option.none())
+    if (this.bodyDone) {
+      // The body was claimed and is read to its end: nothing is left for the scope to stop (see `complete`).
+      this.releaseScope()
+      return Effect.fail(Option.none())
+    }
     if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
     if (!guarded) return this.await<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>(Phase.Chunk)
     return Effect.async((resume) => this.register(resume, Phase.Chunk, undefined, true))

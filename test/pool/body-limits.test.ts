@@ -465,3 +465,29 @@ describe("bounded decoding", () => {
       }
     }))
 })
+
+describe("a decoded streaming body read to its end", () => {
+  for (const read of ["stream", "runForEach", "runForEach into a buffer"] as const) {
+    it.scoped(`is let go by its scope once read through ${read}, as a plain one is`, () =>
+      Effect.gen(function*() {
+        const gzipped = zlib.gzipSync(Buffer.alloc(4 * KiB, 97))
+        const server = yield* httpServer((request, response) => {
+          if (request.url === "/gzip") response.writeHead(200, { "content-encoding": "gzip" }).end(gzipped)
+          else response.end(Buffer.alloc(4 * KiB, 97))
+        })
+        const pool = yield* Pool.make()
+        for (const path of ["/plain", "/gzip"]) {
+          const response = yield* pool.stream("GET", `${server.url}${path}`)
+          let size = 0
+          const count = (chunk: Uint8Array) => Effect.sync(() => void (size += chunk.length))
+          if (read === "stream") yield* Stream.runForEach(response.stream, count)
+          else if (read === "runForEach") yield* response.runForEach(count)
+          else yield* response.runForEach(count, { buffer: new Uint8Array(1024) })
+          expect(size).toBe(4 * KiB)
+          // The scope still open and long-lived: it must no longer hold the exchange (and its head, its buffers).
+          const exchange = (response as unknown as { readonly exchange: { readonly scopeHandle: unknown } }).exchange
+          expect(exchange.scopeHandle).toBeUndefined()
+        }
+      }))
+  }
+})
