@@ -491,3 +491,27 @@ describe("a decoded streaming body read to its end", () => {
       }))
   }
 })
+
+describe("limits.maxHeadSize over HTTP/2", () => {
+  it.scoped("a head larger than the limit fails that request with RemoteProtocolError; the session goes on", () =>
+    Effect.gen(function*() {
+      const server = yield* h2Server({
+        secure: false,
+        onStream: (stream, headers) => {
+          const big = headers[":path"] === "/big"
+          stream.respond(big ? { ":status": 200, "x-big": "b".repeat(8 * KiB) } : { ":status": 200 })
+          stream.end("ok")
+        }
+      })
+      const pool = yield* Pool.make({ http1: false, http2: true, limits: { maxHeadSize: 4 * KiB } })
+      const error = yield* Effect.flip(pool.request("GET", `${server.url}/big`))
+      expect(error._tag).toBe("RemoteProtocolError")
+      expect(error.message).toContain(`${server.url}/big`)
+      expect(error.message).toContain("larger than 4096 bytes; raise limits.maxHeadSize")
+      expect((yield* pool.request("GET", `${server.url}/small`)).text).toBe("ok")
+      // A request's own limit over the pool's lets the same head through.
+      const big = yield* pool.request("GET", `${server.url}/big`, { limits: { maxHeadSize: 16 * KiB } })
+      expect(big.headers["x-big"]?.length).toBe(8 * KiB)
+      expect((yield* pool.connections).length).toBe(1)
+    }))
+})

@@ -428,18 +428,32 @@ export class Http2Connection implements Connection {
     if (!this.live(entry)) return
     const status = Number(headers[HTTP2_HEADER_STATUS])
     const raw: Array<string> = []
+    // The head's size as HTTP/1.1 would carry it ("name: value" and CRLF per field), for limits.maxHeadSize.
+    let size = 0
     for (const name in headers) {
       if (name.charCodeAt(0) === 58 /* ":" */) continue
       const value = headers[name]
       if (value === undefined) continue
       if (Array.isArray(value)) {
-        for (const item of value) raw.push(name, item)
+        for (const item of value) {
+          raw.push(name, item)
+          size += name.length + item.length + 4
+        }
       } else {
-        raw.push(name, String(value))
+        const text = String(value)
+        raw.push(name, text)
+        size += name.length + text.length + 4
       }
     }
-    if (entry.requestSent) entry.armRead(false)
     const exchange = entry.exchange
+    const limit = exchange.limits.maxHeadSize
+    if (size > limit) {
+      return this.failHead(
+        entry,
+        `the response head is larger than ${limit} bytes; raise limits.maxHeadSize if the server is trusted`
+      )
+    }
+    if (entry.requestSent) entry.armRead(false)
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): the standard one stands in, as httpx does.
     exchange.onHead(status, builtins.reasonPhrase(status), Version.Http2, raw, declaredLength(exchange, status, headers))
   }
@@ -549,6 +563,20 @@ export class Http2Connection implements Connection {
         `raise timeout.read if the server is just slow`,
       request: exchange.requestInfo
     })
+  }
+
+  /** The server broke a limit in its head: only this stream is given up, the session goes on. */
+  private failHead(entry: Http2Stream, reason: string): void {
+    const exchange = entry.exchange
+    this.release(entry)
+    entry.stream.close(NGHTTP2_CANCEL)
+    this.owner.streamReleased(this)
+    exchange.fail(
+      new RemoteProtocolError({
+        message: `${exchange.method} ${exchange.target.href}: ${reason}`,
+        request: exchange.requestInfo
+      })
+    )
   }
 
   /** A streamed body broke its declared length: only its stream is unfinishable. */
