@@ -25,6 +25,7 @@ import { defaultLimits } from "./limits.js"
 import type { Limits } from "./limits.js"
 import type { Timeouts } from "./timeouts.js"
 import type { Target } from "./url.js"
+import { NO_CODINGS } from "./h1/responseParser.js"
 
 /** What the waiting fiber is waiting for. */
 export const enum Phase {
@@ -93,7 +94,6 @@ type Resume = (effect: Effect.Effect<any, any>) => void
 // written to: `onHead` replaces the first, `addChunk` the second.
 const NO_HEADERS: Array<string> = []
 const NO_CHUNKS: Array<Buffer> = []
-const NO_CODINGS: Array<string> = []
 
 export class Exchange {
   // the request

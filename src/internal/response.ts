@@ -15,6 +15,7 @@ import { printableHeaders } from "./credentials.js"
 import { bodyCodings } from "./decoding.js"
 import type { Request } from "./request.js"
 import { printJSON } from "./request.js"
+import { NO_CODINGS } from "./h1/responseParser.js"
 
 export type HttpVersion = "HTTP/1.0" | "HTTP/1.1" | "HTTP/2"
 
@@ -178,7 +179,6 @@ export const textDecoderFor = (charset: string): TextDecoder => {
   return decoder
 }
 
-const NO_CODINGS: ReadonlyArray<string> = []
 
 /** Where a response's `request` comes from: built only when someone asks. */
 export interface RequestSource {

@@ -57,17 +57,24 @@ const trickleServer = (head: string) => {
 
 const elapsedSince = (started: number) => Date.now() - started
 
+/** A GET with a 200 ms head deadline that must fail with ReadTimeout naming it; how long that took. */
+const failsAtHeadDeadline = (pool: Pool.Pool, url: string) =>
+  Effect.gen(function*() {
+    const started = Date.now()
+    const error = yield* Effect.flip(pool.request("GET", url, { timeout: { head: 200 } }))
+    const elapsed = elapsedSince(started)
+    expect(error._tag).toBe("ReadTimeout")
+    expect(error.message).toContain(`GET ${url}`)
+    return { elapsed, error }
+  })
+
 describe("HTTP/1.1", () => {
   it.scopedLive("a head trickled a byte every 20 ms fails with ReadTimeout at the deadline, naming timeout.head", () =>
     Effect.gen(function*() {
       const { server } = yield* trickleServer(LONG_HEAD)
       const pool = yield* Pool.make()
       const url = `${server.url}/trickle`
-      const started = Date.now()
-      const error = yield* Effect.flip(pool.request("GET", url, { timeout: { head: 200 } }))
-      const elapsed = elapsedSince(started)
-      expect(error._tag).toBe("ReadTimeout")
-      expect(error.message).toContain(`GET ${url}`)
+      const { elapsed, error } = yield* failsAtHeadDeadline(pool, url)
       expect(error.message).toContain("200 ms")
       expect(error.message).toContain("timeout.head")
       // Each byte restarts the 5 s read timeout; only the deadline ends it, long before the head's 2 s.
@@ -218,11 +225,7 @@ describe("HTTP/2", () => {
       const server = yield* trickleH2Server()
       const pool = yield* Pool.make({ http1: false, http2: true })
       const url = `${server.url}/trickle`
-      const started = Date.now()
-      const error = yield* Effect.flip(pool.request("GET", url, { timeout: { head: 200 } }))
-      const elapsed = elapsedSince(started)
-      expect(error._tag).toBe("ReadTimeout")
-      expect(error.message).toContain(`GET ${url}`)
+      const { elapsed, error } = yield* failsAtHeadDeadline(pool, url)
       expect(error.message).toContain("timeout.head")
       expect(elapsed).toBeLessThan(1_500)
     }))

@@ -14,6 +14,8 @@
  * RFC says so; test/internal/h1/llhttp-differential.test.ts lists each such difference and checks the rest.
  */
 
+import { DEFAULT_MAX_HEAD_SIZE } from "../limits.js"
+
 export interface ResponseHandler {
   /**
    * The final (non-1xx) response head. rawHeaders is flat: [name0, value0, name1, value1, ...], names as sent (case
@@ -50,7 +52,7 @@ const CONTINUE = 0
 const COMPLETE = 1
 const FAILED = -1
 
-const MAX_HEAD = 65536
+const MAX_HEAD = DEFAULT_MAX_HEAD_SIZE
 const MAX_TRAILERS = 65536
 const MAX_CHUNK_LINE = 4096
 const EXCERPT = 40
@@ -75,7 +77,8 @@ for (let c = 65; c <= 90; c++) {
 
 const EMPTY = Buffer.alloc(0)
 /** Shared by every response without transfer codings; never mutated. */
-const NO_CODINGS: ReadonlyArray<string> = Object.freeze([])
+/** No transfer codings: one shared, frozen list for every message that has none. */
+export const NO_CODINGS: ReadonlyArray<string> = Object.freeze([])
 const CRLF_CRLF = Buffer.from("\r\n\r\n", "latin1")
 
 export class ResponseParser {
