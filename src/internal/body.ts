@@ -3,10 +3,10 @@
  * Content-Type that goes with it. Pure and synchronous; a multipart body with streamed parts stays a Stream, so a
  * large upload never sits in memory whole.
  */
-import * as Chunk from "effect/Chunk"
 import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
-import { crypto } from "./builtins.js"
+import type { FilePart } from "./multipart.js"
+import { encodeParts, makeBoundary } from "./multipart.js"
 import type { Body } from "./request.js"
 import { emptyBody } from "./request.js"
 
@@ -49,7 +49,6 @@ export type EncodeResult =
 const NO_BODY: EncodeResult = { body: emptyBody, contentType: undefined }
 
 const utf8 = new TextEncoder()
-const CRLF = utf8.encode("\r\n")
 
 /** Encode the body options of one request. contentType: the Content-Type to send unless the caller set one. */
 export const encode = (options: BodyOptions<any>): EncodeResult =>
@@ -57,9 +56,6 @@ export const encode = (options: BodyOptions<any>): EncodeResult =>
     options.content === undefined
     ? NO_BODY
     : encodeWith(options, makeBoundary)
-
-// 128 random bits: a part's content cannot realistically contain the delimiter, so contents need no scanning.
-const makeBoundary = (): string => `httpfx-${crypto().randomBytes(16).toString("hex")}`
 
 /** Only for tests: encode with a fixed boundary. */
 export const encodeWithBoundary = (options: BodyOptions<any>, boundary: string): EncodeResult =>
@@ -80,7 +76,7 @@ const encodeWith = (options: BodyOptions<any>, boundary: () => string): EncodeRe
   if (typeof parts === "string") return { error: parts }
   // As httpx: an empty `files` adds nothing, so the form goes urlencoded rather than as a multipart of fields only.
   if (parts.length === 0) return encodeUrlencoded(fields)
-  return encodeMultipart(fields, parts, boundary())
+  return encodeParts(fields, parts, boundary())
 }
 
 // Raw content gets no Content-Type: only the caller knows what it is (httpx sends none either).
@@ -165,14 +161,6 @@ const formValueError = (name: string, value: unknown): string =>
 
 // ----- files -----
 
-interface FilePart {
-  readonly name: string
-  readonly filename: string
-  readonly contentType: string
-  readonly content: Uint8Array | Stream.Stream<Uint8Array, unknown>
-  readonly size: number | undefined
-}
-
 const fileParts = (files: FilesInput<unknown>): Array<FilePart> | string => {
   const parts: Array<FilePart> = []
   const add = (name: string, input: unknown): string | undefined => {
@@ -255,86 +243,6 @@ const fileContent = (value: unknown): Uint8Array | Stream.Stream<Uint8Array, unk
     : isStream(value)
     ? value
     : undefined
-
-// ----- multipart/form-data (RFC 7578) -----
-
-// HTML's multipart/form-data encoding escapes these three rather than backslash-quoting: servers follow browsers, and
-// a raw CR or LF would end the header line.
-const escapeParam = (value: string): string =>
-  value.replace(/["\r\n]/g, (c) => c === "\"" ? "%22" : c === "\r" ? "%0D" : "%0A")
-
-const encodeMultipart = (
-  fields: ReadonlyArray<readonly [string, string]>,
-  files: ReadonlyArray<FilePart>,
-  boundary: string
-): EncodeResult => {
-  // Each part opens with "--boundary" and ends with CRLF, so that CRLF plus the next "--boundary" is the delimiter
-  // of RFC 2046 §5.1.1; the body closes with "--boundary--".
-  const segments: Array<Uint8Array | Stream.Stream<Uint8Array, unknown>> = []
-  let length: number | undefined = 0
-  let streamed = false
-  const bytes = (chunk: Uint8Array) => {
-    segments.push(chunk)
-    if (length !== undefined) length += chunk.length
-  }
-  // Fields first, as RFC 7578 §5.2 advises: a server can read the small values before the files arrive.
-  for (const [name, value] of fields) {
-    bytes(utf8.encode(
-      `--${boundary}\r\nContent-Disposition: form-data; name="${escapeParam(name)}"\r\n\r\n${value}\r\n`
-    ))
-  }
-  for (const part of files) {
-    bytes(utf8.encode(
-      `--${boundary}\r\nContent-Disposition: form-data; name="${escapeParam(part.name)}"; filename="${
-        escapeParam(part.filename)
-      }"\r\nContent-Type: ${part.contentType}\r\n\r\n`
-    ))
-    if (part.content instanceof Uint8Array) {
-      bytes(part.content)
-    } else {
-      segments.push(part.content)
-      streamed = true
-      length = length === undefined || part.size === undefined ? undefined : length + part.size
-    }
-    bytes(CRLF)
-  }
-  bytes(utf8.encode(`--${boundary}--\r\n`))
-  const contentType = `multipart/form-data; boundary=${boundary}`
-  if (!streamed) return { body: bytesBody(concatBytes(segments as Array<Uint8Array>)), contentType }
-  // Adjacent byte segments (a part's trailing CRLF and the next part's headers) go out as one chunk.
-  const streams: Array<Stream.Stream<Uint8Array, unknown>> = []
-  let pending: Array<Uint8Array> = []
-  const flush = () => {
-    if (pending.length > 0) streams.push(Stream.succeed(concatBytes(pending)))
-    pending = []
-  }
-  for (const segment of segments) {
-    if (segment instanceof Uint8Array) {
-      pending.push(segment)
-    } else {
-      flush()
-      streams.push(segment)
-    }
-  }
-  flush()
-  return {
-    body: { _tag: "Stream", stream: Stream.concatAll(Chunk.unsafeFromArray(streams)), length, replayable: false },
-    contentType
-  }
-}
-
-const concatBytes = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  if (chunks.length === 1) return chunks[0]!
-  let total = 0
-  for (const chunk of chunks) total += chunk.length
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.length
-  }
-  return out
-}
 
 // ----- helpers -----
 

@@ -1,0 +1,124 @@
+/**
+ * multipart/form-data (RFC 7578) as browsers write it (HTML's "multipart/form-data encoding algorithm"), for the
+ * `files` option of a request. Parts in memory are bytes; a part that is a Stream is read while the body is sent, so
+ * a large upload never sits in memory whole.
+ */
+import * as Chunk from "effect/Chunk"
+import * as Stream from "effect/Stream"
+import { crypto } from "./builtins.js"
+import type { Body } from "./request.js"
+
+const utf8 = new TextEncoder()
+
+/** A multipart body and the Content-Type that names its boundary. */
+export interface Encoded {
+  readonly body: Body
+  readonly contentType: string
+}
+
+// 128 random bits: a part's content cannot realistically contain the delimiter, so contents need no scanning.
+export const makeBoundary = (): string => `httpfx-${crypto().randomBytes(16).toString("hex")}`
+
+// HTML's multipart/form-data encoding escapes these three rather than backslash-quoting: servers follow browsers, and
+// a raw CR or LF would end the header line.
+const escapeParam = (value: string): string =>
+  value.replace(/["\r\n]/g, (c) => c === "\"" ? "%22" : c === "\r" ? "%0D" : "%0A")
+
+/**
+ * "--boundary", the part's headers and the blank line after them. A part without filename is a field and has no
+ * Content-Type (HTML: "parts that correspond to non-file fields must not have a Content-Type header").
+ */
+const partHead = (boundary: string, name: string, filename: string | undefined, contentType: string): string =>
+  filename === undefined
+    ? `--${boundary}\r\nContent-Disposition: form-data; name="${escapeParam(name)}"\r\n\r\n`
+    : `--${boundary}\r\nContent-Disposition: form-data; name="${escapeParam(name)}"; filename="${
+      escapeParam(filename)
+    }"\r\nContent-Type: ${contentType}\r\n\r\n`
+
+const contentTypeOf = (boundary: string): string => `multipart/form-data; boundary=${boundary}`
+
+// ----- the `files` option -----
+
+/** A file part of the `files` option, already checked. */
+export interface FilePart {
+  readonly name: string
+  readonly filename: string
+  readonly contentType: string
+  readonly content: Uint8Array | Stream.Stream<Uint8Array, unknown>
+  readonly size: number | undefined
+}
+
+/**
+ * Fields and files as one multipart body: bytes with a Content-Length when every part is in memory, else a Stream
+ * that reads each streamed part as it is sent (with a Content-Length when every stream's size was given).
+ */
+export const encodeParts = (
+  fields: ReadonlyArray<readonly [string, string]>,
+  files: ReadonlyArray<FilePart>,
+  boundary: string
+): Encoded => {
+  // Each part opens with "--boundary" and ends with CRLF, so that CRLF plus the next "--boundary" is the delimiter
+  // of RFC 2046 §5.1.1; the body closes with "--boundary--".
+  const segments: Array<Uint8Array | Stream.Stream<Uint8Array, unknown>> = []
+  let length: number | undefined = 0
+  let streamed = false
+  const bytes = (chunk: Uint8Array) => {
+    segments.push(chunk)
+    if (length !== undefined) length += chunk.length
+  }
+  // Fields first, as RFC 7578 §5.2 advises: a server can read the small values before the files arrive.
+  for (const [name, value] of fields) bytes(utf8.encode(`${partHead(boundary, name, undefined, "")}${value}\r\n`))
+  for (const part of files) {
+    bytes(utf8.encode(partHead(boundary, part.name, part.filename, part.contentType)))
+    if (part.content instanceof Uint8Array) {
+      bytes(part.content)
+    } else {
+      segments.push(part.content)
+      streamed = true
+      length = length === undefined || part.size === undefined ? undefined : length + part.size
+    }
+    bytes(CRLF)
+  }
+  bytes(utf8.encode(`--${boundary}--\r\n`))
+  const contentType = contentTypeOf(boundary)
+  if (!streamed) return { body: { _tag: "Bytes", bytes: concatBytes(segments as Array<Uint8Array>) }, contentType }
+  // Adjacent byte segments (a part's trailing CRLF and the next part's headers) go out as one chunk.
+  const streams: Array<Stream.Stream<Uint8Array, unknown>> = []
+  let pending: Array<Uint8Array> = []
+  const flush = () => {
+    if (pending.length > 0) streams.push(Stream.succeed(concatBytes(pending)))
+    pending = []
+  }
+  for (const segment of segments) {
+    if (segment instanceof Uint8Array) {
+      pending.push(segment)
+    } else {
+      flush()
+      streams.push(segment)
+    }
+  }
+  flush()
+  // A caller's stream may be a socket or a generator: running it twice cannot be assumed to give the same bytes.
+  return { body: streamBody(streams, length, false), contentType }
+}
+
+const CRLF = utf8.encode("\r\n")
+
+const concatBytes = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]!
+  let total = 0
+  for (const chunk of chunks) total += chunk.length
+  const out = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.length
+  }
+  return out
+}
+
+const streamBody = (
+  streams: Array<Stream.Stream<Uint8Array, unknown>>,
+  length: number | undefined,
+  replayable: boolean
+): Body => ({ _tag: "Stream", stream: Stream.concatAll(Chunk.unsafeFromArray(streams)), length, replayable })
