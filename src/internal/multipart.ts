@@ -1,7 +1,7 @@
 /**
  * multipart/form-data (RFC 7578) as browsers write it (HTML's "multipart/form-data encoding algorithm"), for the
- * `files` option of a request. Parts in memory are bytes; a part that is a Stream is read while the body is sent, so
- * a large upload never sits in memory whole.
+ * `files` option of a request and for a web FormData sent through `Platform`. Parts in memory are bytes; a part that
+ * is a Stream or a Blob is read while the body is sent, so a large upload never sits in memory whole.
  */
 import * as Chunk from "effect/Chunk"
 import * as Stream from "effect/Stream"
@@ -122,3 +122,53 @@ const streamBody = (
   length: number | undefined,
   replayable: boolean
 ): Body => ({ _tag: "Stream", stream: Stream.concatAll(Chunk.unsafeFromArray(streams)), length, replayable })
+
+// ----- a web FormData -----
+
+/**
+ * A web FormData as a multipart body sent chunked, each File read with `blob.stream()` as the body goes out.
+ *
+ * Every entry is a chunk of its own and the closing delimiter another, as undici (platform's Node client) writes
+ * them: @effect/platform's multipart server loses a size-limit error (FieldTooLarge, FileTooLarge) when the bytes
+ * over the limit and the closing delimiter reach its parser in one write, and chunked framing keeps the chunks apart
+ * however TCP packs them, where a Content-Length body is read as the socket delivers it.
+ *
+ * Replayable (a 307/308 or a retry sends it again): the entries are taken now, and strings and Blobs read the same
+ * every time.
+ */
+export const encodeFormData = (formData: FormData): Encoded => {
+  const boundary = makeBoundary()
+  const streams: Array<Stream.Stream<Uint8Array, unknown>> = []
+  // The CRLF that ends a file part goes out with what follows it, so a file adds no chunk of two bytes.
+  let pending = ""
+  formData.forEach((value, name) => {
+    if (typeof value === "string") {
+      streams.push(Stream.succeed(utf8.encode(
+        `${pending}${partHead(boundary, normalizeNewlines(name), undefined, "")}${normalizeNewlines(value)}\r\n`
+      )))
+      pending = ""
+    } else {
+      // A FormData turns every Blob into a File ("blob" unless named); the fallback is for look-alikes only.
+      const filename = typeof (value as Partial<File>).name === "string" ? value.name : "blob"
+      const head = partHead(boundary, normalizeNewlines(name), filename, blobType(value))
+      streams.push(
+        Stream.succeed(utf8.encode(pending + head)),
+        Stream.fromReadableStream(() => value.stream(), (cause) => cause)
+      )
+      pending = "\r\n"
+    }
+  })
+  streams.push(Stream.succeed(utf8.encode(`${pending}--${boundary}--\r\n`)))
+  return { body: streamBody(streams, undefined, true), contentType: contentTypeOf(boundary) }
+}
+
+// HTML converts the entry list to name-value pairs with every lone CR or LF of names and string values made CRLF;
+// filenames keep theirs (escaped).
+const normalizeNewlines = (value: string): string => value.replace(/\r\n|\r|\n/g, "\r\n")
+
+// The Blob constructor keeps a type only if it is printable ASCII; a subclass's getter is checked the same way, since
+// the type goes into a header line.
+const blobType = (blob: Blob): string => {
+  const type = blob.type
+  return type === "" || !/^[\x20-\x7e]*$/.test(type) ? "application/octet-stream" : type
+}

@@ -27,6 +27,7 @@ import * as Stream from "effect/Stream"
 import type { Client } from "../Client.js"
 import * as HttpError from "../HttpError.js"
 import { ClientImpl } from "./client.js"
+import * as Multipart from "./multipart.js"
 import type { Body, Request } from "./request.js"
 import { copy as copyRequest } from "./request.js"
 import { printableHeaders } from "./credentials.js"
@@ -53,21 +54,9 @@ const streamOf = (stream: Stream.Stream<Uint8Array, unknown>, length: number | u
 const encodeError = (request: HttpClientRequest.HttpClientRequest, description: string, cause?: unknown) =>
   new HttpClientError.RequestError({ request, reason: "Encode", description, cause })
 
-/** A web FormData as multipart bytes: the runtime's own encoder (undici's, in Node) picks the boundary. */
-const encodeFormData = (
-  request: HttpClientRequest.HttpClientRequest,
-  formData: FormData
-): Effect.Effect<Encoded, HttpClientError.RequestError> =>
-  Effect.tryPromise({
-    try: async () => {
-      const response = new globalThis.Response(formData)
-      const contentType = response.headers.get("content-type") ?? undefined
-      // Buffered, so it goes with a Content-Length (some servers refuse chunked uploads) and survives a 307/308.
-      // File parts of a web FormData are Blobs, which are in memory or file-backed already.
-      return { body: { _tag: "Bytes", bytes: new Uint8Array(await response.arrayBuffer()) }, contentType } as Encoded
-    },
-    catch: (cause) => encodeError(request, `cannot encode the FormData body: ${String(cause)}`, cause)
-  })
+/** A web FormData as multipart/form-data, sent chunked: its files are read as the body goes out, never whole. */
+const encodeFormData = (formData: FormData): Effect.Effect<Encoded> =>
+  Effect.succeed(Multipart.encodeFormData(formData))
 
 const chunkBytes = (chunk: unknown): Uint8Array =>
   typeof chunk === "string"
@@ -91,7 +80,7 @@ const encodeRaw = (
     return Effect.succeed(bytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)))
   }
   if (value instanceof URLSearchParams) return Effect.succeed(bytes(utf8.encode(value.toString())))
-  if (value instanceof FormData) return encodeFormData(request, value)
+  if (value instanceof FormData) return encodeFormData(value)
   if (value instanceof Blob) {
     return Effect.succeed(streamOf(Stream.fromReadableStream(() => value.stream(), (cause) => cause), value.size))
   }
@@ -132,7 +121,7 @@ const encodeBody = (
     case "Raw":
       return encodeRaw(request, body)
     case "FormData":
-      return encodeFormData(request, body.formData)
+      return encodeFormData(body.formData)
     case "Stream":
       return Effect.succeed(streamOf(body.stream, body.contentLength))
   }
