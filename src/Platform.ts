@@ -52,10 +52,12 @@ import * as internal from "./internal/platform.js"
  * - `timeout` [none]: node:http has no timeouts. One duration limits connect, read, write and pool waits as on
  *   `Client.Options` (with the 60 second head deadline); a record (`{ connect, read, write, pool, total, head }`)
  *   limits only the phases it names.
- * - `headers` [none]: no `user-agent`, `accept` or `accept-encoding` is added; these go under each request's own.
+ * - `headers` [none]: no `user-agent`, `accept` or `accept-encoding` is added; fields given here go on every
+ *   request, under the request's own.
  * - `decompress` [false]: when true, the body is decoded (gzip, deflate, br, zstd where Node has it) and
  *   `Accept-Encoding` names those codings unless the request sets its own; the headers stay as the server sent them
- *   (`content-encoding`, `content-length`), as with fetch and httpx.
+ *   (`content-encoding`, `content-length`), as with fetch and httpx. This holds for a mock or an app given as
+ *   `transport` too; a `Transport.pool` given there keeps the decoding it was made with.
  * - `cookies` [false]: platform-node's client keeps no cookies; `true` (or a `CookieJar`) keeps them across requests.
  * - `trustEnv` [false]: node:http ignores `HTTP_PROXY` and friends; `true` honours them, as `Client` does.
  * - `followRedirects` [false], as before: platform's `HttpClient.followRedirects` works on top.
