@@ -414,7 +414,18 @@ describe("options opt in", () => {
       ])
     }))
 
-  it.scoped("headers, cookies and trustEnv turn httpfx's behaviour back on", () =>
+  it.scoped("trustEnv: true honours HTTP_PROXY, as Client does", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer
+      const result = yield* withEnv(
+        { HTTP_PROXY: "http://127.0.0.1:1", http_proxy: undefined, ALL_PROXY: undefined, NO_PROXY: undefined },
+        outcome(get(`${server.url}/direct`)).pipe(Effect.provide(Platform.layer({ trustEnv: true })))
+      )
+      expect(result).toEqual({ error: "RequestError", reason: "Transport" })
+      expect(server.seen).toHaveLength(0)
+    }))
+
+  it.scoped("headers and cookies turn httpfx's default fields and cookie jar back on", () =>
     Effect.gen(function*() {
       const server = yield* recordingServer
       const layer = Platform.layer({ headers: { "user-agent": "app/1" }, cookies: true })
