@@ -9,6 +9,11 @@
  * the caller's scope closed under `HttpClient.withScope`). Closed before the body's last byte, it closes the
  * connection; after it, the connection is already back in the pool.
  *
+ * With no options, `Platform.layer()` behaves as `@effect/platform-node`'s `NodeHttpClient.layer`: no timeouts, no
+ * header the caller did not set, no cookie jar, no proxy from the environment, no redirects followed, and the body
+ * and headers as the server sent them (a gzip body stays gzip). Each of httpfx's features is an option away; see
+ * `Options`.
+ *
  * Failures keep the httpfx error as `cause`: `RequestError` with reason `"InvalidUrl"` (InvalidUrl,
  * UnsupportedProtocol), `"Encode"` (LocalProtocolError, a body that cannot be encoded, a failing body stream) or
  * `"Transport"` (everything else: connect, read, write, timeouts, protocol errors, TooManyRedirects); a failure while
@@ -26,7 +31,7 @@
  *   Effect.flatMap(HttpClientResponse.schemaBodyJson(User))
  * )
  *
- * Effect.runPromise(program.pipe(Effect.provide(Platform.layer({ timeout: "10 seconds" }))))
+ * Effect.runPromise(program.pipe(Effect.provide(Platform.layer({ timeout: "10 seconds", decompress: true }))))
  * ```
  *
  * @since 0.1.0
@@ -42,8 +47,35 @@ import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/platform.js"
 
 /**
- * A platform `HttpClient` that sends with the given httpfx client (its pool, defaults, cookies, auth, redirects
- * and timeouts). Platform's request URL is absolute by then, so the client's `baseUrl` does not apply; its default
+ * `Client.Options`, with defaults of platform-node's Node client rather than httpx's; each option opts in:
+ *
+ * - `timeout` [none]: node:http has no timeouts. One duration limits connect, read, write and pool waits as on
+ *   `Client.Options` (with the 60 second head deadline); a record (`{ connect, read, write, pool, total, head }`)
+ *   limits only the phases it names.
+ * - `headers` [none]: no `user-agent`, `accept` or `accept-encoding` is added; fields given here go on every
+ *   request, under the request's own.
+ * - `decompress` [false]: when true, the body is decoded (gzip, deflate, br, zstd where Node has it) and
+ *   `Accept-Encoding` names those codings unless the request sets its own; the headers stay as the server sent them
+ *   (`content-encoding`, `content-length`), as with fetch and httpx. This holds for a mock or an app given as
+ *   `transport` too; a `Transport.pool` given there keeps the decoding it was made with.
+ * - `cookies` [false]: platform-node's client keeps no cookies; `true` (or a `CookieJar`) keeps them across requests.
+ * - `trustEnv` [false]: node:http ignores `HTTP_PROXY` and friends; `true` honours them, as `Client` does.
+ * - `followRedirects` [false], as before: platform's `HttpClient.followRedirects` works on top.
+ *
+ * Everything else (`proxy`, `tls`, `http2`, `limits`, `retry`, `maxConnections` …) means what it means on
+ * `Client.Options`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options extends Client.Options {
+  /** decode the response body and ask for what can be decoded; headers stay as sent [false] */
+  readonly decompress?: boolean | undefined
+}
+
+/**
+ * A platform `HttpClient` that sends with the given httpfx client, as that client is configured (its pool, default
+ * headers, decoding, cookies, auth, redirects and timeouts: httpx's defaults for a `Client.make` one). Platform's request URL is absolute by then, so the client's `baseUrl` does not apply; its default
  * headers do, under the request's own.
  *
  * @since 0.1.0
@@ -52,33 +84,48 @@ import * as internal from "./internal/platform.js"
 export const fromClient: (client: Client.Client) => HttpClient.HttpClient = internal.fromClient
 
 /**
- * A platform `HttpClient` over a new httpfx client, owned by the scope: closing it closes the pool. Fails as
- * `Client.make` does when an option cannot work (`InvalidUrl`, `LocalProtocolError`).
+ * A platform `HttpClient` over a new httpfx client, owned by the scope: closing it closes the pool. With no options
+ * it behaves as `NodeHttpClient.layer`'s client (see `Options` for the defaults). Fails as `Client.make` does when an
+ * option cannot work (`InvalidUrl`, `LocalProtocolError`).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
-  options?: Client.Options
+  options?: Options
 ): Effect.Effect<HttpClient.HttpClient, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
-  Effect.map(Client.make(options), fromClient)
+  Effect.map(Client.make(internal.clientOptions(options)), fromClient)
 
 /**
  * `@effect/platform`'s `HttpClient.HttpClient`, backed by an httpfx client made with these options (the pool,
- * unless `transport` says otherwise). Redirects follow the options (off by default, as with platform's Node client);
- * platform's `HttpClient.followRedirects` works on top. Building it fails as `Client.make` does when an option
- * cannot work.
+ * unless `transport` says otherwise). With no options it is a drop-in for `NodeHttpClient.layer`: no timeouts, no
+ * added headers, no cookies, no proxy from the environment, no redirects, bodies as sent (see `Options`). Building it
+ * fails as `Client.make` does when an option cannot work.
+ *
+ * @example
+ * ```ts
+ * import { Platform } from "httpfx"
+ *
+ * // httpfx's own defaults, as `Client.layer()` has them
+ * const HttpClientLive = Platform.layer({
+ *   timeout: "5 seconds",
+ *   decompress: true,
+ *   cookies: true,
+ *   headers: { "user-agent": "my-app/1.0" }
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (
-  options?: Client.Options
+  options?: Options
 ): Layer.Layer<HttpClient.HttpClient, HttpError.InvalidUrl | HttpError.LocalProtocolError> =>
   Layer.scoped(HttpClient.HttpClient, make(options))
 
 /**
- * `HttpClient.HttpClient` over the httpfx `Client` already in the context, so both share one pool.
+ * `HttpClient.HttpClient` over the httpfx `Client` already in the context, so both share one pool; requests behave
+ * as that client is configured (see `fromClient`), not as `layer()`'s defaults.
  *
  * @since 0.1.0
  * @category layers

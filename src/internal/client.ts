@@ -116,6 +116,30 @@ const defaultHeaders = (): Headers.Headers =>
     "accept-encoding": supportedEncodings().join(", ")
   })
 
+/**
+ * What a client starts from before its options. httpx's, for `Client`: user-agent, accept and accept-encoding headers,
+ * and bodies decoded. `Platform.layer` brings platform-node's: no header the caller did not set, and bodies as the
+ * server sent them unless asked to decompress.
+ */
+export interface Profile {
+  /** the headers every request starts from, under the `headers` option */
+  readonly headers: () => Headers.Headers
+  /** undo the codings of response bodies (the pool's; a custom `transport` answers for its own) */
+  readonly decompress: boolean
+}
+
+const httpxProfile: Profile = { headers: defaultHeaders, decompress: true }
+
+/** The key of the profile on the options given to `Client.make`: one that `Client.Options` does not show. */
+export const ProfileKey: unique symbol = Symbol.for("httpfx/Client/profile")
+
+/** `options` for a client that starts from `profile` rather than from httpx's defaults. */
+export const withProfile = (options: ClientOptions, profile: Profile): ClientOptions =>
+  ({ ...options, [ProfileKey]: profile }) as ClientOptions
+
+const profileOf = (options: ClientOptions): Profile =>
+  (options as { readonly [ProfileKey]?: Profile })[ProfileKey] ?? httpxProfile
+
 const appendParams = (url: string, params: ReadonlyArray<readonly [string, string]>): string => {
   if (params.length === 0) return url
   const hash = url.indexOf("#")
@@ -308,6 +332,8 @@ export class ClientImpl {
   private readonly retry: RetryPolicy | undefined
   private readonly total: number
   private readonly timeouts: Timeouts.Timeouts
+  /** a transport of the caller's own, whose streamed bodies this client wants as they came (see `Profile`) */
+  private readonly bodiesAsSent: boolean
   /**
    * The pool, when this client adds nothing to a request but its default headers and cookies (no auth, redirects,
    * hooks, retries, params or total timeout): a request whose options `fitsDirect` is then one `Effect.async` on it,
@@ -337,9 +363,10 @@ export class ClientImpl {
       if (!base.pathname.endsWith("/")) base.pathname += "/"
       this.baseUrl = base
     }
-    this.headers = options.headers === undefined
-      ? defaultHeaders()
-      : Headers.merge(defaultHeaders(), Headers.fromInput(options.headers))
+    const profile = profileOf(options)
+    const start = profile.headers()
+    this.bodiesAsSent = !profile.decompress && Transport.poolOf(transport) === undefined
+    this.headers = options.headers === undefined ? start : Headers.merge(start, Headers.fromInput(options.headers))
     this.params = paramPairs(options.params)
     this.auth = toAuth(options.auth) ?? undefined
     this.followRedirects = options.followRedirects ?? false
@@ -716,16 +743,16 @@ export class ClientImpl {
     const transport = this.transport
     const hooks = this.requestHooks.length > 0 || this.responseHooks.length > 0
     let sent: Effect.Effect<Sent, HttpError.HttpError, Scope.Scope>
-    if (!streaming && !hooks && transport.send !== undefined) {
+    if (!streaming && !hooks && transport.send !== undefined && !this.bodiesAsSent) {
       sent = transport.send(outgoing)
     } else if (!hooks) {
       sent = streaming
-        ? transport.handle(outgoing)
-        : Effect.scoped(Effect.flatMap(transport.handle(outgoing), (response) => response.read))
+        ? this.handle(outgoing)
+        : Effect.scoped(Effect.flatMap(this.handle(outgoing), (response) => response.read))
     } else {
       const withHooks = Effect.zipRight(
         Effect.forEach(this.requestHooks, (hook) => hook(outgoing), { discard: true }),
-        Effect.tap(transport.handle(outgoing), (response) => {
+        Effect.tap(this.handle(outgoing), (response) => {
           // Cookies are stored before response hooks run, so a hook sees the jar as the next request will.
           this.storeCookies(outgoing.url, response)
           // A failing hook means the caller never gets this response: release it rather than leave it to the scope.
@@ -744,6 +771,11 @@ export class ClientImpl {
     })
   }
 
+  private handle(request: Request): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> {
+    const handled = this.transport.handle(request)
+    return this.bodiesAsSent ? Effect.map(handled, asSent) : handled
+  }
+
   private storeCookies(url: string, response: ResponseHead): void {
     const jar = this.jar
     if (jar === undefined) return
@@ -755,6 +787,12 @@ export class ClientImpl {
     }
     if (lines !== undefined) jar.store(url, lines)
   }
+}
+
+/** The response's body is to come as it was sent (see `StreamingBase.asSent`). */
+const asSent = (response: StreamingResponse): StreamingResponse => {
+  ;(response as StreamingBase).asSent = true
+  return response
 }
 
 /** Read a redirect's body to the end so its connection can be reused, or close it: never pin it. */
@@ -779,5 +817,8 @@ export const makeClient = (
     // trustEnv: HTTP_PROXY and friends apply when no proxy was given, as in curl and httpx; read when the client is
     // made, not when this Effect is built.
     const env = options.proxy !== undefined || options.trustEnv === false ? undefined : routesFromEnv(process.env)
-    return Effect.map(makePool(options, env), (pool) => new ClientImpl(options, Transport.fromPool(pool)))
+    return Effect.map(
+      makePool(options, env, profileOf(options).decompress),
+      (pool) => new ClientImpl(options, Transport.fromPool(pool))
+    )
   })

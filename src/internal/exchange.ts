@@ -109,6 +109,8 @@ export class Exchange {
   streamLength = -1
   /** how large the response may be (the pool's, or the request's own over them) */
   limits: Limits = defaultLimits
+  /** the body is delivered as the server sent it: no coding is undone (the pool's `decompress: false`) */
+  asSent = false
 
   // the response
   status = 0
@@ -215,11 +217,13 @@ export class Exchange {
     this.headReceived = true
     // Refused before a byte of it is read: the connection, with the body still on it, is closed.
     if (declared > this.bodyLimit) return this.tooLarge(declared)
-    const contentEncoding = findHeader(rawHeaders, "content-encoding")
-    if (contentEncoding !== undefined || transferCodings.length > 0) {
-      this.transferCodings = transferCodings
-      this.codings = bodyCodings(contentEncoding, transferCodings)
-      if (!this.streaming && this.codings !== undefined) this.startDecoding()
+    if (!this.asSent) {
+      const contentEncoding = findHeader(rawHeaders, "content-encoding")
+      if (contentEncoding !== undefined || transferCodings.length > 0) {
+        this.transferCodings = transferCodings
+        this.codings = bodyCodings(contentEncoding, transferCodings)
+        if (!this.streaming && this.codings !== undefined) this.startDecoding()
+      }
     }
     if (this.streaming) {
       this.clearTotal()
@@ -889,6 +893,11 @@ class StreamingResponseImpl extends StreamingBase {
 
   protected override transferCodings(): ReadonlyArray<string> {
     return this.exchange.transferCodings
+  }
+
+  /** As the exchange found them when the head came in: none when it delivers the body as sent. */
+  protected override codings(): ReadonlyArray<string> | undefined {
+    return this.exchange.codings
   }
 
   protected override maxBodySize(): number {

@@ -26,13 +26,50 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Client } from "../Client.js"
 import * as HttpError from "../HttpError.js"
-import { ClientImpl } from "./client.js"
+import { ClientImpl, withProfile } from "./client.js"
+import type { ClientOptions, Profile } from "./client.js"
+import { supportedEncodings } from "./decoding.js"
 import * as Multipart from "./multipart.js"
 import type { Body, Request } from "./request.js"
 import { copy as copyRequest } from "./request.js"
 import { printableHeaders } from "./credentials.js"
 import { withoutUserinfo } from "./url.js"
 import type { Response, StreamingResponse } from "./response.js"
+import { onlyGiven } from "./timeouts.js"
+
+// ---- options -----------------------------------------------------------------------------------------------------
+
+export interface PlatformOptions extends ClientOptions {
+  /** undo the response body's Content-Encoding, and ask for it with Accept-Encoding; headers stay as sent [false] */
+  readonly decompress?: boolean | undefined
+}
+
+/** platform-node's client (node:http) adds no header of its own and returns the body as the server sent it. */
+const asSent: Profile = { headers: () => Headers.empty, decompress: false }
+
+/** As fetch and httpx do: the body decoded, and what can be decoded asked for. */
+const decompressing: Profile = {
+  headers: () => Headers.unsafeFromRecord({ "accept-encoding": supportedEncodings().join(", ") }),
+  decompress: true
+}
+
+/**
+ * The client options behind Platform.layer. platform-node's client has no timeouts, sends only what the caller set,
+ * keeps no cookies, ignores HTTP_PROXY and friends, follows no redirects and decodes nothing: so does this one,
+ * unless an option asks for httpfx's own behaviour.
+ */
+export const clientOptions = (options: PlatformOptions = {}): ClientOptions => {
+  const { decompress, ...rest } = options
+  return withProfile(
+    {
+      ...rest,
+      timeout: onlyGiven(options.timeout),
+      cookies: options.cookies ?? false,
+      trustEnv: options.trustEnv ?? false
+    },
+    decompress === true ? decompressing : asSent
+  )
+}
 
 // ---- requests ----------------------------------------------------------------------------------------------------
 

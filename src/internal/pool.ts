@@ -120,6 +120,8 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
   readonly keepaliveExpiry: number
   readonly timeouts: Timeouts.Timeouts
   readonly limits: Limits
+  /** undo the codings of response bodies; false delivers them as the server sent them (Platform.layer's default) */
+  readonly decompress: boolean
   private readonly maxConnections: number
   private readonly maxPerHost: number
   private readonly maxKeepalive: number
@@ -147,7 +149,8 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
   private isClosed = false
 
   /** `options` as `makePool` has checked them, and the proxies they or the environment name. */
-  constructor(options: PoolOptions, proxies: ProxyRoutes | undefined) {
+  constructor(options: PoolOptions, proxies: ProxyRoutes | undefined, decompress = true) {
+    this.decompress = decompress
     this.maxConnections = options.maxConnections ?? 100
     this.maxPerHost = options.maxConnectionsPerHost ?? Infinity
     this.maxKeepalive = options.maxKeepaliveConnections ?? 20
@@ -454,6 +457,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     const exchange = new Exchange(method, target, head, body, streamBody, options?.headers, timeouts, streaming)
     if (streamBody) exchange.streamLength = declaredLength(options?.headers)
     exchange.limits = options?.limits === undefined ? this.limits : resolveLimits(options.limits, this.limits)
+    if (!this.decompress) exchange.asSent = true
     return exchange
   }
 
@@ -767,11 +771,13 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
 
 /**
  * A pool owned by the scope, or why its options cannot work: `proxies` from the environment (the client's
- * `trustEnv`) when `options` name none, in which case their message names the variable.
+ * `trustEnv`) when `options` name none, in which case their message names the variable. With `decompress` false,
+ * response bodies come as the server sent them.
  */
 export const makePool = (
   options: PoolOptions = {},
-  proxies?: ProxyRoutes | string
+  proxies?: ProxyRoutes | string,
+  decompress = true
 ): Effect.Effect<PoolImpl, InvalidUrl | LocalProtocolError, Scope.Scope> =>
   Effect.suspend((): Effect.Effect<PoolImpl, InvalidUrl | LocalProtocolError, Scope.Scope> => {
     const routes = options.proxy === undefined ? proxies : routesFrom(options.proxy)
@@ -779,7 +785,7 @@ export const makePool = (
     const problem = poolOptionsProblem(options)
     if (problem !== undefined) return Effect.fail(problem)
     return Effect.acquireRelease(
-      Effect.sync(() => new PoolImpl(options, routes)),
+      Effect.sync(() => new PoolImpl(options, routes, decompress)),
       (pool) => Effect.sync(() => pool.shutdown())
     )
   })

@@ -317,6 +317,12 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     super(status, reasonPhrase, httpVersion, flatHeaders, url, requestSource, history)
   }
 
+  /**
+   * Deliver the body as it came, undoing no content coding: set by a client that does not decompress (Platform.layer's
+   * default) on a response from a transport other than the pool, whose exchanges see to it themselves.
+   */
+  declare asSent: boolean | undefined
+
   /** The body bytes as they came, run at most once. */
   protected abstract rawBody(): Stream.Stream<Uint8Array, HttpError.HttpError>
   abstract readonly close: Effect.Effect<void>
@@ -348,7 +354,8 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
   }
 
   /** Every coding of the body, content codings first; undefined when the bytes are the content as they are. */
-  private codings(): ReadonlyArray<string> | undefined {
+  protected codings(): ReadonlyArray<string> | undefined {
+    if (this.asSent === true) return undefined
     return bodyCodings(findHeader(this.flatHeaders, "content-encoding"), this.transferCodings())
   }
 

@@ -50,6 +50,20 @@ const toMillis = (input: Duration.DurationInput | null | undefined, fallback: nu
 const isRecord = (input: unknown): input is Exclude<TimeoutInput, Duration.DurationInput | null> =>
   typeof input === "object" && input !== null && !Duration.isDuration(input) && !Array.isArray(input)
 
+const PHASES = ["connect", "read", "write", "pool", "total", "head"] as const
+
+/**
+ * The input for limits that start from none (Platform.layer's, as node:http has no timeouts): a record keeps only
+ * the phases it names, and nothing given is `null`. One duration keeps its meaning, every phase that waits.
+ */
+export const onlyGiven = (input: TimeoutInput | undefined): TimeoutInput => {
+  if (input === undefined || input === null) return null
+  if (!isRecord(input)) return input
+  const out: Record<string, Duration.DurationInput | null> = {}
+  for (const phase of PHASES) out[phase] = input[phase] ?? null
+  return out
+}
+
 /** Resolve user input against a base (the pool's or client's own timeouts); omitted fields keep the base. */
 export const resolve = (input: TimeoutInput | undefined, base: Timeouts = defaultTimeouts): Timeouts => {
   if (input === undefined) return base
@@ -88,7 +102,6 @@ export const durationProblem = (name: string, value: Duration.DurationInput | nu
   }
 }
 
-const PHASES = ["connect", "read", "write", "pool", "total", "head"] as const
 
 /** Why a `timeout` option (one duration, or one per phase) cannot be used; undefined when it can. */
 export const timeoutProblem = (value: TimeoutInput | undefined): string | undefined => {
