@@ -222,7 +222,7 @@ describe("the wrong scheme for the port", () => {
       }
     }))
 
-  it.scopedLive("http:// to a Node https server, which closes without a byte, suggests https:// through the Client", () =>
+  it.scopedLive("http:// to a Node https server, which closes without a byte, suggests https:// (Client)", () =>
     Effect.gen(function*() {
       const { server } = yield* recordingHttpsServer(serverTls)
       const client = yield* Client.make()
