@@ -11,7 +11,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, Console, Effect, Exit } from "effect"
-import { Client, Transport } from "httpfx"
+import { Client, HttpError, Transport } from "httpfx"
 import * as assert from "node:assert/strict"
 
 // ---- the code under test -------------------------------------------------------------------------------------------
@@ -77,6 +77,18 @@ const withMock = Effect.gen(function*() {
   assert.ok(Exit.isFailure(dead) && Cause.isDie(dead.cause))
   assert.equal(Cause.squash(dead.cause), broken)
   yield* check("Transport.mock: a throwing handler makes the request die with its own error")
+
+  // An httpfx error is a simulated network failure: the request fails with it, typed, and retries see it.
+  let attempts = 0
+  const flaky = Transport.mock(() =>
+    ++attempts === 1 ? Effect.fail(new HttpError.ReadTimeout({ message: "no byte in time" })) : Response.json({ id: 1 })
+  )
+  const timedOut = yield* Effect.provide(
+    fetchUser(1).pipe(Effect.as("answered"), Effect.catchTag("ReadTimeout", (error) => Effect.succeed(error.message))),
+    Client.layer({ baseUrl: "http://api.test/v1", transport: flaky })
+  )
+  assert.equal(timedOut, "GET http://api.test/v1/users/1: no byte in time")
+  yield* check("Transport.mock: a handler failing with ReadTimeout makes the request fail with ReadTimeout")
 })
 
 // ---- 2. a fetch-style handler: a tiny in-process app ---------------------------------------------------------------

@@ -100,8 +100,26 @@ export interface Nursery {
 export const isNursery: (u: unknown) => u is Nursery = internal.isNursery
 
 /**
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * How many children may run at once (anyio's CapacityLimiter) [default "unbounded"]. A child started beyond it
+   * waits, in the order started, for a running one to end; `startSoon` and `start` still return at once (the fiber
+   * `start` returns is waiting). A waiting child belongs to the nursery as a running one does: the first failure
+   * interrupts it, and interrupting it (or a running child) frees its place. The body does not count. A bound that is
+   * not a whole number of at least 1 is a defect (`IllegalArgumentException`).
+   *
+   * A child that waits for a child it started (or for a later sibling) while every place is taken waits forever, as
+   * it would under anyio's limiter: such a child should not hold a place, or the bound should leave room.
+   */
+  readonly concurrency?: number | "unbounded" | undefined
+}
+
+/**
  * Run `body` with a new nursery and return its value once the body and every child (grandchildren included) have
- * finished.
+ * finished. `options.concurrency` bounds how many children run at once.
  *
  * - The first failure or defect, of the body or of a child, interrupts the body and every other child, waits for
  *   their finalizers, and fails `open` with that error as it is (no wrapper). Failures that happen during that
@@ -126,11 +144,18 @@ export const isNursery: (u: unknown) => u is Nursery = internal.isNursery
  *     return yield* Fiber.join(answer)
  *   })
  * )
+ *
+ * // At most 4 downloads at a time, however many pages there are.
+ * const downloads = (urls: ReadonlyArray<string>) =>
+ *   Nursery.open((nursery) => Effect.forEach(urls, (url) => nursery.startSoon(Effect.log(url)), { discard: true }), {
+ *     concurrency: 4
+ *   })
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
 export const open: <A, E, R>(
-  body: (nursery: Nursery) => Effect.Effect<A, E, R>
+  body: (nursery: Nursery) => Effect.Effect<A, E, R>,
+  options?: Options
 ) => Effect.Effect<A, E | ChildErrors<R>, Exclude<R, Child<any>>> = internal.open

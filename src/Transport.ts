@@ -68,8 +68,13 @@ export const pool: (
  * apply. An empty `statusText` reads as the standard reason phrase. There are no connections (`client.pool` is
  * empty) and only the client's `total` timeout applies.
  *
- * When the handler throws, or its Effect fails or dies, the request dies with that original error as a defect
- * (httpx's `raise_app_exceptions`), so a test sees its own exception through `Effect.exit` or `Cause.squash`.
+ * The handler may also return a Promise of a Response. When it throws, rejects, or its Effect fails or dies, the
+ * request dies with that original error as a defect (httpx's `raise_app_exceptions`), so a test sees its own
+ * exception through `Effect.exit` or `Cause.squash`. An httpfx error (`new HttpError.ReadTimeout({ message })`,
+ * a `ConnectError` …) is the exception: the request fails with it, typed, as over a socket, so retries, `catchTag`
+ * and `Platform.layer` see a simulated network failure as they would a real one. One that names no `request` gets
+ * the one being handled, with its method and URL in front of its message. A body stream that errors with an
+ * httpfx error fails the body read with it.
  *
  * @example
  * ```ts
@@ -91,7 +96,9 @@ export const pool: (
  * @category constructors
  */
 export const mock: (
-  handler: (request: Request) => Effect.Effect<globalThis.Response, unknown> | globalThis.Response
+  handler: (
+    request: Request
+  ) => Effect.Effect<globalThis.Response, unknown> | globalThis.Response | Promise<globalThis.Response>
 ) => Transport = transportMock.mock
 
 /**
@@ -103,11 +110,13 @@ export const mock: (
  * The application is either of:
  *
  * - a fetch-style handler, `(request: Request) => Response | Promise<Response>` (Hono's `app.fetch`, a bare
- *   function). When it throws or rejects, the request dies with that original error.
+ *   function). When it throws or rejects, the request dies with that original error; with an httpfx error, it
+ *   fails with it, typed, as `mock` does.
  * - an `@effect/platform` `HttpApp` (an `HttpRouter` is one), run in the caller's fiber with platform's own error
  *   handling, so errors platform answers stay responses (`RouteNotFound` → 404, `HttpServerError`s and other
  *   `Respondable` errors → their response, a `ParseError` → 400). Any other failure or defect, which platform would
- *   turn into a bare 500, makes the request die with that original error instead. Interrupting the request
+ *   turn into a bare 500, makes the request die with that original error instead (or fail with it, when it is an
+ *   httpfx error). Interrupting the request
  *   interrupts the app. Its requirements must be met already: only `HttpServerRequest` and `Scope` are provided
  *   (provide anything else with `Effect.provide`, or turn the app into a fetch handler with platform's
  *   `HttpApp.toWebHandlerRuntime(runtime)` and pass that).

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Data, Deferred, Effect, Exit, Fiber, Option, Ref, TestClock } from "effect"
+import type * as Duration from "effect/Duration"
 import { Client, HttpError, Nursery, Transport } from "httpfx"
 import { expectTypeOf } from "vitest"
 
@@ -421,6 +422,115 @@ describe("Nursery: types", () => {
     }
     expectTypeOf(misuse).toBeFunction()
   })
+})
+
+// ---- a bound on running children ------------------------------------------------------------------------------------
+
+/** A child that counts itself running for `duration` (or until interrupted), keeping the highest count seen. */
+const counted = (
+  counts: Ref.Ref<{ readonly now: number; readonly most: number; readonly finished: number }>,
+  duration: Duration.DurationInput
+) =>
+  Effect.acquireUseRelease(
+    Ref.update(counts, ({ finished, most, now }) => ({ now: now + 1, most: Math.max(most, now + 1), finished })),
+    () => Effect.sleep(duration),
+    (_, exit) =>
+      Ref.update(counts, ({ finished, most, now }) => ({
+        now: now - 1,
+        most,
+        finished: finished + (Exit.isSuccess(exit) ? 1 : 0)
+      }))
+  )
+
+const makeCounts = Ref.make({ now: 0, most: 0, finished: 0 })
+
+describe("Nursery.open: concurrency", () => {
+  it.effect("with concurrency 2, never more than 2 of 6 children run at once, and all 6 finish", () =>
+    Effect.gen(function*() {
+      const counts = yield* makeCounts
+      const fiber = yield* Effect.fork(Nursery.open((nursery) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 6; i++) yield* nursery.startSoon(counted(counts, "1 second"))
+        }), { concurrency: 2 }))
+      yield* settle
+      expect(yield* Ref.get(counts)).toEqual({ now: 2, most: 2, finished: 0 })
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* isDone(fiber)).toBe(false)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      expect(yield* Ref.get(counts)).toEqual({ now: 0, most: 2, finished: 6 })
+    }))
+
+  it.effect("startSoon and start return at once while children wait for a place; the body takes none", () =>
+    Effect.gen(function*() {
+      const log = yield* makeLog
+      const gate = yield* Deferred.make<void>()
+      const fiber = yield* Effect.fork(Nursery.open((nursery) =>
+        Effect.gen(function*() {
+          yield* nursery.startSoon(Effect.zipRight(Deferred.await(gate), note(log, "first")))
+          yield* nursery.startSoon(note(log, "second"))
+          const third = yield* nursery.start(Effect.as(note(log, "third"), 3))
+          yield* settle
+          yield* note(log, "body started all three")
+          yield* Deferred.succeed(gate, undefined)
+          return yield* Fiber.join(third)
+        }), { concurrency: 1 }))
+      expect(yield* Fiber.join(fiber)).toBe(3)
+      expect(yield* Ref.get(log)).toEqual(["body started all three", "first", "second", "third"])
+    }))
+
+  it.effect("a failing child interrupts the children still waiting, which never run", () =>
+    Effect.gen(function*() {
+      const log = yield* makeLog
+      const boom = new Boom({ which: "first" })
+      const fiber = yield* Effect.fork(Effect.exit(Nursery.open((nursery) =>
+        Effect.gen(function*() {
+          yield* nursery.startSoon(Effect.zipRight(Effect.sleep("1 second"), Effect.fail(boom)))
+          for (const name of ["a", "b", "c"]) yield* nursery.startSoon(note(log, name))
+        }), { concurrency: 1 })))
+      yield* TestClock.adjust("1 second")
+      assertFailure(yield* Fiber.join(fiber), boom)
+      expect(yield* Ref.get(log)).toEqual([])
+    }))
+
+  it.effect("interrupting a running child gives its place to the next one waiting", () =>
+    Effect.gen(function*() {
+      const log = yield* makeLog
+      const fiber = yield* Effect.fork(Nursery.open((nursery) =>
+        Effect.gen(function*() {
+          const stuck = yield* nursery.start(Effect.never)
+          yield* nursery.startSoon(note(log, "waiting child ran"))
+          yield* settle
+          yield* note(log, "interrupting")
+          yield* Fiber.interrupt(stuck)
+        }), { concurrency: 1 }))
+      yield* Fiber.join(fiber)
+      expect(yield* Ref.get(log)).toEqual(["interrupting", "waiting child ran"])
+    }))
+
+  it.effect("interrupting the caller interrupts running and waiting children and releases what they hold", () =>
+    Effect.gen(function*() {
+      const counts = yield* makeCounts
+      const fiber = yield* Effect.fork(Nursery.open((nursery) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 4; i++) yield* nursery.startSoon(counted(counts, "1 hour"))
+        }), { concurrency: 2 }))
+      yield* settle
+      yield* Fiber.interrupt(fiber)
+      expect(yield* Ref.get(counts)).toEqual({ now: 0, most: 2, finished: 0 })
+    }))
+
+  it.effect("a bound that is not a whole number of at least 1 is a defect naming it", () =>
+    Effect.gen(function*() {
+      for (const bound of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        const exit = yield* Effect.exit(Nursery.open(() => Effect.void, { concurrency: bound }))
+        expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+        const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+        expect(Cause.isIllegalArgumentException(defect)).toBe(true)
+        expect((defect as Error).message).toContain(`concurrency ${bound}`)
+      }
+      expect(yield* Nursery.open(() => Effect.succeed("ok"), { concurrency: "unbounded" })).toBe("ok")
+    }))
 })
 
 // ---- assertions ----------------------------------------------------------------------------------------------------

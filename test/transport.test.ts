@@ -5,9 +5,10 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Deferred, Effect, Exit, Layer, Option, Stream } from "effect"
-import { Client, Transport } from "httpfx"
+import { Client, HttpError, Platform, Transport } from "httpfx"
 import { gzipSync } from "node:zlib"
 import type { Request } from "../src/internal/request.js"
 
@@ -475,4 +476,138 @@ describe("Transport.handler (HttpApp)", () => {
         })
         expect(appEvents).toEqual(["slow: interrupted"])
       })).pipe(bounded))
+})
+
+// ---- an httpfx error from the handler: a simulated network failure -------------------------------------------------
+
+describe("an httpfx error raised by a mock or an in-process app", () => {
+  const readTimeout = () => new HttpError.ReadTimeout({ message: "no byte within 5 seconds" })
+
+  it.effect("fails the request with that typed error, which catchTag sees", () =>
+    withClient(Transport.mock(() => Effect.fail(readTimeout())), (client) =>
+      Effect.gen(function*() {
+        const caught = yield* client.get("http://api.test/slow").pipe(
+          Effect.as("answered"),
+          Effect.catchTag("ReadTimeout", (error) => Effect.succeed(error.message))
+        )
+        expect(caught).toBe("GET http://api.test/slow: no byte within 5 seconds")
+      })))
+
+  it.effect("gives an error that names no request the one handled, and keeps one that names its own as it is", () => {
+    const own = new HttpError.ConnectError({
+      message: "GET http://elsewhere.test/: refused",
+      request: { method: "GET", url: "http://elsewhere.test/" }
+    })
+    const transport = Transport.mock((request) =>
+      Effect.fail(request.url.endsWith("/own") ? own : new HttpError.ConnectError({ message: "refused", cause: 7 }))
+    )
+    return withClient(transport, (client) =>
+      Effect.gen(function*() {
+        const filled = yield* Effect.flip(client.post("http://api.test/filled"))
+        expect(filled).toBeInstanceOf(HttpError.ConnectError)
+        expect(filled).toMatchObject({
+          _tag: "ConnectError",
+          message: "POST http://api.test/filled: refused",
+          request: { method: "POST", url: "http://api.test/filled" },
+          cause: 7
+        })
+        expect(yield* Effect.flip(client.get("http://api.test/own"))).toBe(own)
+      }))
+  })
+
+  it.effect("fails typed when the mock throws, dies or rejects with an httpfx error", () => {
+    const transport = Transport.mock((request) => {
+      if (request.url.endsWith("/throw")) throw new HttpError.ReadError({ message: "reset" })
+      if (request.url.endsWith("/die")) return Effect.die(new HttpError.WriteTimeout({ message: "stalled" }))
+      return Promise.reject(new HttpError.ConnectTimeout({ message: "no answer" }))
+    })
+    return withClient(transport, (client) =>
+      Effect.gen(function*() {
+        const tags = yield* Effect.forEach(["/throw", "/die", "/reject"], (path) =>
+          Effect.map(Effect.flip(client.get(`http://api.test${path}`)), (error) => error._tag))
+        expect(tags).toEqual(["ReadError", "WriteTimeout", "ConnectTimeout"])
+      }))
+  })
+
+  it.effect("serves the Response a mock's Promise resolves to, and dies with a rejection that is not ours", () => {
+    const boom = new Error("the app broke")
+    const transport = Transport.mock((request) =>
+      request.url.endsWith("/ok") ? Promise.resolve(new Response("async")) : Promise.reject(boom)
+    )
+    return withClient(transport, (client) =>
+      Effect.gen(function*() {
+        expect((yield* client.get("http://api.test/ok")).text).toBe("async")
+        const exit = yield* Effect.exit(client.get("http://api.test/broken"))
+        expect(Exit.isFailure(exit) && Cause.isDie(exit.cause) && Cause.squash(exit.cause)).toBe(boom)
+      }))
+  })
+
+  it.live("is retried as the real error would be: two ConnectErrors, then an answer", () => {
+    let calls = 0
+    const transport = Transport.mock(() =>
+      ++calls <= 2 ? Effect.fail(new HttpError.ConnectError({ message: "refused" })) : new Response("third time")
+    )
+    return withClient(transport, (client) =>
+      Effect.gen(function*() {
+        const response = yield* client.get("http://api.test/flaky")
+        expect([response.text, calls]).toEqual(["third time", 3])
+      }), { retry: { times: 2, backoff: "1 millis" } })
+  })
+
+  it.effect("reaches Platform.layer as a RequestError Transport with the httpfx error as its cause", () => {
+    const timeout = readTimeout()
+    return HttpClient.get("http://api.test/slow").pipe(
+      Effect.flip,
+      Effect.map((error) => {
+        expect(error._tag).toBe("RequestError")
+        expect(error._tag === "RequestError" && error.reason).toBe("Transport")
+        expect(error.cause).toMatchObject({ _tag: "ReadTimeout", request: { method: "GET" } })
+        expect(error.message).toContain("no byte within 5 seconds")
+      }),
+      Effect.provide(Layer.orDie(Platform.layer({ transport: Transport.mock(() => Effect.fail(timeout)) })))
+    )
+  })
+
+  it.effect("fails a body read with the httpfx error the body stream errors with", () => {
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        controller.enqueue(utf8.encode("half"))
+        controller.error(new HttpError.ReadError({ message: "connection reset mid-body" }))
+      }
+    })
+    return withClient(Transport.mock(() => new Response(body)), (client) =>
+      Effect.gen(function*() {
+        const read = Effect.flatMap(client.stream("GET", "http://api.test/"), (r) => Stream.runDrain(r.stream))
+        const error = yield* Effect.flip(Effect.scoped(read))
+        expect(error).toMatchObject({ _tag: "ReadError", message: "GET http://api.test/: connection reset mid-body" })
+      }))
+  })
+
+  it.effect("fails typed when a fetch handler throws or rejects with an httpfx error", () => {
+    const transport = Transport.handler((request) => {
+      if (request.url.endsWith("/throw")) throw new HttpError.ConnectError({ message: "refused" })
+      return Promise.reject(new HttpError.ReadTimeout({ message: "slow" }))
+    })
+    return withClient(transport, (client) =>
+      Effect.gen(function*() {
+        expect(yield* Effect.flip(client.get("http://app.test/throw"))).toMatchObject({
+          _tag: "ConnectError",
+          message: "GET http://app.test/throw: refused"
+        })
+        expect((yield* Effect.flip(client.get("http://app.test/reject")))._tag).toBe("ReadTimeout")
+      }))
+  })
+
+  it.effect("fails typed when an HttpApp fails with an httpfx error", () => {
+    const app = HttpRouter.empty.pipe(
+      HttpRouter.get("/slow", Effect.fail(new HttpError.ReadTimeout({ message: "slow" })))
+    )
+    return withClient(Transport.handler(app), (client) =>
+      Effect.gen(function*() {
+        expect(yield* Effect.flip(client.get("http://app.test/slow"))).toMatchObject({
+          _tag: "ReadTimeout",
+          message: "GET http://app.test/slow: slow"
+        })
+      }))
+  })
 })

@@ -2,6 +2,9 @@
  * The nursery: a body and the children it starts share one lifetime. Every fiber (the body included) is forked into
  * a Scope the nursery owns; a counter of running fibers and two Deferreds tell `open` when to stop waiting (all
  * done, or the first failure) and when the last fiber, including any started during the shutdown, has ended.
+ * With a `concurrency` bound, each child is forked at once and waits for a permit of a semaphore before it runs
+ * (anyio's CapacityLimiter), so `startSoon` and `start` never block and the waiting children belong to the nursery
+ * like the running ones: a failure interrupts them too, and an interrupted child gives its permit back.
  */
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
@@ -19,6 +22,21 @@ export const ChildTypeId: unique symbol = Symbol.for("httpfx/Nursery/Child")
 export type ChildTypeId = typeof ChildTypeId
 
 export const isNursery = (u: unknown): u is Nursery.Nursery => typeof u === "object" && u !== null && TypeId in u
+
+/** The permits children take before they run, or undefined when the children are not bounded. */
+const makeLimit = (options: Nursery.Options | undefined): Effect.Effect<Effect.Semaphore | undefined> => {
+  const bound = options?.concurrency
+  if (bound === undefined || bound === "unbounded") return Effect.succeed(undefined)
+  if (!Number.isSafeInteger(bound) || bound < 1) {
+    return Effect.die(
+      new Cause.IllegalArgumentException(
+        `httpfx/Nursery: open was given concurrency ${String(bound)}; it must be a whole number of children of at ` +
+          `least 1, or "unbounded"`
+      )
+    )
+  }
+  return Effect.makeSemaphore(bound)
+}
 
 const closedMessage = (method: string) =>
   `httpfx/Nursery: ${method} was called on a nursery whose open has already returned; ` +
@@ -42,6 +60,8 @@ class NurseryImpl implements Nursery.Nursery {
   private running = 0
   /** Set once `open` stops waiting (first failure, all done, or the caller interrupted): later exits are ours. */
   private shuttingDown = false
+  /** Set with `done` on the first failure: a child that gets its permit after that must not start. */
+  private stopping = false
   /** Set when `open` is about to return: starting a child then is a bug in the caller. */
   private closed = false
   /** Failures in the order they happened, interruptions removed. */
@@ -57,7 +77,9 @@ class NurseryImpl implements Nursery.Nursery {
     /** Completed when the nursery should stop waiting: every fiber ended, or the first failure. */
     private readonly done: Deferred.Deferred<void>,
     /** Completed when every fiber has ended. */
-    private readonly idle: Deferred.Deferred<void>
+    private readonly idle: Deferred.Deferred<void>,
+    /** A child takes one of its permits before it runs: the `concurrency` bound, if any. */
+    private readonly limit: Effect.Semaphore | undefined
   ) {}
 
   startSoon<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R | Nursery.Child<E>> {
@@ -78,11 +100,26 @@ class NurseryImpl implements Nursery.Nursery {
     return Effect.uninterruptible(Effect.suspend(() => {
       if (this.closed) return Effect.dieMessage(closedMessage(method))
       this.running++
-      return Effect.forkIn(
-        Effect.onExit(Effect.interruptible(effect), (exit) => Effect.suspend(() => this.ended(exit, isBody))),
-        this.scope
-      )
+      // The body is not counted against the bound: it is what starts the children, and often waits for them.
+      const limit = isBody ? undefined : this.limit
+      const own = limit === undefined ? effect : Effect.suspend(() => this.stopping ? Effect.interrupt : effect)
+      const child = Effect.onExit(Effect.interruptible(own), (exit) => Effect.suspend(() => this.ended(exit, isBody)))
+      return Effect.forkIn(limit === undefined ? child : this.whenPermitted(limit, child), this.scope)
     }))
+  }
+
+  /**
+   * Wait (interruptibly) for a permit, then run the child and give the permit back only after its end is recorded,
+   * so a child woken by a failing sibling's permit sees `stopping` and never starts.
+   */
+  private whenPermitted<A, E, R>(
+    limit: Effect.Semaphore,
+    child: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R> {
+    return Effect.matchCauseEffect(Effect.interruptible(limit.take(1)), {
+      onFailure: (cause) => Effect.zipRight(this.ended(Exit.failCause(cause), false), Effect.failCause(cause)),
+      onSuccess: () => Effect.ensuring(child, limit.release(1))
+    })
   }
 
   private ended(exit: Exit.Exit<unknown, unknown>, isBody: boolean): Effect.Effect<void> {
@@ -90,11 +127,11 @@ class NurseryImpl implements Nursery.Nursery {
     if (isBody) this.bodyExit = exit
     if (Exit.isFailure(exit)) {
       if (!Cause.isInterruptedOnly(exit.cause)) {
-        if (this.record(exit.cause)) effects.push(Deferred.succeed(this.done, undefined))
+        if (this.record(exit.cause)) this.stop(effects)
       } else if (isBody && !this.shuttingDown) {
         // The body interrupted itself (the nursery did not): nothing is left to return, so stop everything.
         this.bodyInterrupted = exit.cause
-        effects.push(Deferred.succeed(this.done, undefined))
+        this.stop(effects)
       }
       // A child interrupted by whoever holds its fiber, or by the shutdown, has not failed.
     }
@@ -102,6 +139,11 @@ class NurseryImpl implements Nursery.Nursery {
       effects.push(Deferred.succeed(this.done, undefined), Deferred.succeed(this.idle, undefined))
     }
     return Effect.asVoid(Effect.all(effects, { discard: true }))
+  }
+
+  private stop(effects: Array<Effect.Effect<boolean>>): void {
+    this.stopping = true
+    effects.push(Deferred.succeed(this.done, undefined))
   }
 
   /** Keep a failure; false when it only repeats values already kept (a join of a child that failed). */
@@ -143,13 +185,15 @@ class NurseryImpl implements Nursery.Nursery {
 }
 
 export const open = <A, E, R>(
-  body: (nursery: Nursery.Nursery) => Effect.Effect<A, E, R>
+  body: (nursery: Nursery.Nursery) => Effect.Effect<A, E, R>,
+  options?: Nursery.Options
 ): Effect.Effect<A, E | Nursery.ChildErrors<R>, Exclude<R, Nursery.Child<any>>> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
+      const limit = yield* makeLimit(options)
       // Parallel: on a failure every remaining fiber is interrupted at once and their finalizers run side by side.
       const scope = yield* Scope.make(ExecutionStrategy.parallel)
-      const nursery = new NurseryImpl(scope, yield* Deferred.make<void>(), yield* Deferred.make<void>())
+      const nursery = new NurseryImpl(scope, yield* Deferred.make<void>(), yield* Deferred.make<void>(), limit)
       yield* nursery.spawn(Effect.suspend(() => body(nursery)), "open", true)
       return yield* nursery.run(restore)
     })

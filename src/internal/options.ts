@@ -11,7 +11,7 @@ import { limitsProblem } from "./limits.js"
 import type { ClientOptions } from "./client.js"
 import type { PoolOptions } from "./pool.js"
 import { durationProblem, timeoutProblem } from "./timeouts.js"
-import { CONTROL_CHARACTER, lacksScheme, printableUrl } from "./url.js"
+import { authorityProblem, CONTROL_CHARACTER, lacksScheme, parsedProblem, printableUrl } from "./url.js"
 
 export type OptionError = InvalidUrl | LocalProtocolError
 
@@ -26,6 +26,8 @@ const baseUrlProblem = (input: string | URL): InvalidUrl | undefined => {
   try {
     url = new URL(raw)
   } catch {
+    const why = authorityProblem(raw)
+    if (why !== undefined) return invalid(`is not valid: ${why}`)
     const example = printableUrl("http://127.0.0.1:8080" + (raw.startsWith("/") ? raw : "/"))
     return invalid(`is not an absolute URL: give the scheme and host, as in ${example}`)
   }
@@ -33,7 +35,9 @@ const baseUrlProblem = (input: string | URL): InvalidUrl | undefined => {
     return invalid(`uses the scheme "${url.protocol.slice(0, -1)}"; httpfx speaks http and https: ` +
       `start it with http:// or https://`)
   }
-  return url.hostname === "" ? invalid("has no host") : undefined
+  if (url.hostname === "") return invalid("has no host")
+  const unusable = parsedProblem(raw, url)
+  return unusable === undefined ? undefined : invalid(`is not valid: ${unusable}`)
 }
 
 const isWhole = (value: unknown, min: number): boolean =>

@@ -3,7 +3,9 @@
  * in-process web app, fetch-style or an @effect/platform HttpApp (httpx's ASGITransport). Bodies stream both ways.
  *
  * The app's own failures are not HTTP failures: a handler that throws, rejects or fails makes the request die with
- * that original error (httpx's `raise_app_exceptions`), so a test sees the app's exception, not a 500.
+ * that original error (httpx's `raise_app_exceptions`), so a test sees the app's exception, not a 500. The exception
+ * is an httpfx error (a `ReadTimeout`, a `ConnectError` …): that is a test simulating the network, so the request
+ * fails with it, typed, as it would over a socket.
  */
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -21,21 +23,41 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { reasonPhrase } from "./builtins.js"
 import { printableValue } from "./credentials.js"
+import * as HttpError from "../HttpError.js"
 import { LocalProtocolError, ReadError } from "../HttpError.js"
-import type * as HttpError from "../HttpError.js"
 import type { Request } from "./request.js"
 import { StreamBodyResponse } from "./response.js"
 import type { StreamingResponse } from "./response.js"
 import type { Transport } from "./transport.js"
 import { make } from "./transport.js"
 
-export type MockHandler = (request: Request) => Effect.Effect<globalThis.Response, unknown> | globalThis.Response
+export type MockHandler = (
+  request: Request
+) => Effect.Effect<globalThis.Response, unknown> | globalThis.Response | Promise<globalThis.Response>
 
 export type FetchHandler = (request: globalThis.Request) => globalThis.Response | Promise<globalThis.Response>
 
 // ---- web Response → StreamingResponse -----------------------------------------------------------------------------
 
 const infoOf = (request: Request) => ({ method: request.method, url: request.url })
+
+/**
+ * An httpfx error the app raised, as the request's failure. One that names no request gets this one, and the method
+ * and URL in front of its message as every httpfx message has them; a copy of its own class, so `catchTag` and
+ * `instanceof` still see what the test made.
+ */
+const ownedBy = (error: HttpError.HttpError, request: Request): HttpError.HttpError => {
+  if (error.request !== undefined) return error
+  const prefix = `${request.method} ${request.url}`
+  const message = error.message === "" ? `${prefix}: ${error._tag}` : `${prefix}: ${error.message}`
+  const Class = error.constructor as new(props: object) => HttpError.HttpError
+  return new Class({
+    ...error,
+    message,
+    request: infoOf(request),
+    ...(error.cause === undefined ? {} : { cause: error.cause })
+  })
+}
 
 /** The head fields as a flat list; `getSetCookie` because a web Headers object would join Set-Cookie lines. */
 const flatHeadersOf = (headers: globalThis.Headers): Array<string> => {
@@ -98,7 +120,7 @@ const fromWebResponse = (
       try: () => reader.read(),
       catch: (cause) =>
         Option.some(
-          new ReadError({
+          HttpError.isHttpError(cause) ? ownedBy(cause, request) : new ReadError({
             message: `${request.method} ${request.url}: the in-process response body failed: ${String(cause)}`,
             request: info,
             cause
@@ -143,30 +165,37 @@ const notAResponse = (what: string, value: unknown) =>
  */
 const appError = (error: unknown): unknown => Cause.originalError(error)
 
-/** The app's failure as a defect, interruption kept as interruption. */
-const dieWithAppError = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A> =>
-  Effect.catchAllCause(effect, (cause) => 
+/** The app's exception: an httpfx error fails the request with it, typed; anything else is a defect. */
+const raise = (error: unknown, request: Request): Effect.Effect<never, HttpError.HttpError> =>
+  HttpError.isHttpError(error) ? Effect.fail(ownedBy(error, request)) : Effect.die(error)
+
+/** The app's failure as the request's (see `raise`), interruption kept as interruption. */
+const appFailed = <A, E>(effect: Effect.Effect<A, E>, request: Request): Effect.Effect<A, HttpError.HttpError> =>
+  Effect.catchAllCause(effect, (cause) =>
     // Interruption is the caller's, not the app's failure.
     Cause.isInterruptedOnly(cause)
       ? Effect.failCause(cause as Cause.Cause<never>)
-      : Effect.die(appError(Cause.squash(cause))))
+      : raise(appError(Cause.squash(cause)), request))
 
 // ---- mock ----------------------------------------------------------------------------------------------------------
 
-const mockAnswer = (handler: MockHandler, request: Request): Effect.Effect<globalThis.Response> =>
-  dieWithAppError(Effect.suspend(() => {
-    const answer = handler(request)
-    if (Effect.isEffect(answer)) return answer
-    if (typeof (answer as { then?: unknown } | null)?.then === "function") {
-      return Effect.die(
-        new TypeError(
-          "Transport.mock: the handler returned a Promise; return an Effect (Effect.promise(...)) or use " +
-            "Transport.handler for async fetch-style handlers"
-        )
-      )
-    }
-    return Effect.succeed(answer)
-  }))
+const isPromise = (u: unknown): u is PromiseLike<unknown> =>
+  typeof (u as { then?: unknown } | null)?.then === "function"
+
+const mockAnswer = (
+  handler: MockHandler,
+  request: Request
+): Effect.Effect<globalThis.Response, HttpError.HttpError> =>
+  appFailed(
+    Effect.suspend((): Effect.Effect<globalThis.Response, unknown> => {
+      const answer = handler(request)
+      if (Effect.isEffect(answer)) return answer
+      // A rejection is the app's exception, as a throw is; `promise` would make it a defect that `appFailed` squashes.
+      if (isPromise(answer)) return Effect.tryPromise({ try: () => answer, catch: (error) => error })
+      return Effect.succeed(answer)
+    }),
+    request
+  )
 
 export const mock = (handler: MockHandler): Transport =>
   make((request) =>
@@ -294,9 +323,13 @@ const inProcess = (
       ))
   }))
 
-/** The app's failure: the request body's own error when that is what broke it, else the app's error as a defect. */
-const appFailure = (cause: unknown, bodyError: Option.Option<unknown>): Effect.Effect<never, HttpError.HttpError> =>
-  Option.isSome(bodyError) ? Effect.fail(bodyError.value as HttpError.HttpError) : Effect.die(appError(cause))
+/** The app's failure: the request body's own error when that is what broke it, else the app's exception. */
+const appFailure = (
+  cause: unknown,
+  bodyError: Option.Option<unknown>,
+  request: Request
+): Effect.Effect<never, HttpError.HttpError> =>
+  Option.isSome(bodyError) ? Effect.fail(bodyError.value as HttpError.HttpError) : raise(appError(cause), request)
 
 const fromFetchHandler = (fetchHandler: FetchHandler): Transport =>
   make((request) =>
@@ -306,7 +339,7 @@ const fromFetchHandler = (fetchHandler: FetchHandler): Transport =>
         try {
           answer = fetchHandler(web)
         } catch (cause) {
-          return resume(appFailure(cause, bodyError()))
+          return resume(appFailure(cause, bodyError(), request))
         }
         Promise.resolve(answer).then(
           (response) =>
@@ -315,7 +348,7 @@ const fromFetchHandler = (fetchHandler: FetchHandler): Transport =>
                 ? Effect.succeed(response)
                 : Effect.die(notAResponse("Transport.handler: the fetch handler", response))
             ),
-          (cause) => resume(appFailure(cause, bodyError()))
+          (cause) => resume(appFailure(cause, bodyError(), request))
         )
       }))
   )
@@ -360,8 +393,8 @@ const fromHttpApp = <E>(app: HttpApp.Default<E, Scope.Scope>): Transport =>
         )
         if (Exit.isFailure(exit)) {
           const unanswered = unansweredError(exit.cause)
-          if (Option.isSome(unanswered)) return yield* appFailure(unanswered.value, bodyError())
-          if (answer === undefined) return yield* Effect.die(appError(Cause.squash(exit.cause)))
+          if (Option.isSome(unanswered)) return yield* appFailure(unanswered.value, bodyError(), request)
+          if (answer === undefined) return yield* raise(appError(Cause.squash(exit.cause)), request)
         }
         return HttpServerResponse.toWeb(answer!, { withoutBody: web.method === "HEAD", runtime })
       }))

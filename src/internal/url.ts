@@ -68,9 +68,12 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
     url = typeof input === "string" ? new URL(input) : input
   } catch {
     const shown = withoutUserinfo(key)
+    const why = authorityProblem(key)
     return {
       _tag: "InvalidUrl",
-      message: `${JSON.stringify(shown)} is not an absolute URL; expected something like "http://example.com/path"`,
+      message: why !== undefined
+        ? `The URL ${JSON.stringify(shown)} is not valid: ${why}`
+        : `${JSON.stringify(shown)} is not an absolute URL; expected something like "http://example.com/path"`,
       url: shown
     }
   }
@@ -90,6 +93,11 @@ export const parseTarget = (input: string | URL): Target | ParseFailure => {
   }
   if (url.hostname === "") {
     return { _tag: "InvalidUrl", message: `The URL ${url.href} has no host`, url: url.href }
+  }
+  const unusable = parsedProblem(key, url)
+  if (unusable !== undefined) {
+    const shown = withoutUserinfo(key)
+    return { _tag: "InvalidUrl", message: `The URL ${JSON.stringify(shown)} is not valid: ${unusable}`, url: shown }
   }
   const secure = scheme === "https:"
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port)
@@ -133,6 +141,83 @@ const HOST = /^(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+)$/i
 
 /** Whether a URL option is a host (and port, and path) written without its scheme, as curl would accept it. */
 export const lacksScheme = (value: string): boolean => HOST_AND_PORT.test(value) || HOST.test(value)
+
+// ---- what is wrong with a host or port -----------------------------------------------------------------------------
+
+// The authority of a URL with a scheme: after "scheme://" (slashes either way, as WHATWG reads special schemes), up to
+// the path, query or fragment.
+const AUTHORITY = /^[\x00-\x20]*[a-z][a-z0-9+.-]*:[/\\]{2}([^/\\?#]*)/i
+// "http:///path": WHATWG skips the third slash and takes "path" for the host; curl says the host is missing.
+const EMPTY_AUTHORITY = /^[\x00-\x20]*[a-z][a-z0-9+.-]*:[/\\]{3}/i
+// What WHATWG refuses in a host (its forbidden domain code points), spaces and controls named on their own.
+const FORBIDDEN_IN_HOST = /[#%/:<>?@[\\\]^|]/
+const IPV4_LIKE = /^[0-9.]+$/
+const PORT_RANGE = "(1–65535)"
+
+const portProblem = (port: string | undefined): string | undefined => {
+  if (port === undefined || port === "") return undefined
+  if (!/^[0-9]+$/.test(port)) return `the port ${JSON.stringify(port)} is not a number ${PORT_RANGE}`
+  const value = Number(port)
+  if (value > 65535) return `the port ${value} is out of range ${PORT_RANGE}`
+  return value === 0
+    ? "port 0 cannot be connected to: give the server's port, or none for the scheme's default"
+    : undefined
+}
+
+const hostProblem = (host: string): string | undefined => {
+  if (host === "") return "the host is empty"
+  let decoded = host
+  try {
+    decoded = decodeURIComponent(host)
+  } catch {
+    // A "%" that starts no escape is named below as a character a host cannot have.
+  }
+  if (/\s/.test(decoded)) return `the host ${JSON.stringify(host)} contains a space`
+  if (/[\x00-\x1f\x7f]/.test(decoded)) return `the host ${JSON.stringify(host)} contains a control character`
+  if (IPV4_LIKE.test(host) && !net.isIPv4(host)) {
+    return `the host ${host} is not an IPv4 address (four numbers from 0 to 255, as in 192.0.2.1)`
+  }
+  const forbidden = FORBIDDEN_IN_HOST.exec(decoded)
+  if (forbidden !== null) {
+    return `the host ${JSON.stringify(host)} contains ${JSON.stringify(forbidden[0])}, which a host name cannot have`
+  }
+  return undefined
+}
+
+/**
+ * What is wrong with the host or port of a URL that does not parse, named precisely (`new URL` only says "Invalid
+ * URL"), or undefined when the trouble is elsewhere. Read from the text; the userinfo (up to the last "@") is never
+ * looked at, so it cannot reach a message.
+ */
+export const authorityProblem = (raw: string): string | undefined => {
+  const match = AUTHORITY.exec(raw)
+  if (match === null) return undefined
+  const authority = match[1]!
+  const hostPort = authority.slice(authority.lastIndexOf("@") + 1)
+  if (hostPort.startsWith("[")) {
+    const close = hostPort.indexOf("]")
+    if (close < 0) return `the IPv6 address ${JSON.stringify(hostPort)} has no closing "]"`
+    const host = hostPort.slice(0, close + 1)
+    const rest = hostPort.slice(close + 1)
+    if (!net.isIPv6(host.slice(1, -1))) return `the host ${host} is not an IPv6 address`
+    if (rest !== "" && !rest.startsWith(":")) {
+      return `the IPv6 address ${host} is followed by ${JSON.stringify(rest)}: a port goes after a colon, as in ` +
+        `${host}:8080`
+    }
+    return portProblem(rest === "" ? undefined : rest.slice(1))
+  }
+  if (net.isIPv6(hostPort)) return `the IPv6 address ${hostPort} must be in brackets, as in [${hostPort}]:8080`
+  const colon = hostPort.indexOf(":")
+  const host = colon < 0 ? hostPort : hostPort.slice(0, colon)
+  return hostProblem(host) ?? portProblem(colon < 0 ? undefined : hostPort.slice(colon + 1))
+}
+
+/**
+ * What makes a URL that parses unusable all the same: port 0, which no server listens on, and "http:///path", where
+ * WHATWG takes the path for the host.
+ */
+export const parsedProblem = (raw: string, url: URL): string | undefined =>
+  url.port === "0" ? portProblem("0") : EMPTY_AUTHORITY.test(raw) ? hostProblem("") : undefined
 
 /** The request target a forward proxy needs (RFC 9112 §3.2.2): absolute-form, without userinfo or fragment. */
 export const absoluteForm = (target: Target): string =>

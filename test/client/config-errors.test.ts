@@ -151,6 +151,71 @@ describe("proxy", () => {
   }
 })
 
+// ---- a host or port that cannot work, named precisely --------------------------------------------------------------
+
+/** A URL whose host or port cannot work, and what its message must say about it. */
+const BAD_AUTHORITIES: ReadonlyArray<readonly [url: string, why: string]> = [
+  ["http://127.0.0.1:99999/", "the port 99999 is out of range (1–65535)"],
+  ["https://127.0.0.1:65536/", "the port 65536 is out of range (1–65535)"],
+  ["http://127.0.0.1:0/", "port 0 cannot be connected to"],
+  ["http://[::1]:0/", "port 0 cannot be connected to"],
+  ["http://host:port/", `the port "port" is not a number (1–65535)`],
+  ["http://example.com:-1/", `the port "-1" is not a number (1–65535)`],
+  ["http://:80/", "the host is empty"],
+  ["http:///path", "the host is empty"],
+  ["http://exa mple.com/", `the host "exa mple.com" contains a space`],
+  ["http://exa%20mple.com/", `the host "exa%20mple.com" contains a space`],
+  ["http://exa^mple.com/", `the host "exa^mple.com" contains "^", which a host name cannot have`],
+  ["http://[::1/", `the IPv6 address "[::1" has no closing "]"`],
+  ["http://[::g]/", "the host [::g] is not an IPv6 address"],
+  ["http://[::1]x/", `the IPv6 address [::1] is followed by "x": a port goes after a colon, as in [::1]:8080`],
+  ["http://256.1.1.1/", "the host 256.1.1.1 is not an IPv4 address (four numbers from 0 to 255"],
+  ["http://1.2.3.4.5/", "the host 1.2.3.4.5 is not an IPv4 address"]
+]
+
+describe("a host or port that cannot work is an InvalidUrl that names the problem", () => {
+  for (const [url, why] of BAD_AUTHORITIES) {
+    it.scoped(`request ${url}: ${why}`, () =>
+      Effect.gen(function*() {
+        const client = yield* Client.make()
+        const error = yield* Effect.flip(client.get(url))
+        expect(error._tag).toBe("InvalidUrl")
+        expect(error.message).toContain(`The URL ${JSON.stringify(url)} is not valid: ${why}`)
+      }))
+
+    it.scoped(`baseUrl ${url}: ${why}`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Client.make({ baseUrl: url }))
+        expect(error._tag).toBe("InvalidUrl")
+        expect(error.message).toContain(`baseUrl ${JSON.stringify(url)} is not valid: ${why}`)
+      }))
+
+    it.scoped(`proxy ${url}: ${why}`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Pool.make({ proxy: url }))
+        expect(error._tag).toBe("InvalidUrl")
+        expect(error.message).toContain(`proxy ${JSON.stringify(url)} is not valid: ${why}`)
+      }))
+  }
+
+  it.scoped("credentials in such a URL stay out of the message", () =>
+    Effect.gen(function*() {
+      const url = "http://alice:s3cret@127.0.0.1:99999/"
+      const client = yield* Client.make()
+      const messages = [
+        (yield* Effect.flip(client.get(url))).message,
+        (yield* Effect.flip(Client.make({ baseUrl: url }))).message,
+        (yield* Effect.flip(Pool.make({ proxy: url }))).message,
+        (yield* Effect.flip(withEnv(onlyProxyEnv({ HTTPS_PROXY: url }), Client.make()))).message
+      ]
+      for (const message of messages) {
+        expect(message).toContain("the port 99999 is out of range (1–65535)")
+        expect(message).not.toContain("s3cret")
+        expect(message).not.toContain("alice")
+      }
+    }))
+})
+
 describe("default headers", () => {
   it.scoped("a value outside Latin-1 fails Client.make with a LocalProtocolError naming the character", () =>
     Effect.gen(function*() {

@@ -5,12 +5,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Duration, Effect, Stream } from "effect"
-import { Pool } from "httpfx"
+import { Client, Pool } from "httpfx"
 import { readFileSync } from "node:fs"
 import type * as http from "node:http"
 import type * as tls from "node:tls"
 import * as zlib from "node:zlib"
-import { httpServer, httpsServer } from "../utils/servers.js"
+import { httpServer, httpsServer, rawServer } from "../utils/servers.js"
 
 // ---- fixtures ------------------------------------------------------------------------------------------------------
 
@@ -169,6 +169,66 @@ describe("TLS", () => {
       expect(connections.map((c) => [c.origin, c.state, c.requestCount])).toEqual([
         [`https://127.0.0.1:${server.port}`, "IDLE", 2]
       ])
+    }))
+})
+
+// ---- the wrong scheme for the port --------------------------------------------------------------------------------
+
+/** A plain-HTTP server answering "plain". */
+const plainServer = httpServer((req, res) => {
+  req.resume()
+  res.end("plain")
+})
+
+/** A raw server that answers whatever it reads with these bytes (a TLS record, as some TLS servers send). */
+const answering = (bytes: Buffer) => rawServer((socket) => socket.once("data", () => socket.end(bytes)))
+
+// A fatal "unexpected message" alert and the start of a ServerHello (RFC 8446 §5.1, §6).
+const TLS_ALERT = Buffer.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x0a])
+const TLS_HANDSHAKE = Buffer.from([0x16, 0x03, 0x03, 0x00, 0x31, 0x02, 0x00, 0x00, 0x2d, 0x03, 0x03])
+
+describe("the wrong scheme for the port", () => {
+  it.scopedLive("https:// to a plain-HTTP server is a ConnectError that says so and suggests the http:// URL", () =>
+    Effect.gen(function*() {
+      const server = yield* plainServer
+      const pool = yield* Pool.make({ tls: { ca } })
+      const error = yield* Effect.flip(pool.request("GET", `https://127.0.0.1:${server.port}/items?page=2`))
+      expect(error._tag).toBe("ConnectError")
+      expect(error.message).toContain("the server answered in plain HTTP, not TLS: use http://")
+      expect(error.message).toContain(`"http://127.0.0.1:${server.port}/items?page=2"`)
+      expect(error.message).not.toMatch(/tls\.ca|CA|ssl3_get_record|[\r\n]/)
+    }))
+
+  it.scopedLive("the same through the Client, without the URL's credentials, and over HTTP/2 as well", () =>
+    Effect.gen(function*() {
+      const server = yield* plainServer
+      for (const http2 of [false, true]) {
+        const client = yield* Client.make({ tls: { ca }, http2 })
+        const error = yield* Effect.flip(client.get(`https://alice:s3cret@127.0.0.1:${server.port}/`))
+        expect(error._tag).toBe("ConnectError")
+        expect(error.message).toContain(`plain HTTP, not TLS: use http://, as in "http://127.0.0.1:${server.port}/"`)
+        expect(error.message).not.toMatch(/alice|s3cret/)
+      }
+    }))
+
+  it.scopedLive("http:// to a server that answers with a TLS record says the server answered with TLS", () =>
+    Effect.gen(function*() {
+      for (const bytes of [TLS_ALERT, TLS_HANDSHAKE]) {
+        const server = yield* answering(bytes)
+        const pool = yield* Pool.make()
+        const error = yield* Effect.flip(pool.request("GET", `http://127.0.0.1:${server.port}/`))
+        expect(error._tag).toBe("RemoteProtocolError")
+        expect(error.message).toContain("the server answered with TLS, not plain HTTP: use https://")
+      }
+    }))
+
+  it.scopedLive("http:// to a Node https server, which closes without a byte, suggests https:// (Client)", () =>
+    Effect.gen(function*() {
+      const { server } = yield* recordingHttpsServer(serverTls)
+      const client = yield* Client.make()
+      const error = yield* Effect.flip(client.get(`http://127.0.0.1:${server.port}/`))
+      expect(error._tag).toBe("RemoteProtocolError")
+      expect(error.message).toContain("if the server expects TLS on this port, use https://")
     }))
 })
 

@@ -712,7 +712,8 @@ export class Http11Connection implements Connection, ResponseHandler {
       new RemoteProtocolError({
         message: this.parser.receivedAny
           ? `${exchange.method} ${exchange.target.href}: ${problem}`
-          : `${exchange.method} ${exchange.target.href}: the server disconnected without sending a response`,
+          : `${exchange.method} ${exchange.target.href}: the server disconnected without sending a response` +
+            this.tlsHint(),
         request: exchange.requestInfo
       })
     )
@@ -745,6 +746,16 @@ export class Http11Connection implements Connection, ResponseHandler {
     } else {
       this.close()
     }
+  }
+
+  /**
+   * A TLS server that reads plain HTTP closes the connection without a byte (Node's, OpenSSL's "http request"
+   * error) or answers with a TLS alert (the parser names that one): on a first request to an http:// origin, say so.
+   */
+  private tlsHint(): string {
+    return this.requestCount === 1 && !this.target.secure && this.proxy === undefined
+      ? "; if the server expects TLS on this port, use https://"
+      : ""
   }
 
   /**

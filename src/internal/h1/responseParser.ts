@@ -703,7 +703,18 @@ function versionPrefixPossible(buf: Buffer, len: number): boolean {
 }
 
 function versionError(buf: Buffer, start: number, end: number): string {
-  return `expected an HTTP/1.0 or HTTP/1.1 status line, received ${excerpt(buf, start, end)}`
+  const expected = `expected an HTTP/1.0 or HTTP/1.1 status line, received ${excerpt(buf, start, end)}`
+  return isTlsRecord(buf, start, end)
+    ? `the server answered with TLS, not plain HTTP: use https:// for this port (${expected})`
+    : expected
+}
+
+/**
+ * Whether the bytes start a TLS record (RFC 8446 §5.1): an alert (21) or a handshake (22), version 3.x, which is what
+ * a TLS server sends to a client that spoke plain HTTP to it.
+ */
+function isTlsRecord(buf: Buffer, start: number, end: number): boolean {
+  return end - start >= 2 && (buf[start] === 21 || buf[start] === 22) && buf[start + 1] === 3
 }
 
 /** Returns the value, or -1 when it is not 1*DIGIT, or -2 when it is above Number.MAX_SAFE_INTEGER. */

@@ -185,6 +185,18 @@ export const destroyQuietly = (socket: net.Socket): void => {
   socket.destroy()
 }
 
+// What OpenSSL reports when the first bytes of the "handshake" are not a TLS record: "HTTP/1.1 400" read as a record
+// header is an unknown version (OpenSSL 3.0/3.1) or an absurd length (3.2 and later, 1.1); "http request" is the
+// same mistake seen by a server.
+const PLAIN_ANSWER = new Set([
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+  "ERR_SSL_PACKET_LENGTH_TOO_LONG",
+  "ERR_SSL_HTTP_REQUEST"
+])
+
+/** The target as an http:// URL: the same host, port and path, for a server that answers https:// in plain HTTP. */
+const plainUrlOf = (target: Target): string => `http://${target.origin.slice("https://".length)}${target.path}`
+
 /** A connect failure in words a person can act on. */
 export const describeConnectFailure = (
   error: unknown,
@@ -219,7 +231,12 @@ export const describeConnectFailure = (
           : "")
     }
     default: {
-      const message = error instanceof Error ? error.message : String(error)
+      // OpenSSL's text ends with a line break.
+      const message = (error instanceof Error ? error.message : String(error)).trimEnd()
+      if (typeof code === "string" && PLAIN_ANSWER.has(code) && target.secure) {
+        return `TLS handshake with ${where} failed: the server answered in plain HTTP, not TLS: use http://, as ` +
+          `in ${JSON.stringify(plainUrlOf(target))}`
+      }
       if (typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO|HOSTNAME|ERR_TLS|ERR_SSL/.test(code)) {
         return `TLS handshake with ${where} failed: ${message}; pass tls.ca to trust a private CA`
       }

@@ -5,7 +5,7 @@
  */
 import * as net from "node:net"
 import { percentDecode } from "../credentials.js"
-import { CONTROL_CHARACTER, lacksScheme, printableUrl } from "../url.js"
+import { authorityProblem, CONTROL_CHARACTER, lacksScheme, parsedProblem, printableUrl } from "../url.js"
 import type { Target } from "../url.js"
 
 export interface ProxyConfig {
@@ -56,6 +56,8 @@ export const parseProxy = (input: string | URL, source = "proxy"): ProxyConfig |
   try {
     url = new URL(raw)
   } catch {
+    const why = authorityProblem(raw)
+    if (why !== undefined) return `${source} ${shown} is not valid: ${why}`
     return `${source} ${shown} is not a URL; expected "http://host:port" or "socks5://host:port"`
   }
   const scheme = url.protocol.slice(0, -1)
@@ -65,6 +67,8 @@ export const parseProxy = (input: string | URL, source = "proxy"): ProxyConfig |
       `(CONNECT tunnels and forwarding) or socks5:// (or socks5h://)`
   }
   if (url.hostname === "") return `${source} ${shown} has no host; expected "${scheme}://host:port"`
+  const unusable = parsedProblem(raw, url)
+  if (unusable !== undefined) return `${source} ${shown} is not valid: ${unusable}`
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
   // Without a port, an http proxy is on the scheme's own port as the URL says (httpx, requests; curl alone guesses
   // 1080), a SOCKS proxy on 1080 (RFC 1928 §3).
