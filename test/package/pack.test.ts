@@ -163,7 +163,7 @@ let checks: Record<Resolution, Promise<Run>>
 beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
 
-  const pack = await run("npm", ["pack", "--json", "--pack-destination", work], root)
+  const pack = await run("npm", ["pack", "--json", "--offline", "--pack-destination", work], root)
   if (pack.code !== 0) throw new Error(described("npm pack", pack))
   // Lifecycle output goes to stderr under --json; stdout is the report alone.
   packed = (JSON.parse(pack.stdout) as ReadonlyArray<PackResult>)[0]!
