@@ -151,7 +151,7 @@ const runChild = (name: CaseName, url: string): Promise<CaseResult> =>
   new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--expose-gc", "--conditions=source", "--import", "tsx", fileURLToPath(import.meta.url), "--child", name, "--url", url],
+      ["--expose-gc", "--conditions=httpfx-source", "--import", "tsx", fileURLToPath(import.meta.url), "--child", name, "--url", url],
       { stdio: ["ignore", "pipe", "inherit"] }
     )
     let stdout = ""

@@ -202,9 +202,9 @@ const track = (child: ChildProcess): ChildProcess => {
 }
 
 // Runs a TypeScript file of bench/ under tsx's loader in a fresh Node process.
-// --conditions=source resolves httpfx to src/ as the tests do.
+// --conditions=httpfx-source resolves httpfx to src/ as the tests do.
 const spawnScript = (file: string, args: ReadonlyArray<string>, stdin: "pipe" | "ignore"): ChildProcess =>
-  track(spawn(process.execPath, ["--conditions=source", "--import", "tsx", join(benchDir, file), ...args], {
+  track(spawn(process.execPath, ["--conditions=httpfx-source", "--import", "tsx", join(benchDir, file), ...args], {
     cwd: rootDir,
     stdio: [stdin, "pipe", "pipe"]
   }))
@@ -233,7 +233,7 @@ const bundleClients = async (specs: ReadonlyArray<ClientSpec>): Promise<Map<stri
         platform: "node",
         format: "esm",
         target: "node20",
-        conditions: ["source"],
+        conditions: ["httpfx-source"],
         // Packages bundled from CommonJS still call require() for Node's
         // built-in modules; an ESM file has no require of its own.
         banner: {
@@ -261,7 +261,7 @@ const bundleClients = async (specs: ReadonlyArray<ClientSpec>): Promise<Map<stri
 // its RSS baseline.
 const spawnClient = (spec: ClientSpec, args: ReadonlyArray<string>, options: Options): ChildProcess => {
   const entry = options.tsx
-    ? ["--conditions=source", "--import", "tsx", join(benchDir, spec.file)]
+    ? ["--conditions=httpfx-source", "--import", "tsx", join(benchDir, spec.file)]
     : [join(bundleDir, basename(spec.file).replace(/\.ts$/, ".mjs"))]
   return track(spawn(options.node, ["--expose-gc", ...entry, ...spec.args, ...args], {
     cwd: rootDir,

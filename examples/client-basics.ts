@@ -4,7 +4,7 @@
  * the pool behind it all.
  *
  * It starts its own server on loopback, so it needs no network:
- * `npx tsx --conditions=source examples/client-basics.ts`.
+ * `npx tsx --conditions=httpfx-source examples/client-basics.ts`.
  */
 import { Console, Effect } from "effect"
 import * as http from "node:http"

@@ -8,7 +8,7 @@
  * handler, the scope closes, and the upstream connection is closed with it.
  *
  * It starts its own upstream server and the forwarding server on 127.0.0.1, makes one request through them, prints
- * what arrived, and exits: `npx tsx --conditions=source examples/forward-stream.ts`.
+ * what arrived, and exits: `npx tsx --conditions=httpfx-source examples/forward-stream.ts`.
  */
 import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"

@@ -7,7 +7,7 @@
  * read, which is the fastest way httpfx reads a large body.
  *
  * It starts its own server on loopback, so it needs no network:
- * `npx tsx --conditions=source examples/streaming-download.ts`.
+ * `npx tsx --conditions=httpfx-source examples/streaming-download.ts`.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"

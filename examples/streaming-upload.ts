@@ -3,7 +3,7 @@
  * multipart part with a known size (so the whole request gets a Content-Length). The server counts what arrives.
  *
  * It starts its own server on loopback, so it needs no network:
- * `npx tsx --conditions=source examples/streaming-upload.ts`.
+ * `npx tsx --conditions=httpfx-source examples/streaming-upload.ts`.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"

@@ -5,7 +5,7 @@
  * - `Transport.handler` runs a web app in-process: a fetch-style handler, or an @effect/platform HttpApp.
  *
  * The code under test only asks for `Client.Client`; each check provides a different `Client.layer`.
- * Run it with `npx tsx --conditions=source examples/testing-with-transports.ts`.
+ * Run it with `npx tsx --conditions=httpfx-source examples/testing-with-transports.ts`.
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"

@@ -23,7 +23,7 @@ beforeAll(async () => {
     platform: "node",
     format: "esm",
     target: "node20",
-    conditions: ["source"],
+    conditions: ["httpfx-source"],
     // Packages bundled from CommonJS still call require() for Node's modules; an ESM file has no require of its own.
     banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" },
     logLevel: "silent"

@@ -14,7 +14,7 @@ describe("CookieJar public-suffix list loading", () => {
     const stdout = await new Promise<string>((resolve, reject) =>
       execFile(
         process.execPath,
-        ["--conditions=source", "--import", "tsx", "test/fixtures/cookie-lazy-check.ts"],
+        ["--conditions=httpfx-source", "--import", "tsx", "test/fixtures/cookie-lazy-check.ts"],
         { cwd: root, timeout: 30_000 },
         (error, out, stderr) => (error !== null ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(out))
       )

@@ -64,7 +64,7 @@ const runFixture = (fixture: string, args: ReadonlyArray<string>, limitMs: numbe
   Effect.async<Run, Error>((resume) => {
     const child = spawn(
       process.execPath,
-      ["--conditions=source", "--import", "tsx", `test/fixtures/${fixture}`, ...args],
+      ["--conditions=httpfx-source", "--import", "tsx", `test/fixtures/${fixture}`, ...args],
       { cwd: root, stdio: ["ignore", "pipe", "pipe"] }
     )
     let stdout = ""

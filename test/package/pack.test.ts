@@ -263,9 +263,9 @@ describe("the packed package", () => {
   it("declares ESM with types first, no side effects and Node 20 or newer", () => {
     const shipped = readJson<Manifest>(path.join(installed, "package.json"))
     const entry = shipped.exports?.["."] as Record<string, string>
-    // `source` (the TypeScript sources, for this repository's own tests and scripts) may come before `types`:
+    // `httpfx-source` (the TypeScript sources, for this repository's own tests and scripts) may come before `types`:
     // no tool sets that condition unless asked to.
-    const conditions = Object.keys(entry).filter((condition) => condition !== "source")
+    const conditions = Object.keys(entry).filter((condition) => condition !== "httpfx-source")
     expect(conditions).toEqual(["types", "import", "default"])
     expect(entry["types"]).toBe("./dist/index.d.ts")
     expect(entry["import"]).toBe("./dist/index.js")
