@@ -13,67 +13,25 @@ import type * as HttpError from "../HttpError.js"
 import { decodeStream, maxBufferSize, responseTooLarge } from "./bodyDecoding.js"
 import { printableHeaders } from "./credentials.js"
 import { bodyCodings } from "./decoding.js"
-import type { Request } from "./request.js"
+import type {
+  HttpVersion,
+  Request,
+  Response,
+  ResponseHead,
+  RunForEachOptions,
+  StreamingResponse
+} from "../Response.js"
 import { printJSON } from "./request.js"
 import { NO_CODINGS } from "./h1/responseParser.js"
 
-export type HttpVersion = "HTTP/1.0" | "HTTP/1.1" | "HTTP/2"
-
-export type { Request } from "./request.js"
-
-/** The head of a response: shared by buffered and streaming responses. */
-export interface ResponseHead {
-  readonly status: number
-  readonly reasonPhrase: string
-  readonly httpVersion: HttpVersion
-  readonly headers: Headers.Headers
-  readonly rawHeaders: ReadonlyArray<readonly [name: string, value: string]>
-  readonly url: string
-  readonly request: Request
-  readonly history: ReadonlyArray<Response>
-  readonly isSuccess: boolean
-  readonly isRedirect: boolean
-  readonly isClientError: boolean
-  readonly isServerError: boolean
-  readonly isError: boolean
-}
-
-export interface Response extends ResponseHead {
-  readonly content: Uint8Array
-  readonly text: string
-  readonly json: Effect.Effect<unknown, HttpError.DecodingError>
-  readonly raiseForStatus: Effect.Effect<Response, HttpError.HttpStatusError>
-  readonly elapsed: Duration.Duration
-}
-
-export interface StreamingResponse extends ResponseHead {
-  readonly stream: Stream.Stream<Uint8Array, HttpError.HttpError>
-  readonly raw: Stream.Stream<Uint8Array, HttpError.HttpError>
-  readonly text: Stream.Stream<string, HttpError.HttpError>
-  readonly lines: Stream.Stream<string, HttpError.HttpError>
-  readonly read: Effect.Effect<Response, HttpError.HttpError>
-  /**
-   * Run `f` on each chunk of the decoded body, in order, until its end: `Stream.runForEach(response.stream, f)`
-   * without a Stream pipeline (one wait per chunk), for bodies that are only handed on or counted. The first
-   * failure, of the body or of `f`, ends it; the body is consumed as by `stream`.
-   *
-   * With `buffer`, the body is read through that memory: each chunk is a view of `buffer` holding the next bytes
-   * (from one to `buffer.length` of them), and it is valid only until the Effect `f` returned ends, when the next
-   * bytes go there. Nothing is allocated per read: on a plain `http://` HTTP/1.1 connection the socket reads straight
-   * into `buffer`, and while `f` runs the server's bytes wait in the kernel. Copy what you keep.
-   */
-  runForEach<E, R>(
-    f: (chunk: Uint8Array) => Effect.Effect<void, E, R>,
-    options?: RunForEachOptions
-  ): Effect.Effect<void, HttpError.HttpError | E, R>
-  readonly close: Effect.Effect<void>
-  readonly raiseForStatus: Effect.Effect<StreamingResponse, HttpError.HttpStatusError>
-}
-
-export interface RunForEachOptions {
-  /** Memory of the caller's to read the body through; see `runForEach`. */
-  readonly buffer?: Uint8Array
-}
+export type {
+  HttpVersion,
+  Request,
+  Response,
+  ResponseHead,
+  RunForEachOptions,
+  StreamingResponse
+} from "../Response.js"
 
 /** One wait for the next chunks of a body: fails with `None` at its end, `Some` when it broke. */
 export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>
