@@ -133,25 +133,31 @@ export interface Pool {
     method: string,
     url: string | URL,
     options?: RequestOptions<E>
-  ): Effect.Effect<Response, HttpError.HttpError | E>
+  ): Effect.Effect<Response, HttpError.RequestError | E>
   /** Send a request and return once the head is in; the body belongs to the caller's scope. */
   stream<E = never>(
     method: string,
     url: string | URL,
     options?: RequestOptions<E>
-  ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope>
+  ): Effect.Effect<StreamingResponse, HttpError.RequestError | E, Scope.Scope>
   /** The live connections, as they are when this runs. */
   readonly connections: Effect.Effect<ReadonlyArray<ConnectionInfo>>
 }
 
+// The pool makes only `RequestError`s (the status, redirects and a second read of a body are the client's and the
+// response's); its internals are typed with the wider `HttpError`.
 class PoolService implements Pool {
   readonly [TypeId]: TypeId = TypeId
   constructor(readonly core: internal.PoolImpl) {}
   request<E = never>(method: string, url: string | URL, options?: RequestOptions<E>) {
-    return this.core.request(method, url, options)
+    return this.core.request(method, url, options) as Effect.Effect<Response, HttpError.RequestError | E>
   }
   stream<E = never>(method: string, url: string | URL, options?: RequestOptions<E>) {
-    return this.core.stream(method, url, options)
+    return this.core.stream(method, url, options) as Effect.Effect<
+      StreamingResponse,
+      HttpError.RequestError | E,
+      Scope.Scope
+    >
   }
   get connections() {
     return this.core.connections
