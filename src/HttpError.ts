@@ -220,6 +220,16 @@ export type RequestError = TransportError | InvalidUrl | DecodingError | Respons
 export type RedirectError = TooManyRedirects | StreamConsumed
 
 /**
+ * What reading a response body can fail with: the connection and the exchange (the `TransportError`s), its
+ * Content-Encoding (`DecodingError`), its size (`ResponseTooLarge`), and a second read of a body that can be consumed
+ * once (`StreamConsumed`). Never the status, the URL or redirects.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type BodyError = TransportError | DecodingError | ResponseTooLarge | StreamConsumed
+
+/**
  * Every httpfx error.
  *
  * @since 0.1.0

@@ -121,13 +121,13 @@ export interface Response extends ResponseHead {
  */
 export interface StreamingResponse extends ResponseHead {
   /** the body, Content-Encoding decoded; it can be consumed once */
-  readonly stream: Stream.Stream<Uint8Array, HttpError.HttpError>
+  readonly stream: Stream.Stream<Uint8Array, HttpError.BodyError>
   /** the body as it came, Content-Encoding not decoded */
-  readonly raw: Stream.Stream<Uint8Array, HttpError.HttpError>
-  readonly text: Stream.Stream<string, HttpError.HttpError>
-  readonly lines: Stream.Stream<string, HttpError.HttpError>
+  readonly raw: Stream.Stream<Uint8Array, HttpError.BodyError>
+  readonly text: Stream.Stream<string, HttpError.BodyError>
+  readonly lines: Stream.Stream<string, HttpError.BodyError>
   /** read the whole body into a buffered `Response` */
-  readonly read: Effect.Effect<Response, HttpError.HttpError>
+  readonly read: Effect.Effect<Response, HttpError.BodyError>
   /**
    * Run `f` on each chunk of the decoded body, in order, until its end: `Stream.runForEach(response.stream, f)`
    * without a Stream pipeline (one wait per chunk), for bodies that are only handed on or counted. The first
@@ -141,7 +141,7 @@ export interface StreamingResponse extends ResponseHead {
   runForEach<E, R>(
     f: (chunk: Uint8Array) => Effect.Effect<void, E, R>,
     options?: RunForEachOptions
-  ): Effect.Effect<void, HttpError.HttpError | E, R>
+  ): Effect.Effect<void, HttpError.BodyError | E, R>
   /** give the connection up now (closed unless the body was read to its end) */
   readonly close: Effect.Effect<void>
   readonly raiseForStatus: Effect.Effect<StreamingResponse, HttpError.HttpStatusError>
@@ -194,6 +194,6 @@ export const schemaBodyJsonStreaming = <A, I, R>(
   options?: ParseOptions | undefined
 ) => {
   const decode = schemaBodyJson(schema, options)
-  return (response: StreamingResponse): Effect.Effect<A, HttpError.HttpError | ParseResult.ParseError, R> =>
+  return (response: StreamingResponse): Effect.Effect<A, HttpError.BodyError | ParseResult.ParseError, R> =>
     Effect.flatMap(response.read, decode)
 }

@@ -324,12 +324,15 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     })
   }
 
-  get raw(): Stream.Stream<Uint8Array, HttpError.HttpError> {
-    return this.decoded(this.transferCodings())
+  // A body fails only as a BodyError: its sources (the exchange, a mock's or an app's body, the decoders) raise transport
+  // errors, DecodingError and ResponseTooLarge, and this class StreamConsumed; the subclasses' wider `HttpError`
+  // type is narrowed here, once.
+  get raw(): Stream.Stream<Uint8Array, HttpError.BodyError> {
+    return this.decoded(this.transferCodings()) as Stream.Stream<Uint8Array, HttpError.BodyError>
   }
 
-  get stream(): Stream.Stream<Uint8Array, HttpError.HttpError> {
-    return this.decoded(this.codings())
+  get stream(): Stream.Stream<Uint8Array, HttpError.BodyError> {
+    return this.decoded(this.codings()) as Stream.Stream<Uint8Array, HttpError.BodyError>
   }
 
   /**
@@ -361,22 +364,24 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
   runForEach<E, R>(
     f: (chunk: Uint8Array) => Effect.Effect<void, E, R>,
     options?: RunForEachOptions
-  ): Effect.Effect<void, HttpError.HttpError | E, R> {
-    return Effect.suspend(() => {
+  ): Effect.Effect<void, HttpError.BodyError | E, R> {
+    return Effect.suspend((): Effect.Effect<void, HttpError.BodyError | E, R> => {
       const buffer = options?.buffer
       if (buffer !== undefined) return this.runForEachInto(buffer, f)
       const pull = this.codings() === undefined ? this.rawPull() : undefined
       // A body to decode goes through the decoders' streams, and a body given as a Stream is read as one.
       if (pull === undefined) return Stream.runForEach(this.stream, f)
       const consumed = this.claimBody()
-      return consumed !== undefined ? Effect.fail(consumed) : this.guarded(forEachPulled(pull, f))
+      return consumed !== undefined
+        ? Effect.fail(consumed)
+        : this.guarded(forEachPulled(pull, f) as Effect.Effect<void, HttpError.BodyError | E, R>)
     })
   }
 
   private runForEachInto<E, R>(
     buffer: Uint8Array,
     f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
-  ): Effect.Effect<void, HttpError.HttpError | E, R> {
+  ): Effect.Effect<void, HttpError.BodyError | E, R> {
     if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
       return Effect.fail(
         new LocalProtocolError({
@@ -392,10 +397,12 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     // Decoded bodies, and bodies given as a Stream, come in chunks of their own: those are copied in.
     if (read === undefined) return this.runForEach(copiedInto(view, f))
     const consumed = this.claimBody()
-    return consumed !== undefined ? Effect.fail(consumed) : this.guarded(forEachRead(read, f))
+    return consumed !== undefined
+      ? Effect.fail(consumed)
+      : this.guarded(forEachRead(read, f) as Effect.Effect<void, HttpError.BodyError | E, R>)
   }
 
-  get text(): Stream.Stream<string, HttpError.HttpError> {
+  get text(): Stream.Stream<string, HttpError.BodyError> {
     return Stream.suspend(() => {
       const decoder = new TextDecoder(textDecoderFor(charsetOf(findHeader(this.flatHeaders, "content-type"))).encoding)
       return this.stream.pipe(
@@ -406,17 +413,17 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     })
   }
 
-  get lines(): Stream.Stream<string, HttpError.HttpError> {
+  get lines(): Stream.Stream<string, HttpError.BodyError> {
     return Stream.splitLines(this.text)
   }
 
-  get read(): Effect.Effect<Response, HttpError.HttpError> {
+  get read(): Effect.Effect<Response, HttpError.BodyError> {
     return Effect.suspend(() => {
       const configured = this.maxBodySize()
       const limit = Math.min(configured, maxBufferSize())
       const parts: Array<Uint8Array> = []
       let size = 0
-      const keep = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<void, HttpError.HttpError> => {
+      const keep = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<void, HttpError.BodyError> => {
         for (const part of chunk) {
           size += part.length
           // Joined, the parts must fit one buffer: past the limit is a typed error, never Buffer.concat's throw.

@@ -133,6 +133,24 @@ describe("error channels", () => {
     >()
   }))
 
+  it("a streaming body fails with BodyError: never the status, the URL or redirects", typesOnly(() => {
+    const response = {} as Response.StreamingResponse
+    expectTypeOf(response.read).toEqualTypeOf<Effect.Effect<Response.Response, HttpError.BodyError>>()
+    expectTypeOf(response.stream).toEqualTypeOf<Stream.Stream<Uint8Array, HttpError.BodyError>>()
+    expectTypeOf(response.raw).toEqualTypeOf<Stream.Stream<Uint8Array, HttpError.BodyError>>()
+    expectTypeOf(response.text).toEqualTypeOf<Stream.Stream<string, HttpError.BodyError>>()
+    expectTypeOf(response.lines).toEqualTypeOf<Stream.Stream<string, HttpError.BodyError>>()
+    expectTypeOf(response.runForEach(() => Effect.fail(new Boom()))).toEqualTypeOf<
+      Effect.Effect<void, HttpError.BodyError | Boom>
+    >()
+    // @ts-expect-error reading a body never checks the status
+    Effect.catchTag(response.read, "HttpStatusError", () => Effect.void)
+    expectTypeOf(Effect.catchTag(response.read, "StreamConsumed", () => Effect.void)).not.toBeNever()
+    expectTypeOf(Response.schemaBodyJsonStreaming(Schema.Number)(response)).toEqualTypeOf<
+      Effect.Effect<number, HttpError.BodyError | ParseResult.ParseError>
+    >()
+  }))
+
   it("schemaBodyJson fails with DecodingError or ParseError", typesOnly(() => {
     const decode = Response.schemaBodyJson(Schema.Struct({ id: Schema.Number }))
     expectTypeOf(decode).returns.toEqualTypeOf<
