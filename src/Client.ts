@@ -230,12 +230,18 @@ export interface Client<out E = HttpError.HttpError> {
     url: string | URL,
     options?: PlainRequestOptions<SE>
   ): Effect.Effect<Response, HttpError.RequestError | E | SE>
-  post<SE = never>(url: string | URL, options?: RequestOptions<SE>): Effect.Effect<Response, HttpError.HttpError | E | SE>
+  post<SE = never>(
+    url: string | URL,
+    options?: RequestOptions<SE>
+  ): Effect.Effect<Response, HttpError.HttpError | E | SE>
   put<SE = never>(
     url: string | URL,
     options?: PlainRequestOptions<SE>
   ): Effect.Effect<Response, HttpError.RequestError | E | SE>
-  put<SE = never>(url: string | URL, options?: RequestOptions<SE>): Effect.Effect<Response, HttpError.HttpError | E | SE>
+  put<SE = never>(
+    url: string | URL,
+    options?: RequestOptions<SE>
+  ): Effect.Effect<Response, HttpError.HttpError | E | SE>
   patch<SE = never>(
     url: string | URL,
     options?: PlainRequestOptions<SE>
@@ -339,7 +345,11 @@ class ClientService implements Client<any> {
   patch(url: string | URL, options?: RequestOptions<any>): Effect.Effect<Response, any> {
     return this.impl.request("PATCH", url, options)
   }
-  stream(method: string, url: string | URL, options?: RequestOptions<any>): Effect.Effect<StreamingResponse, any, Scope.Scope> {
+  stream(
+    method: string,
+    url: string | URL,
+    options?: RequestOptions<any>
+  ): Effect.Effect<StreamingResponse, any, Scope.Scope> {
     return this.impl.stream(method, url, options)
   }
   buildRequest(method: string, url: string | URL, options?: RequestOptions<any>): Request {
@@ -429,7 +439,10 @@ export const request = <SE = never>(
  * @since 0.1.0
  * @category accessors
  */
-export const get = (url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError, Client> =>
+export const get = (
+  url: string | URL,
+  options?: RequestOptions
+): Effect.Effect<Response, HttpError.HttpError, Client> =>
   Effect.flatMap(Client, (client) => client.get(url, options as RequestOptions))
 
 /**
@@ -438,7 +451,10 @@ export const get = (url: string | URL, options?: RequestOptions): Effect.Effect<
  * @since 0.3.0
  * @category accessors
  */
-export const head = (url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError, Client> =>
+export const head = (
+  url: string | URL,
+  options?: RequestOptions
+): Effect.Effect<Response, HttpError.HttpError, Client> =>
   Effect.flatMap(Client, (client) => client.head(url, options as RequestOptions))
 
 const optionsOf = (url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError, Client> =>

@@ -324,9 +324,9 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     })
   }
 
-  // A body fails only as a BodyError: its sources (the exchange, a mock's or an app's body, the decoders) raise transport
-  // errors, DecodingError and ResponseTooLarge, and this class StreamConsumed; the subclasses' wider `HttpError`
-  // type is narrowed here, once.
+  // A body fails only as a BodyError: its sources (the exchange, a mock's or an app's body, the decoders) raise
+  // transport errors, DecodingError and ResponseTooLarge, and this class StreamConsumed; the subclasses' wider
+  // `HttpError` type is narrowed here, once.
   get raw(): Stream.Stream<Uint8Array, HttpError.BodyError> {
     return this.decoded(this.transferCodings()) as Stream.Stream<Uint8Array, HttpError.BodyError>
   }

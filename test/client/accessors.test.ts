@@ -22,7 +22,7 @@ const withClient = <A, E, R>(baseUrl: string, body: Effect.Effect<A, E, R>) =>
   Effect.provide(body, Layer.orDie(Client.layer({ baseUrl })))
 
 describe("Client accessors", () => {
-  it.scopedLive("get, head, options, delete, post, put, patch and request send their method with the client's base URL", () =>
+  it.scopedLive("get, head, options, delete, post, put, patch and request send their method to the base URL", () =>
     Effect.gen(function*() {
       const server = yield* echoServer()
       const texts = yield* withClient(
@@ -37,7 +37,15 @@ describe("Client accessors", () => {
           Client.request("PROPFIND", "/g")
         ]).pipe(Effect.map((responses) => responses.map((response) => response.text)))
       )
-      expect(texts).toEqual(["GET /a ", "OPTIONS /b ", "DELETE /c ", "POST /d dd", "PUT /e ee", "PATCH /f ff", "PROPFIND /g "])
+      expect(texts).toEqual([
+        "GET /a ",
+        "OPTIONS /b ",
+        "DELETE /c ",
+        "POST /d dd",
+        "PUT /e ee",
+        "PATCH /f ff",
+        "PROPFIND /g "
+      ])
       const head = yield* withClient(server.url, Client.head("/h"))
       expect(head.request.method).toBe("HEAD")
       expect(head.status).toBe(200)

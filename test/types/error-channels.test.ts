@@ -7,6 +7,8 @@ import { Effect, type ParseResult, Schema, type Scope, Stream } from "effect"
 import { Auth, Client, HttpError, Pool, Response, Transport } from "httpfx"
 import { expectTypeOf } from "vitest"
 
+type Answer<E = HttpError.HttpError> = Effect.Effect<Response.Response, E, Client.Client>
+
 class Boom extends Schema.TaggedError<Boom>()("Boom", {}) {}
 
 type ClientOf<T> = T extends Effect.Effect<infer C, any, any> ? C : never
@@ -88,7 +90,8 @@ describe("error channels", () => {
     >()
     const logging = made(Client.make({ eventHooks: { request: [(request) => Effect.log(request.url)] } }))
     expectTypeOf(logging).toEqualTypeOf<Client.Client<never>>()
-    const failing = made(Client.make({ eventHooks: { request: [() => Effect.fail(new HttpError.ProxyError({ message: "" }))] } }))
+    const refuse = () => Effect.fail(new HttpError.ProxyError({ message: "" }))
+    const failing = made(Client.make({ eventHooks: { request: [refuse] } }))
     expectTypeOf(failing).toEqualTypeOf<Client.Client<HttpError.ProxyError>>()
     expectTypeOf(made(Client.make({ auth: Auth.bearer("token") }))).toEqualTypeOf<Client.Client<HttpError.HttpError>>()
     const transport = Transport.mock(() => new globalThis.Response("ok"))
@@ -108,17 +111,17 @@ describe("error channels", () => {
     expectTypeOf(Client.options("/")).toEqualTypeOf<
       Effect.Effect<Response.Response, HttpError.HttpError, Client.Client>
     >()
-    expectTypeOf(Client.delete("/")).toEqualTypeOf<Effect.Effect<Response.Response, HttpError.HttpError, Client.Client>>()
+    expectTypeOf(Client.delete("/")).toEqualTypeOf<Answer>()
     expectTypeOf(Client.put("/", { content: Stream.fail(new Boom()) })).toEqualTypeOf<
       Effect.Effect<Response.Response, HttpError.HttpError | Boom, Client.Client>
     >()
-    expectTypeOf(Client.patch("/")).toEqualTypeOf<Effect.Effect<Response.Response, HttpError.HttpError, Client.Client>>()
+    expectTypeOf(Client.patch("/")).toEqualTypeOf<Answer>()
     expectTypeOf(Client.stream("GET", "/")).toEqualTypeOf<
       Effect.Effect<Response.StreamingResponse, HttpError.HttpError, Client.Client | Scope.Scope>
     >()
     expectTypeOf(Client.buildRequest("GET", "/")).toEqualTypeOf<Effect.Effect<Response.Request, never, Client.Client>>()
     const request = {} as Response.Request
-    expectTypeOf(Client.send(request)).toEqualTypeOf<Effect.Effect<Response.Response, HttpError.HttpError, Client.Client>>()
+    expectTypeOf(Client.send(request)).toEqualTypeOf<Answer>()
     expectTypeOf(Client.send(request, { stream: true })).toEqualTypeOf<
       Effect.Effect<Response.StreamingResponse, HttpError.HttpError, Client.Client | Scope.Scope>
     >()
@@ -127,7 +130,9 @@ describe("error channels", () => {
 
   it("the pool fails with RequestError, plus a stream body's own error", typesOnly(() => {
     const pool = made(Pool.make())
-    expectTypeOf(pool.request("GET", "http://h/")).toEqualTypeOf<Effect.Effect<Response.Response, HttpError.RequestError>>()
+    expectTypeOf(pool.request("GET", "http://h/")).toEqualTypeOf<
+      Effect.Effect<Response.Response, HttpError.RequestError>
+    >()
     expectTypeOf(pool.stream("POST", "http://h/", { content: Stream.fail(new Boom()) })).toEqualTypeOf<
       Effect.Effect<Response.StreamingResponse, HttpError.RequestError | Boom, Scope.Scope>
     >()
