@@ -19,8 +19,7 @@
 import type * as Effect from "effect/Effect"
 import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/auth.js"
-import type { Request } from "./internal/request.js"
-import type { ResponseHead } from "./internal/response.js"
+import type { Request, ResponseHead } from "./Response.js"
 
 /**
  * @since 0.1.0

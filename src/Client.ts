@@ -18,15 +18,25 @@
  *
  * @since 0.1.0
  */
+import type * as Headers from "@effect/platform/Headers"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { Auth } from "./Auth.js"
 import type * as HttpError from "./HttpError.js"
+import type { FilesInput, FormInput } from "./internal/body.js"
 import * as internal from "./internal/client.js"
 import { CookieJar } from "./internal/cookieJar.js"
+import type { LimitsInput } from "./internal/limits.js"
+import type { TimeoutInput } from "./internal/timeouts.js"
+import type * as Pool from "./Pool.js"
 import type { ConnectionInfo } from "./Pool.js"
 import type { Request, Response, StreamingResponse } from "./Response.js"
+import type * as Transport from "./Transport.js"
 
 /**
  * @since 0.1.0
@@ -41,52 +51,222 @@ export const TypeId: unique symbol = Symbol.for("httpfx/Client")
 export type TypeId = typeof TypeId
 
 /**
+ * Header values, as `@effect/platform`'s `Headers.fromInput` takes them: a record, an iterable of pairs, or Headers.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type HeadersInput = Headers.Input
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type ParamValue = string | number | boolean
+
+/**
+ * Query parameters: a record (an array value repeats the name, `undefined` leaves it out) or a list of pairs.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type ParamsInput =
+  | Readonly<Record<string, ParamValue | ReadonlyArray<ParamValue> | undefined>>
+  | ReadonlyArray<readonly [string, ParamValue]>
+
+/**
+ * An `Auth`, or `[username, password]` for Basic auth.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type AuthInput = Auth | readonly [username: string, password: string]
+
+/**
+ * Runs before each hop is sent, with the request as it will go out; its failure is the request's.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type RequestHook = (request: Request) => Effect.Effect<void, HttpError.HttpError>
+
+/**
+ * Runs once each hop's head is in, before its body is read; its failure is the request's.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type ResponseHook = (response: StreamingResponse) => Effect.Effect<void, HttpError.HttpError>
+
+/**
+ * Retries of idempotent requests on transport errors and on 429/503 (honouring a Retry-After up to `maxRetryAfter`,
+ * 60 seconds unless the object form says otherwise): a count with exponential backoff, or any Schedule.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RetryPolicy =
+  | number
+  | {
+    readonly times: number
+    /** first delay [0.5 seconds], doubled at each retry */
+    readonly backoff?: Duration.DurationInput | undefined
+    /** statuses to retry [429, 503] */
+    readonly statuses?: ReadonlyArray<number> | undefined
+    /** the longest Retry-After waited for [60 seconds]: a longer one returns the response as it is, at once */
+    readonly maxRetryAfter?: Duration.DurationInput | undefined
+  }
+  | Schedule.Schedule<unknown, unknown>
+
+/**
  * Client options: every `Pool.Options` field, plus `baseUrl`, `headers`, `params`, `auth`, `cookies` [true],
- * `followRedirects` [false], `maxRedirects` [20], `transport` [the pool], `eventHooks` and `retry`.
+ * `followRedirects` [false], `maxRedirects` [20], `transport` [the pool], `eventHooks`, `retry` and `trustEnv` [true].
  *
  * @since 0.1.0
  * @category models
  */
-export type Options = internal.ClientOptions
+export interface Options extends Pool.Options {
+  /** an absolute `http:`/`https:` URL that relative request URLs extend (httpx's merge: its path is kept) */
+  readonly baseUrl?: string | URL | undefined
+  /** sent with every request; a request's own headers replace these by name */
+  readonly headers?: HeadersInput | undefined
+  /** added to every request's query; a request's own params replace these by name */
+  readonly params?: ParamsInput | undefined
+  readonly auth?: AuthInput | undefined
+  /** keep a cookie jar across requests [true]; or a jar to share */
+  readonly cookies?: boolean | CookieJar | undefined
+  /** follow 301, 302, 303, 307 and 308 [false] */
+  readonly followRedirects?: boolean | undefined
+  /** the most redirects followed before `TooManyRedirects` [20] */
+  readonly maxRedirects?: number | undefined
+  /** what answers requests [a connection pool made from these options, closed with the client's scope] */
+  readonly transport?: Transport.Transport | undefined
+  readonly eventHooks?: {
+    readonly request?: ReadonlyArray<RequestHook> | undefined
+    readonly response?: ReadonlyArray<ResponseHook> | undefined
+  } | undefined
+  readonly retry?: RetryPolicy | undefined
+  /**
+   * honour HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY when no `proxy` is given [true]; a malformed proxy
+   * variable fails `Client.make` with an InvalidUrl that names it
+   */
+  readonly trustEnv?: boolean | undefined
+}
 
 /**
- * Per-request options: `headers`, `params`, `json`, `form`, `files`, `content`, `auth`, `timeout`,
- * `followRedirects`.
+ * Per-request options. The body is one of `json`, `form` (urlencoded), `files` (multipart, with `form` fields) or
+ * `content` (bytes, a string, or a stream whose error `E` becomes the request's).
  *
  * @since 0.1.0
  * @category models
  */
-export type RequestOptions<E = never> = internal.RequestOptions<E>
+export interface RequestOptions<E = never> {
+  /** merged over the client's headers */
+  readonly headers?: HeadersInput | undefined
+  /** merged over the client's params */
+  readonly params?: ParamsInput | undefined
+  /** a JSON body (`content-type: application/json`) */
+  readonly json?: unknown
+  /** form fields: urlencoded, or the text parts of a multipart body when `files` is given */
+  readonly form?: FormInput | undefined
+  /** multipart file parts */
+  readonly files?: FilesInput<E> | undefined
+  /** a raw body: bytes, a string (UTF-8), or a stream (sent chunked) */
+  readonly content?: Uint8Array | string | Stream.Stream<Uint8Array, E> | undefined
+  /** this request's auth over the client's; `null` for none even when the client has one */
+  readonly auth?: AuthInput | null | undefined
+  /** this request's timeouts over the client's; `null` lifts every limit, `total` included */
+  readonly timeout?: TimeoutInput | undefined
+  /** this request's redirect policy over the client's */
+  readonly followRedirects?: boolean | undefined
+  /** this request's own `limits`, over the client's */
+  readonly limits?: LimitsInput | undefined
+}
 
 /**
+ * The options of one call that can add nothing to what it fails with: no redirects followed (`followRedirects`
+ * absent or false) and no auth of its own but Basic (`[username, password]`) or none (`null`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface PlainRequestOptions<E = never> extends RequestOptions<E> {
+  readonly followRedirects?: false | undefined
+  readonly auth?: readonly [username: string, password: string] | null | undefined
+}
+
+/**
+ * The client. `E` is what its configuration can add to every request's failures, beyond `HttpError.RequestError`:
+ * `Client.make` works it out from the options (see `ConfigErrors`); the `Client` service in the context may hold any
+ * client, so there it is every `HttpError`.
+ *
+ * A call fails with `HttpError.RequestError | E`, plus its stream body's own error, when its options are plain
+ * (`PlainRequestOptions`); a call that follows redirects or brings an `Auth` of its own may fail with any `HttpError`.
+ *
  * @since 0.1.0
  * @category models
  */
-export type RetryPolicy = internal.RetryInput
-
-/**
- * @since 0.1.0
- * @category models
- */
-export interface Client {
+export interface Client<out E = HttpError.HttpError> {
   readonly [TypeId]: TypeId
-  request<E = never>(method: string, url: string | URL, options?: RequestOptions<E>): Effect.Effect<Response, HttpError.HttpError | E>
-  get(url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError>
-  head(url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError>
-  options(url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError>
-  delete(url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError>
-  post<E = never>(url: string | URL, options?: RequestOptions<E>): Effect.Effect<Response, HttpError.HttpError | E>
-  put<E = never>(url: string | URL, options?: RequestOptions<E>): Effect.Effect<Response, HttpError.HttpError | E>
-  patch<E = never>(url: string | URL, options?: RequestOptions<E>): Effect.Effect<Response, HttpError.HttpError | E>
-  /** Send and return once the head is in; the body belongs to the caller's scope. */
-  stream<E = never>(
+  request<SE = never>(
     method: string,
     url: string | URL,
-    options?: RequestOptions<E>
-  ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope>
+    options?: PlainRequestOptions<SE>
+  ): Effect.Effect<Response, HttpError.RequestError | E | SE>
+  request<SE = never>(
+    method: string,
+    url: string | URL,
+    options?: RequestOptions<SE>
+  ): Effect.Effect<Response, HttpError.HttpError | E | SE>
+  get(url: string | URL, options?: PlainRequestOptions): Effect.Effect<Response, HttpError.RequestError | E>
+  get(url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError | E>
+  head(url: string | URL, options?: PlainRequestOptions): Effect.Effect<Response, HttpError.RequestError | E>
+  head(url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError | E>
+  options(url: string | URL, options?: PlainRequestOptions): Effect.Effect<Response, HttpError.RequestError | E>
+  options(url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError | E>
+  delete(url: string | URL, options?: PlainRequestOptions): Effect.Effect<Response, HttpError.RequestError | E>
+  delete(url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError | E>
+  post<SE = never>(
+    url: string | URL,
+    options?: PlainRequestOptions<SE>
+  ): Effect.Effect<Response, HttpError.RequestError | E | SE>
+  post<SE = never>(
+    url: string | URL,
+    options?: RequestOptions<SE>
+  ): Effect.Effect<Response, HttpError.HttpError | E | SE>
+  put<SE = never>(
+    url: string | URL,
+    options?: PlainRequestOptions<SE>
+  ): Effect.Effect<Response, HttpError.RequestError | E | SE>
+  put<SE = never>(
+    url: string | URL,
+    options?: RequestOptions<SE>
+  ): Effect.Effect<Response, HttpError.HttpError | E | SE>
+  patch<SE = never>(
+    url: string | URL,
+    options?: PlainRequestOptions<SE>
+  ): Effect.Effect<Response, HttpError.RequestError | E | SE>
+  patch<SE = never>(
+    url: string | URL,
+    options?: RequestOptions<SE>
+  ): Effect.Effect<Response, HttpError.HttpError | E | SE>
+  /** Send and return once the head is in; the body belongs to the caller's scope. */
+  stream<SE = never>(
+    method: string,
+    url: string | URL,
+    options?: PlainRequestOptions<SE>
+  ): Effect.Effect<StreamingResponse, HttpError.RequestError | E | SE, Scope.Scope>
+  stream<SE = never>(
+    method: string,
+    url: string | URL,
+    options?: RequestOptions<SE>
+  ): Effect.Effect<StreamingResponse, HttpError.HttpError | E | SE, Scope.Scope>
   /** Build a request with every client default merged in, without sending it. */
-  buildRequest<E = never>(method: string, url: string | URL, options?: RequestOptions<E>): Request
-  /** Send a built request: buffered, or streaming with `{ stream: true }`. */
+  buildRequest<SE = never>(method: string, url: string | URL, options?: RequestOptions<SE>): Request
+  /**
+   * Send a built request: buffered, or streaming with `{ stream: true }`. A request carries its own redirect policy
+   * and auth, so this may fail with any `HttpError`.
+   */
   send(request: Request, options?: { readonly stream?: false }): Effect.Effect<Response, HttpError.HttpError>
   send(
     request: Request,
@@ -98,6 +278,28 @@ export interface Client {
   readonly cookies: CookieJar | undefined
 }
 
+type Field<O, K extends PropertyKey> = K extends keyof O ? O[K] : undefined
+
+type HookErrors<Hooks> = Hooks extends ReadonlyArray<(...args: ReadonlyArray<any>) => Effect.Effect<any, infer E, any>>
+  ? E
+  : never
+
+/**
+ * What a client's options add to every request's failures, beyond `HttpError.RequestError`: `TooManyRedirects` and
+ * `StreamConsumed` when `followRedirects` may be true, the errors of its event hooks, and every `HttpError` when it
+ * has an `Auth` (a flow may fail as it likes) or a transport of its own. Basic auth as `[username, password]` adds
+ * nothing.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type ConfigErrors<O> =
+  | (true extends Field<O, "followRedirects"> ? HttpError.RedirectError : never)
+  | (Field<O, "auth"> extends undefined | readonly [string, string] ? never : HttpError.HttpError)
+  | (Field<O, "transport"> extends undefined ? never : HttpError.HttpError)
+  | HookErrors<Field<NonNullable<Field<O, "eventHooks">>, "request">>
+  | HookErrors<Field<NonNullable<Field<O, "eventHooks">>, "response">>
+
 /**
  * A cookie jar (RFC 6265): pass one as `cookies` to share it between clients, or read a client's own from
  * `client.cookies`.
@@ -108,44 +310,49 @@ export interface Client {
 export { CookieJar }
 
 /**
- * The client service.
+ * The client service: any client, so its calls may fail with any `HttpError`. For the narrower type of a client
+ * made from known options, keep the `Client.make` value, or put it in a tag of your own typed with it.
  *
  * @since 0.1.0
  * @category tags
  */
 export const Client: Context.Tag<Client, Client> = Context.GenericTag<Client>("httpfx/Client")
 
-class ClientService implements Client {
+class ClientService implements Client<any> {
   readonly [TypeId]: TypeId = TypeId
   constructor(readonly impl: internal.ClientImpl) {}
-  request<E = never>(method: string, url: string | URL, options?: RequestOptions<E>) {
+  request(method: string, url: string | URL, options?: RequestOptions<any>): Effect.Effect<Response, any> {
     return this.impl.request(method, url, options)
   }
-  get(url: string | URL, options?: RequestOptions) {
+  get(url: string | URL, options?: RequestOptions): Effect.Effect<Response, any> {
     return this.impl.request("GET", url, options)
   }
-  head(url: string | URL, options?: RequestOptions) {
+  head(url: string | URL, options?: RequestOptions): Effect.Effect<Response, any> {
     return this.impl.request("HEAD", url, options)
   }
-  options(url: string | URL, options?: RequestOptions) {
+  options(url: string | URL, options?: RequestOptions): Effect.Effect<Response, any> {
     return this.impl.request("OPTIONS", url, options)
   }
-  delete(url: string | URL, options?: RequestOptions) {
+  delete(url: string | URL, options?: RequestOptions): Effect.Effect<Response, any> {
     return this.impl.request("DELETE", url, options)
   }
-  post<E = never>(url: string | URL, options?: RequestOptions<E>) {
+  post(url: string | URL, options?: RequestOptions<any>): Effect.Effect<Response, any> {
     return this.impl.request("POST", url, options)
   }
-  put<E = never>(url: string | URL, options?: RequestOptions<E>) {
+  put(url: string | URL, options?: RequestOptions<any>): Effect.Effect<Response, any> {
     return this.impl.request("PUT", url, options)
   }
-  patch<E = never>(url: string | URL, options?: RequestOptions<E>) {
+  patch(url: string | URL, options?: RequestOptions<any>): Effect.Effect<Response, any> {
     return this.impl.request("PATCH", url, options)
   }
-  stream<E = never>(method: string, url: string | URL, options?: RequestOptions<E>) {
+  stream(
+    method: string,
+    url: string | URL,
+    options?: RequestOptions<any>
+  ): Effect.Effect<StreamingResponse, any, Scope.Scope> {
     return this.impl.stream(method, url, options)
   }
-  buildRequest<E = never>(method: string, url: string | URL, options?: RequestOptions<E>) {
+  buildRequest(method: string, url: string | URL, options?: RequestOptions<any>): Request {
     return this.impl.buildRequest(method, url, options)
   }
   send(request: Request, options?: { readonly stream?: boolean }): any {
@@ -196,9 +403,12 @@ export const isClient = (u: unknown): u is Client => typeof u === "object" && u 
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  options?: Options
-): Effect.Effect<Client, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
+export const make: {
+  (): Effect.Effect<Client<never>, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope>
+  <O extends Options>(
+    options?: O
+  ): Effect.Effect<Client<ConfigErrors<O>>, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope>
+} = (options?: Options): Effect.Effect<any, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
   Effect.map(internal.makeClient(options), (impl) => new ClientService(impl))
 
 /**
@@ -216,37 +426,146 @@ export const layer = (options?: Options): Layer.Layer<Client, HttpError.InvalidU
  * @since 0.1.0
  * @category accessors
  */
-export const request = <E = never>(
+export const request = <SE = never>(
   method: string,
   url: string | URL,
-  options?: RequestOptions<E>
-): Effect.Effect<Response, HttpError.HttpError | E, Client> =>
-  Effect.flatMap(Client, (client) => client.request(method, url, options))
+  options?: RequestOptions<SE>
+): Effect.Effect<Response, HttpError.HttpError | SE, Client> =>
+  Effect.flatMap(Client, (client) => client.request(method, url, options as RequestOptions<SE>))
 
 /**
+ * `get` with the client from the context.
+ *
  * @since 0.1.0
  * @category accessors
  */
-export const get = (url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError, Client> =>
-  Effect.flatMap(Client, (client) => client.get(url, options))
-
-/**
- * @since 0.1.0
- * @category accessors
- */
-export const post = <E = never>(
+export const get = (
   url: string | URL,
-  options?: RequestOptions<E>
-): Effect.Effect<Response, HttpError.HttpError | E, Client> =>
-  Effect.flatMap(Client, (client) => client.post(url, options))
+  options?: RequestOptions
+): Effect.Effect<Response, HttpError.HttpError, Client> =>
+  Effect.flatMap(Client, (client) => client.get(url, options as RequestOptions))
 
 /**
+ * `head` with the client from the context.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const head = (
+  url: string | URL,
+  options?: RequestOptions
+): Effect.Effect<Response, HttpError.HttpError, Client> =>
+  Effect.flatMap(Client, (client) => client.head(url, options as RequestOptions))
+
+const optionsOf = (url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError, Client> =>
+  Effect.flatMap(Client, (client) => client.options(url, options as RequestOptions))
+
+export {
+  /**
+   * `options` with the client from the context (an OPTIONS request).
+   *
+   * @since 0.3.0
+   * @category accessors
+   */
+  optionsOf as options
+}
+
+const deleteOf = (url: string | URL, options?: RequestOptions): Effect.Effect<Response, HttpError.HttpError, Client> =>
+  Effect.flatMap(Client, (client) => client.delete(url, options as RequestOptions))
+
+export {
+  /**
+   * `delete` with the client from the context.
+   *
+   * @since 0.3.0
+   * @category accessors
+   */
+  deleteOf as delete
+}
+
+/**
+ * `post` with the client from the context.
+ *
  * @since 0.1.0
  * @category accessors
  */
-export const stream = <E = never>(
+export const post = <SE = never>(
+  url: string | URL,
+  options?: RequestOptions<SE>
+): Effect.Effect<Response, HttpError.HttpError | SE, Client> =>
+  Effect.flatMap(Client, (client) => client.post(url, options as RequestOptions<SE>))
+
+/**
+ * `put` with the client from the context.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const put = <SE = never>(
+  url: string | URL,
+  options?: RequestOptions<SE>
+): Effect.Effect<Response, HttpError.HttpError | SE, Client> =>
+  Effect.flatMap(Client, (client) => client.put(url, options as RequestOptions<SE>))
+
+/**
+ * `patch` with the client from the context.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const patch = <SE = never>(
+  url: string | URL,
+  options?: RequestOptions<SE>
+): Effect.Effect<Response, HttpError.HttpError | SE, Client> =>
+  Effect.flatMap(Client, (client) => client.patch(url, options as RequestOptions<SE>))
+
+/**
+ * `stream` with the client from the context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const stream = <SE = never>(
   method: string,
   url: string | URL,
-  options?: RequestOptions<E>
-): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Client | Scope.Scope> =>
-  Effect.flatMap(Client, (client) => client.stream(method, url, options))
+  options?: RequestOptions<SE>
+): Effect.Effect<StreamingResponse, HttpError.HttpError | SE, Client | Scope.Scope> =>
+  Effect.flatMap(Client, (client) => client.stream(method, url, options as RequestOptions<SE>))
+
+/**
+ * `buildRequest` with the client from the context.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const buildRequest = <SE = never>(
+  method: string,
+  url: string | URL,
+  options?: RequestOptions<SE>
+): Effect.Effect<Request, never, Client> => Effect.map(Client, (client) => client.buildRequest(method, url, options))
+
+/**
+ * `send` with the client from the context: buffered, or streaming with `{ stream: true }`.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const send: {
+  (request: Request, options?: { readonly stream?: false }): Effect.Effect<Response, HttpError.HttpError, Client>
+  (
+    request: Request,
+    options: { readonly stream: true }
+  ): Effect.Effect<StreamingResponse, HttpError.HttpError, Client | Scope.Scope>
+} = (request: Request, options?: { readonly stream?: boolean }): any =>
+  Effect.flatMap(Client, (client) => client.send(request, options as { readonly stream: true }))
+
+/**
+ * The connections of the default transport of the client from the context (empty for others).
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const pool: Effect.Effect<ReadonlyArray<ConnectionInfo>, never, Client> = Effect.flatMap(
+  Client,
+  (client) => client.pool
+)

@@ -5,7 +5,7 @@
  */
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
-import type { Response, StreamingResponse } from "./internal/response.js"
+import type { Response, StreamingResponse } from "./Response.js"
 
 /**
  * The request an error belongs to: enough to say "GET http://…" in a message and a log line.
@@ -199,6 +199,35 @@ export type TransportError =
   | LocalProtocolError
   | ProxyError
   | UnsupportedProtocol
+
+/**
+ * What any request can fail with, sent and read: its URL (`InvalidUrl`, `UnsupportedProtocol`), its body
+ * (`LocalProtocolError`), the connection and the exchange (the `TransportError`s, timeouts included), the response's
+ * Content-Encoding (`DecodingError`) and size (`ResponseTooLarge`). Nothing here depends on the status.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type RequestError = TransportError | InvalidUrl | DecodingError | ResponseTooLarge
+
+/**
+ * What following redirects adds: more than `maxRedirects` (`TooManyRedirects`), or a 307/308 that needs a streamed
+ * body sent again (`StreamConsumed`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type RedirectError = TooManyRedirects | StreamConsumed
+
+/**
+ * What reading a response body can fail with: the connection and the exchange (the `TransportError`s), its
+ * Content-Encoding (`DecodingError`), its size (`ResponseTooLarge`), and a second read of a body that can be consumed
+ * once (`StreamConsumed`). Never the status, the URL or redirects.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type BodyError = TransportError | DecodingError | ResponseTooLarge | StreamConsumed
 
 /**
  * Every httpfx error.

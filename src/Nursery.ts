@@ -30,7 +30,7 @@ import * as internal from "./internal/nursery.js"
  * @since 0.1.0
  * @category type ids
  */
-export const TypeId: typeof internal.TypeId = internal.TypeId
+export const TypeId: unique symbol = Symbol.for("httpfx/Nursery")
 
 /**
  * @since 0.1.0
@@ -42,7 +42,7 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category type ids
  */
-export const ChildTypeId: typeof internal.ChildTypeId = internal.ChildTypeId
+export const ChildTypeId: unique symbol = Symbol.for("httpfx/Nursery/Child")
 
 /**
  * @since 0.1.0

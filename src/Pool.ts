@@ -17,10 +17,18 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import type * as HttpError from "./HttpError.js"
+import type { ConnectionState } from "./internal/h1/connection.js"
+import type { HeaderInput } from "./internal/h1/requestHead.js"
+import type { LimitsInput } from "./internal/limits.js"
+import type { TlsOptions } from "./internal/net/openSocket.js"
+import type { ProxyInput } from "./internal/net/proxy.js"
 import * as internal from "./internal/pool.js"
+import type { TimeoutInput } from "./internal/timeouts.js"
 import type { Response, StreamingResponse } from "./Response.js"
 
 /**
@@ -47,7 +55,36 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category models
  */
-export type Options = internal.PoolOptions
+export interface Options {
+  /** connections open at once, all origins together [100] */
+  readonly maxConnections?: number | undefined
+  /** connections open at once to one origin [no limit] */
+  readonly maxConnectionsPerHost?: number | undefined
+  /** idle connections kept for reuse [20] */
+  readonly maxKeepaliveConnections?: number | undefined
+  /** how long an idle connection is kept [5 seconds] */
+  readonly keepaliveExpiry?: Duration.DurationInput | undefined
+  /** speak HTTP/1.1 [true] */
+  readonly http1?: boolean | undefined
+  /** speak HTTP/2: offered by ALPN on https, h2c by prior knowledge on http with `http1: false` [false] */
+  readonly http2?: boolean | undefined
+  /** connect attempts retried after a failed connect [0] */
+  readonly retries?: number | undefined
+  /** the local IP address to connect from */
+  readonly localAddress?: string | undefined
+  /** a Unix domain socket to connect to instead of the URL's host */
+  readonly uds?: string | undefined
+  readonly tls?: TlsOptions | undefined
+  /** a duration for every phase, or `{ connect, read, write, pool, total }` [5 seconds each, no total] */
+  readonly timeout?: TimeoutInput | undefined
+  /** how large a response may be: `{ maxHeadSize [65536], maxBodySize [no limit] }` */
+  readonly limits?: LimitsInput | undefined
+  /**
+   * Send requests through a proxy: `"http://[user:pass@]host:port"` (CONNECT tunnels for https, forwarding for
+   * http) or `"socks5://[user:pass@]host:port"`; or `{ http, https, noProxy }` per scheme.
+   */
+  readonly proxy?: ProxyInput | undefined
+}
 
 /**
  * A request body: bytes, a string (sent as UTF-8), or a stream (sent chunked).
@@ -55,13 +92,20 @@ export type Options = internal.PoolOptions
  * @since 0.1.0
  * @category models
  */
-export type Content<E = never> = internal.Content<E>
+export type Content<E = never> = Uint8Array | string | Stream.Stream<Uint8Array, E>
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type RequestOptions<E = never> = internal.PoolRequestOptions<E>
+export interface RequestOptions<E = never> {
+  readonly headers?: HeaderInput | undefined
+  readonly content?: Content<E> | undefined
+  /** this request's timeouts, over the pool's */
+  readonly timeout?: TimeoutInput | undefined
+  /** this request's size limits, over the pool's */
+  readonly limits?: LimitsInput | undefined
+}
 
 /**
  * A snapshot of one connection; `String(info)` prints it the way httpcore does:
@@ -70,7 +114,13 @@ export type RequestOptions<E = never> = internal.PoolRequestOptions<E>
  * @since 0.1.0
  * @category models
  */
-export type ConnectionInfo = internal.ConnectionInfo
+export interface ConnectionInfo {
+  readonly origin: string
+  readonly httpVersion: "HTTP/1.1" | "HTTP/2"
+  readonly state: ConnectionState
+  readonly requestCount: number
+  toString(): string
+}
 
 /**
  * @since 0.1.0
@@ -83,25 +133,31 @@ export interface Pool {
     method: string,
     url: string | URL,
     options?: RequestOptions<E>
-  ): Effect.Effect<Response, HttpError.HttpError | E>
+  ): Effect.Effect<Response, HttpError.RequestError | E>
   /** Send a request and return once the head is in; the body belongs to the caller's scope. */
   stream<E = never>(
     method: string,
     url: string | URL,
     options?: RequestOptions<E>
-  ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope>
+  ): Effect.Effect<StreamingResponse, HttpError.RequestError | E, Scope.Scope>
   /** The live connections, as they are when this runs. */
   readonly connections: Effect.Effect<ReadonlyArray<ConnectionInfo>>
 }
 
+// The pool makes only `RequestError`s (the status, redirects and a second read of a body are the client's and the
+// response's); its internals are typed with the wider `HttpError`.
 class PoolService implements Pool {
   readonly [TypeId]: TypeId = TypeId
   constructor(readonly core: internal.PoolImpl) {}
   request<E = never>(method: string, url: string | URL, options?: RequestOptions<E>) {
-    return this.core.request(method, url, options)
+    return this.core.request(method, url, options) as Effect.Effect<Response, HttpError.RequestError | E>
   }
   stream<E = never>(method: string, url: string | URL, options?: RequestOptions<E>) {
-    return this.core.stream(method, url, options)
+    return this.core.stream(method, url, options) as Effect.Effect<
+      StreamingResponse,
+      HttpError.RequestError | E,
+      Scope.Scope
+    >
   }
   get connections() {
     return this.core.connections

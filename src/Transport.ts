@@ -11,13 +11,13 @@ import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/transport.js"
 import * as transportMock from "./internal/transportMock.js"
 import type * as Pool from "./Pool.js"
-import type { Request } from "./Response.js"
+import type { Request, Response, StreamingResponse } from "./Response.js"
 
 /**
  * @since 0.1.0
  * @category type ids
  */
-export const TypeId: typeof internal.TypeId = internal.TypeId
+export const TypeId: unique symbol = Symbol.for("httpfx/Transport")
 
 /**
  * @since 0.1.0
@@ -31,7 +31,15 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category models
  */
-export type Transport = internal.Transport
+export interface Transport {
+  readonly [TypeId]: TypeId
+  /** Send the request; the response's body belongs to the scope. */
+  handle(request: Request): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>
+  /** Send the request and read the whole body; when absent the client uses `handle` and `read`. */
+  readonly send?: ((request: Request) => Effect.Effect<Response, HttpError.HttpError>) | undefined
+  /** The connections behind the transport, when it has any. */
+  readonly connections?: Effect.Effect<ReadonlyArray<Pool.ConnectionInfo>> | undefined
+}
 
 /**
  * @since 0.1.0

@@ -10,6 +10,16 @@ import * as Either from "effect/Either"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { Auth } from "../Auth.js"
+import type {
+  AuthInput,
+  Options as ClientOptions,
+  ParamsInput,
+  ParamValue,
+  RequestHook,
+  RequestOptions,
+  ResponseHook,
+  RetryPolicy as RetryInput
+} from "../Client.js"
 import {
   LocalProtocolError,
   RequestTimeout,
@@ -23,15 +33,13 @@ import { CookieJar } from "./cookieJar.js"
 import { routesFromEnv } from "./net/proxy.js"
 import { supportedEncodings } from "./decoding.js"
 import { clientOptionsProblem } from "./options.js"
-import type { ConnectionInfo, PoolImpl, PoolOptions } from "./pool.js"
+import type { ConnectionInfo, PoolImpl } from "./pool.js"
 import { makePool } from "./pool.js"
 import type { HeaderInput } from "./h1/requestHead.js"
 import type { Request } from "./request.js"
 import { copy as copyRequest, make as makeRequest, printable } from "./request.js"
 import type { HeadBase, Response, ResponseHead, StreamingBase, StreamingResponse } from "./response.js"
 import { findHeader } from "./response.js"
-import type { LimitsInput } from "./limits.js"
-import type { TimeoutInput } from "./timeouts.js"
 import * as Timeouts from "./timeouts.js"
 import * as Transport from "./transport.js"
 import { hasUserinfo, takeUserinfo, withoutUserinfo } from "./url.js"
@@ -40,66 +48,17 @@ import { version } from "./version.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
-export type HeadersInput = Headers.Input
-
-export type ParamValue = string | number | boolean
-export type ParamsInput =
-  | Readonly<Record<string, ParamValue | ReadonlyArray<ParamValue> | undefined>>
-  | ReadonlyArray<readonly [string, ParamValue]>
-
-export type AuthInput = Auth | readonly [username: string, password: string]
-
-export type RequestHook = (request: Request) => Effect.Effect<void, HttpError.HttpError>
-export type ResponseHook = (response: StreamingResponse) => Effect.Effect<void, HttpError.HttpError>
-
-/**
- * Retries of idempotent requests on transport errors and on 429/503 (honouring a Retry-After up to `maxRetryAfter`,
- * 60 seconds unless the object form says otherwise): a count with exponential backoff, or any Schedule.
- */
-export type RetryInput =
-  | number
-  | {
-    readonly times: number
-    /** first delay [0.5 seconds], doubled at each retry */
-    readonly backoff?: Duration.DurationInput | undefined
-    /** statuses to retry [429, 503] */
-    readonly statuses?: ReadonlyArray<number> | undefined
-    /** the longest Retry-After waited for [60 seconds]: a longer one returns the response as it is, at once */
-    readonly maxRetryAfter?: Duration.DurationInput | undefined
-  }
-  | Schedule.Schedule<unknown, unknown>
-
-export interface ClientOptions extends PoolOptions {
-  readonly baseUrl?: string | URL | undefined
-  readonly headers?: HeadersInput | undefined
-  readonly params?: ParamsInput | undefined
-  readonly auth?: AuthInput | undefined
-  /** keep a cookie jar across requests [true]; or a jar to share */
-  readonly cookies?: boolean | CookieJar | undefined
-  readonly followRedirects?: boolean | undefined
-  readonly maxRedirects?: number | undefined
-  readonly transport?: Transport.Transport | undefined
-  readonly eventHooks?: {
-    readonly request?: ReadonlyArray<RequestHook> | undefined
-    readonly response?: ReadonlyArray<ResponseHook> | undefined
-  } | undefined
-  readonly retry?: RetryInput | undefined
-  /**
-   * honour HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY when no `proxy` is given [true]; a malformed proxy
-   * variable fails `Client.make` with an InvalidUrl that names it
-   */
-  readonly trustEnv?: boolean | undefined
-}
-
-export interface RequestOptions<E = never> extends Body.BodyOptions<E> {
-  readonly headers?: HeadersInput | undefined
-  readonly params?: ParamsInput | undefined
-  readonly auth?: AuthInput | null | undefined
-  readonly timeout?: TimeoutInput | undefined
-  readonly followRedirects?: boolean | undefined
-  /** this request's own `limits`, over the client's */
-  readonly limits?: LimitsInput | undefined
-}
+export type {
+  AuthInput,
+  HeadersInput,
+  Options as ClientOptions,
+  ParamsInput,
+  ParamValue,
+  RequestHook,
+  RequestOptions,
+  ResponseHook,
+  RetryPolicy as RetryInput
+} from "../Client.js"
 
 // ---- requests ----------------------------------------------------------------------------------------------------
 

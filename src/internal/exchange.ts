@@ -917,13 +917,13 @@ class StreamingResponseImpl extends StreamingBase {
   }
 
   /** One wait for the whole rest of the body, rather than a stream pull per chunk. */
-  override get read(): Effect.Effect<Response, HttpError.HttpError> {
+  override get read(): Effect.Effect<Response, HttpError.BodyError> {
     return Effect.suspend(() => {
       const consumed = this.claimBody()
       if (consumed !== undefined) return Effect.fail(consumed)
       this.exchange.bodyAsked = true
       return Effect.map(
-        this.exchange.await<Uint8Array, HttpError.HttpError>(Phase.Rest),
+        this.exchange.await<Uint8Array, HttpError.BodyError>(Phase.Rest),
         (content) => this.toBuffered(content)
       )
     })

@@ -15,11 +15,11 @@ import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type * as Nursery from "../Nursery.js"
 
-export const TypeId: unique symbol = Symbol.for("httpfx/Nursery")
-export type TypeId = typeof TypeId
+export const TypeId: Nursery.TypeId = Symbol.for("httpfx/Nursery") as Nursery.TypeId
+export type TypeId = Nursery.TypeId
 
-export const ChildTypeId: unique symbol = Symbol.for("httpfx/Nursery/Child")
-export type ChildTypeId = typeof ChildTypeId
+export const ChildTypeId: Nursery.ChildTypeId = Symbol.for("httpfx/Nursery/Child") as Nursery.ChildTypeId
+export type ChildTypeId = Nursery.ChildTypeId
 
 export const isNursery = (u: unknown): u is Nursery.Nursery => typeof u === "object" && u !== null && TypeId in u
 

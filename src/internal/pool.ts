@@ -36,54 +36,24 @@ import { CHUNKED, declaredLength, encodeHead, encodeHeadWith, hasField, NO_BODY,
 import type { HeaderInput } from "./h1/requestHead.js"
 import { Http2Connection } from "./h2/connection.js"
 import type { Http2Owner } from "./h2/connection.js"
-import type { NetworkOptions, TlsOptions } from "./net/openSocket.js"
+import type { NetworkOptions } from "./net/openSocket.js"
 import { proxyAuthorization, proxyFor, routesFrom } from "./net/proxy.js"
-import type { ProxyConfig, ProxyInput, ProxyRoutes } from "./net/proxy.js"
+import type { ProxyConfig, ProxyRoutes } from "./net/proxy.js"
 import type { Response, StreamingResponse } from "./response.js"
+import type { ConnectionInfo, Options as PoolOptions, RequestOptions as PoolRequestOptions } from "../Pool.js"
 import { limitsProblem, resolveLimits } from "./limits.js"
 import { poolOptionsProblem } from "./options.js"
-import type { Limits, LimitsInput } from "./limits.js"
+import type { Limits } from "./limits.js"
 import * as Timeouts from "./timeouts.js"
 import { absoluteForm, parseTarget } from "./url.js"
 import type { Target } from "./url.js"
 
-export interface PoolOptions {
-  readonly maxConnections?: number | undefined
-  readonly maxConnectionsPerHost?: number | undefined
-  readonly maxKeepaliveConnections?: number | undefined
-  readonly keepaliveExpiry?: Duration.DurationInput | undefined
-  readonly http1?: boolean | undefined
-  readonly http2?: boolean | undefined
-  readonly retries?: number | undefined
-  readonly localAddress?: string | undefined
-  readonly uds?: string | undefined
-  readonly tls?: TlsOptions | undefined
-  readonly timeout?: Timeouts.TimeoutInput | undefined
-  /** how large a response may be: `{ maxHeadSize [65536], maxBodySize [no limit] }` */
-  readonly limits?: LimitsInput | undefined
-  /**
-   * Send requests through a proxy: `"http://[user:pass@]host:port"` (CONNECT tunnels for https, forwarding for
-   * http) or `"socks5://[user:pass@]host:port"`; or `{ http, https, noProxy }` per scheme.
-   */
-  readonly proxy?: ProxyInput | undefined
-}
-
-export type Content<E = never> = Uint8Array | string | Stream.Stream<Uint8Array, E>
-
-export interface PoolRequestOptions<E = never> {
-  readonly headers?: HeaderInput | undefined
-  readonly content?: Content<E> | undefined
-  readonly timeout?: Timeouts.TimeoutInput | undefined
-  readonly limits?: LimitsInput | undefined
-}
-
-export interface ConnectionInfo {
-  readonly origin: string
-  readonly httpVersion: "HTTP/1.1" | "HTTP/2"
-  readonly state: ConnectionState
-  readonly requestCount: number
-  toString(): string
-}
+export type {
+  ConnectionInfo,
+  Content,
+  Options as PoolOptions,
+  RequestOptions as PoolRequestOptions
+} from "../Pool.js"
 
 class ConnectionSnapshot implements ConnectionInfo {
   constructor(

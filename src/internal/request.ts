@@ -4,46 +4,14 @@
  */
 import * as Headers from "@effect/platform/Headers"
 import { NodeInspectSymbol } from "effect/Inspectable"
-import type * as Stream from "effect/Stream"
+import type { Request, RequestBody as Body } from "../Response.js"
 import { printableHeaders } from "./credentials.js"
 import type { LimitsInput } from "./limits.js"
 import type { TimeoutInput } from "./timeouts.js"
 
-/** A request body, already encoded. */
-export type Body =
-  | { readonly _tag: "Empty" }
-  | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
-  | {
-    readonly _tag: "Stream"
-    readonly stream: Stream.Stream<Uint8Array, unknown>
-    /** total bytes when known (then sent with Content-Length), undefined when not (sent chunked) */
-    readonly length: number | undefined
-    /**
-     * whether running `stream` again yields the same bytes (a Stream built from bytes or a file can be re-run; a
-     * stream of a socket cannot): a 307/308 redirect or an auth retry needs to send the body twice
-     */
-    readonly replayable: boolean
-  }
+export type { Request, RequestBody as Body } from "../Response.js"
 
 export const emptyBody: Body = { _tag: "Empty" }
-
-/** A request, as the client sees it. */
-export interface Request {
-  readonly method: string
-  /** the absolute URL, with params already merged into its query */
-  readonly url: string
-  /** @effect/platform Headers: lower-case names */
-  readonly headers: Headers.Headers
-  readonly body: Body
-  /** per-request timeout override (undefined: the client's) */
-  readonly timeout?: TimeoutInput | undefined
-  /** per-request redirect policy (undefined: the client's) */
-  readonly followRedirects?: boolean | undefined
-  /** per-request size limits over the transport's own (undefined: the transport's) */
-  readonly limits?: LimitsInput | undefined
-  /** per-request auth (undefined: the client's; null: none even if the client has one) */
-  readonly auth?: unknown
-}
 
 /** The fields a request is made of. */
 export interface RequestFields {

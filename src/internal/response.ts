@@ -13,67 +13,25 @@ import type * as HttpError from "../HttpError.js"
 import { decodeStream, maxBufferSize, responseTooLarge } from "./bodyDecoding.js"
 import { printableHeaders } from "./credentials.js"
 import { bodyCodings } from "./decoding.js"
-import type { Request } from "./request.js"
+import type {
+  HttpVersion,
+  Request,
+  Response,
+  ResponseHead,
+  RunForEachOptions,
+  StreamingResponse
+} from "../Response.js"
 import { printJSON } from "./request.js"
 import { NO_CODINGS } from "./h1/responseParser.js"
 
-export type HttpVersion = "HTTP/1.0" | "HTTP/1.1" | "HTTP/2"
-
-export type { Request } from "./request.js"
-
-/** The head of a response: shared by buffered and streaming responses. */
-export interface ResponseHead {
-  readonly status: number
-  readonly reasonPhrase: string
-  readonly httpVersion: HttpVersion
-  readonly headers: Headers.Headers
-  readonly rawHeaders: ReadonlyArray<readonly [name: string, value: string]>
-  readonly url: string
-  readonly request: Request
-  readonly history: ReadonlyArray<Response>
-  readonly isSuccess: boolean
-  readonly isRedirect: boolean
-  readonly isClientError: boolean
-  readonly isServerError: boolean
-  readonly isError: boolean
-}
-
-export interface Response extends ResponseHead {
-  readonly content: Uint8Array
-  readonly text: string
-  readonly json: Effect.Effect<unknown, HttpError.DecodingError>
-  readonly raiseForStatus: Effect.Effect<Response, HttpError.HttpStatusError>
-  readonly elapsed: Duration.Duration
-}
-
-export interface StreamingResponse extends ResponseHead {
-  readonly stream: Stream.Stream<Uint8Array, HttpError.HttpError>
-  readonly raw: Stream.Stream<Uint8Array, HttpError.HttpError>
-  readonly text: Stream.Stream<string, HttpError.HttpError>
-  readonly lines: Stream.Stream<string, HttpError.HttpError>
-  readonly read: Effect.Effect<Response, HttpError.HttpError>
-  /**
-   * Run `f` on each chunk of the decoded body, in order, until its end: `Stream.runForEach(response.stream, f)`
-   * without a Stream pipeline (one wait per chunk), for bodies that are only handed on or counted. The first
-   * failure, of the body or of `f`, ends it; the body is consumed as by `stream`.
-   *
-   * With `buffer`, the body is read through that memory: each chunk is a view of `buffer` holding the next bytes
-   * (from one to `buffer.length` of them), and it is valid only until the Effect `f` returned ends, when the next
-   * bytes go there. Nothing is allocated per read: on a plain `http://` HTTP/1.1 connection the socket reads straight
-   * into `buffer`, and while `f` runs the server's bytes wait in the kernel. Copy what you keep.
-   */
-  runForEach<E, R>(
-    f: (chunk: Uint8Array) => Effect.Effect<void, E, R>,
-    options?: RunForEachOptions
-  ): Effect.Effect<void, HttpError.HttpError | E, R>
-  readonly close: Effect.Effect<void>
-  readonly raiseForStatus: Effect.Effect<StreamingResponse, HttpError.HttpStatusError>
-}
-
-export interface RunForEachOptions {
-  /** Memory of the caller's to read the body through; see `runForEach`. */
-  readonly buffer?: Uint8Array
-}
+export type {
+  HttpVersion,
+  Request,
+  Response,
+  ResponseHead,
+  RunForEachOptions,
+  StreamingResponse
+} from "../Response.js"
 
 /** One wait for the next chunks of a body: fails with `None` at its end, `Some` when it broke. */
 export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>
@@ -373,12 +331,15 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     })
   }
 
-  get raw(): Stream.Stream<Uint8Array, HttpError.HttpError> {
-    return this.decoded(this.transferCodings())
+  // A body fails only as a BodyError: its sources (the exchange, a mock's or an app's body, the decoders) raise
+  // transport errors, DecodingError and ResponseTooLarge, and this class StreamConsumed; the subclasses' wider
+  // `HttpError` type is narrowed here, once.
+  get raw(): Stream.Stream<Uint8Array, HttpError.BodyError> {
+    return this.decoded(this.transferCodings()) as Stream.Stream<Uint8Array, HttpError.BodyError>
   }
 
-  get stream(): Stream.Stream<Uint8Array, HttpError.HttpError> {
-    return this.decoded(this.codings())
+  get stream(): Stream.Stream<Uint8Array, HttpError.BodyError> {
+    return this.decoded(this.codings()) as Stream.Stream<Uint8Array, HttpError.BodyError>
   }
 
   /**
@@ -410,22 +371,24 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
   runForEach<E, R>(
     f: (chunk: Uint8Array) => Effect.Effect<void, E, R>,
     options?: RunForEachOptions
-  ): Effect.Effect<void, HttpError.HttpError | E, R> {
-    return Effect.suspend(() => {
+  ): Effect.Effect<void, HttpError.BodyError | E, R> {
+    return Effect.suspend((): Effect.Effect<void, HttpError.BodyError | E, R> => {
       const buffer = options?.buffer
       if (buffer !== undefined) return this.runForEachInto(buffer, f)
       const pull = this.codings() === undefined ? this.rawPull() : undefined
       // A body to decode goes through the decoders' streams, and a body given as a Stream is read as one.
       if (pull === undefined) return Stream.runForEach(this.stream, f)
       const consumed = this.claimBody()
-      return consumed !== undefined ? Effect.fail(consumed) : this.guarded(forEachPulled(pull, f))
+      return consumed !== undefined
+        ? Effect.fail(consumed)
+        : this.guarded(forEachPulled(pull, f) as Effect.Effect<void, HttpError.BodyError | E, R>)
     })
   }
 
   private runForEachInto<E, R>(
     buffer: Uint8Array,
     f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
-  ): Effect.Effect<void, HttpError.HttpError | E, R> {
+  ): Effect.Effect<void, HttpError.BodyError | E, R> {
     if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
       return Effect.fail(
         new LocalProtocolError({
@@ -441,10 +404,12 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     // Decoded bodies, and bodies given as a Stream, come in chunks of their own: those are copied in.
     if (read === undefined) return this.runForEach(copiedInto(view, f))
     const consumed = this.claimBody()
-    return consumed !== undefined ? Effect.fail(consumed) : this.guarded(forEachRead(read, f))
+    return consumed !== undefined
+      ? Effect.fail(consumed)
+      : this.guarded(forEachRead(read, f) as Effect.Effect<void, HttpError.BodyError | E, R>)
   }
 
-  get text(): Stream.Stream<string, HttpError.HttpError> {
+  get text(): Stream.Stream<string, HttpError.BodyError> {
     return Stream.suspend(() => {
       const decoder = new TextDecoder(textDecoderFor(charsetOf(findHeader(this.flatHeaders, "content-type"))).encoding)
       return this.stream.pipe(
@@ -455,17 +420,17 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
     })
   }
 
-  get lines(): Stream.Stream<string, HttpError.HttpError> {
+  get lines(): Stream.Stream<string, HttpError.BodyError> {
     return Stream.splitLines(this.text)
   }
 
-  get read(): Effect.Effect<Response, HttpError.HttpError> {
+  get read(): Effect.Effect<Response, HttpError.BodyError> {
     return Effect.suspend(() => {
       const configured = this.maxBodySize()
       const limit = Math.min(configured, maxBufferSize())
       const parts: Array<Uint8Array> = []
       let size = 0
-      const keep = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<void, HttpError.HttpError> => {
+      const keep = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<void, HttpError.BodyError> => {
         for (const part of chunk) {
           size += part.length
           // Joined, the parts must fit one buffer: past the limit is a typed error, never Buffer.concat's throw.

@@ -6,23 +6,16 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as HttpError from "../HttpError.js"
-import type { ConnectionInfo, PoolImpl, PoolOptions } from "./pool.js"
+import type { PoolImpl, PoolOptions } from "./pool.js"
 import { makePool } from "./pool.js"
 import type { Request } from "./request.js"
+import type * as Public from "../Transport.js"
+import type { Transport } from "../Transport.js"
 import type { Response, StreamingResponse } from "./response.js"
 
-export const TypeId: unique symbol = Symbol.for("httpfx/Transport")
-export type TypeId = typeof TypeId
+export const TypeId: Public.TypeId = Symbol.for("httpfx/Transport") as Public.TypeId
 
-export interface Transport {
-  readonly [TypeId]: TypeId
-  /** Send the request; the response's body belongs to the scope. */
-  handle(request: Request): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>
-  /** Send the request and read the whole body; when absent the client uses `handle` and `read`. */
-  readonly send?: ((request: Request) => Effect.Effect<Response, HttpError.HttpError>) | undefined
-  /** The connections behind the transport, when it has any. */
-  readonly connections?: Effect.Effect<ReadonlyArray<ConnectionInfo>> | undefined
-}
+export type { Transport } from "../Transport.js"
 
 export const isTransport = (u: unknown): u is Transport => typeof u === "object" && u !== null && TypeId in u
 
