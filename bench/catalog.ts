@@ -22,7 +22,7 @@ const foreachSkip = "n/a (a way to read a streamed body: download only)"
 const onlyDownload = { get1k: foreachSkip, post1k: foreachSkip, get100k: foreachSkip, queue10k: foreachSkip }
 const boundedSkip = "n/a (a way to issue the queue workload's burst: queue only)"
 const onlyQueue = { get1k: boundedSkip, post1k: boundedSkip, get100k: boundedSkip, download64m: boundedSkip }
-const platformFloorSkip = "n/a (the floor of @effect/platform's HttpClient answers without a connection: request loops only)"
+const platformFloorSkip = "n/a (the floor of @effect/platform's HttpClient has no connection: request loops only)"
 const queueSkip = "n/a (the queue workload runs the floor, httpfx, undici Pool and node:http only)"
 
 /**

@@ -685,7 +685,7 @@ describe("lifetimes", () => {
       expect(text).toBe("ok")
     }))
 
-  it.scoped("only a response whose body is still coming when it is handed over listens to platform's abort signal", () =>
+  it.scoped("only a response whose body is still coming at hand-over listens to platform's abort signal", () =>
     Effect.gen(function*() {
       // An abort listener costs an AbortSignal more than the rest of a request; a body that came with its head has
       // nothing left for it to abandon.
