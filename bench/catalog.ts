@@ -22,6 +22,7 @@ const foreachSkip = "n/a (a way to read a streamed body: download only)"
 const onlyDownload = { get1k: foreachSkip, post1k: foreachSkip, get100k: foreachSkip, queue10k: foreachSkip }
 const boundedSkip = "n/a (a way to issue the queue workload's burst: queue only)"
 const onlyQueue = { get1k: boundedSkip, post1k: boundedSkip, get100k: boundedSkip, download64m: boundedSkip }
+const platformFloorSkip = "n/a (the floor of @effect/platform's HttpClient has no connection: request loops only)"
 const queueSkip = "n/a (the queue workload runs the floor, httpfx, undici Pool and node:http only)"
 
 /**
@@ -65,6 +66,17 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
   variantOf("httpfx-client", "bounded", "httpfx Client.get, concurrency C", onlyQueue),
   variantOf("httpfx-pool", "bounded", "httpfx Pool.request, concurrency C", onlyQueue),
   { name: "httpfx-platform", label: "httpfx Platform.layer", file: "clients/httpfx-platform.ts", args: [] },
+  {
+    name: "platform-floor",
+    label: "platform HttpClient.make floor",
+    file: "clients/platform-floor.ts",
+    args: [],
+    skips: { download64m: platformFloorSkip, queue10k: platformFloorSkip }
+  },
+  variantOf("platform-floor", "async", "platform HttpClient.make floor, answered a turn later", {
+    download64m: platformFloorSkip,
+    queue10k: platformFloorSkip
+  }),
   { name: "node-http", label: "node:http keep-alive Agent", file: "clients/node-http.ts", args: [] },
   {
     name: "undici-fetch",

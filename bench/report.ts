@@ -640,6 +640,10 @@ const clientNotes: Record<string, string> = {
   "httpfx-pool-bounded": "the queue workload only: the same 10,000 `pool.request` calls through `Effect.forEach(…, { concurrency: C })`",
   "httpfx-platform":
     "`@effect/platform`'s `HttpClient` provided by httpfx's `Platform.layer(…)`: the same application code as the two @effect/platform-node rows",
+  "platform-floor":
+    "the floor of `@effect/platform`'s `HttpClient` (request loops only): `HttpClient.make` over a backend that answers at once with a canned response (the bench server's head, a fresh copy of the body per read), no network, driven by the same application code as the other platform rows; what platform's own machinery (request, URL, client span, trace headers, AbortController, interruptible response) costs per request, below any transport",
+  "platform-floor-async":
+    "the same floor with the canned response handed back on the next turn of the event loop (`setImmediate`), as a transport's answer comes: the request's fiber suspends and resumes, and what platform keeps for the request lives across that turn, as it does over a network",
   "node-http": "`http.request` with `new http.Agent({ keepAlive: true, maxSockets: C })`, body collected from `data` events",
   "undici-fetch": "undici's `fetch` on `new Agent({ connections: C })`",
   "node-fetch-global": "Node's built-in `fetch` with no options (its bundled undici, default global dispatcher)",

@@ -27,7 +27,7 @@ import * as http from "node:http"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 
-import { eventually, httpServer, rawServer } from "./utils/servers.js"
+import { eventually, httpServer, rawServer, scriptedServer } from "./utils/servers.js"
 
 // ---- an HttpApi served by @effect/platform-node ------------------------------------------------------------------
 
@@ -115,6 +115,20 @@ const bigServer = (size: number) =>
   })
 
 const withPlatform = Effect.provide(Platform.layer())
+
+/** Counts the "abort" listeners added to any AbortSignal until the scope closes. */
+const abortListenerCount = Effect.acquireRelease(
+  Effect.sync(() => {
+    const counter = { count: 0 }
+    const original = EventTarget.prototype.addEventListener
+    AbortSignal.prototype.addEventListener = function(this: AbortSignal, ...args: Parameters<typeof original>) {
+      if (args[0] === "abort") counter.count++
+      return original.apply(this, args)
+    }
+    return counter
+  }),
+  () => Effect.sync(() => void delete (AbortSignal.prototype as { addEventListener?: unknown }).addEventListener)
+)
 
 // ---- HttpApiClient -----------------------------------------------------------------------------------------------
 
@@ -671,6 +685,23 @@ describe("lifetimes", () => {
         return yield* Effect.flatMap(HttpClient.get(`${server.url}/next`), (response) => response.text)
       }).pipe(Effect.provide(Platform.layer({ maxConnections: 1, timeout: { pool: "2 seconds" } })))
       expect(text).toBe("ok")
+    }))
+
+  it.scoped("only a response whose body is still coming at hand-over listens to platform's abort signal", () =>
+    Effect.gen(function*() {
+      // An abort listener costs an AbortSignal more than the rest of a request; a body that came with its head has
+      // nothing left for it to abandon.
+      const listeners = yield* abortListenerCount
+      const small = yield* scriptedServer("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+      const big = yield* bigServer(64 * MiB)
+      yield* Effect.gen(function*() {
+        const text = yield* Effect.flatMap(HttpClient.get(small.url), (response) => response.text)
+        expect(text).toBe("ok")
+        expect(listeners.count).toBe(0)
+        const status = yield* Effect.map(HttpClient.get(big.url), (response) => response.status)
+        expect(status).toBe(200)
+        expect(listeners.count).toBe(1)
+      }).pipe(withPlatform)
     }))
 
   it.scoped("with HttpClient.withScope an unread body's connection closes with the caller's scope", () =>

@@ -79,6 +79,19 @@ export interface ExchangeOwner {
   dequeue(exchange: Exchange): void
 }
 
+/**
+ * A streaming response whose exchange its holder owns without a Scope (the platform adapter's): it lets go with
+ * `abandon`, and may take a body that is all in already without a wait.
+ */
+export interface OwnedResponse extends StreamingResponse {
+  /** `close`, at once. */
+  abandon(): void
+  /** Letting go would still do something: body bytes are still to come, or the body may yet be decoded. */
+  readonly unfinished: boolean
+  /** `read` at once, when the whole body is in and has nothing to undo; undefined when `read` has to wait. */
+  readNow(): Response | undefined
+}
+
 /** Body bytes queued for a streaming consumer before the socket is paused. */
 const HIGH_WATER_MARK = 64 * 1024
 
@@ -139,7 +152,7 @@ export class Exchange {
   /** Sees a buffered response before the waiting fiber is resumed with it (the client's bookkeeping). */
   finish: ((response: Response) => void) | undefined = undefined
   /** Sees a streaming response's head before the waiting fiber is resumed with it. */
-  onStreamingHead: ((response: StreamingResponse & { abandon(): void }) => void) | undefined = undefined
+  onStreamingHead: ((response: OwnedResponse) => void) | undefined = undefined
   /**
    * A reader has asked for body bytes. Until one does, the few bytes that arrive with the head are copied, rather
    * than read into a slab of their own that the reader (which may well bring its own buffer) would mostly not use.
@@ -154,7 +167,7 @@ export class Exchange {
   private resume: Resume | undefined = undefined
   private totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private paused = false
-  private head: StreamingResponse | undefined = undefined
+  private head: OwnedResponse | undefined = undefined
 
   // a reader with a buffer of its own (`runForEach` with `buffer`)
   /** it, with its buffer, for as long as the exchange may write into that */
@@ -569,6 +582,27 @@ export class Exchange {
     this.settle(Effect.void)
   }
 
+  /** Letting go of the exchange would still do something: body bytes are to come, or a body with codings to decode. */
+  get unfinished(): boolean {
+    return !this.done || this.codings !== undefined
+  }
+
+  /**
+   * The whole body is in, unfailed, with no coding to undo, and fits one buffer: a `Rest` wait would settle at once
+   * with `takeWholeBody`.
+   */
+  get wholeBodyIn(): boolean {
+    return this.bodyDone && this.failure === undefined && this.codings === undefined &&
+      this.received <= Math.min(this.limits.maxBodySize, maxBufferSize())
+  }
+
+  /** The body, read whole without a wait: only once `wholeBodyIn` has said so. */
+  takeWholeBody(): Uint8Array {
+    this.readWhole = true
+    this.bodyAsked = true
+    return this.content()
+  }
+
   /**
    * The caller stopped caring (interrupted, its scope closed, or `close`): give the slot back now. A connection
    * with an unfinished exchange cannot be reused, so it is closed.
@@ -797,7 +831,7 @@ export class Exchange {
     )
   }
 
-  streamingResponse(): StreamingResponse {
+  streamingResponse(): OwnedResponse {
     if (this.head !== undefined) return this.head
     const head = this.head = new StreamingResponseImpl(this)
     const onHead = this.onStreamingHead
@@ -870,9 +904,10 @@ export class Exchange {
   }
 }
 
-class StreamingResponseImpl extends StreamingBase {
-  private readonly pull: BodyPull = Effect.suspend(() => this.exchange.pull())
-  private readonly guardedPull: BodyPull = Effect.suspend(() => this.exchange.pull(true))
+class StreamingResponseImpl extends StreamingBase implements OwnedResponse {
+  // Built when a reader first pulls: a response read whole (or not at all) never needs them.
+  private pullEffect: BodyPull | undefined = undefined
+  private guardedPullEffect: BodyPull | undefined = undefined
 
   constructor(private readonly exchange: Exchange) {
     super(
@@ -888,7 +923,7 @@ class StreamingResponseImpl extends StreamingBase {
   }
 
   protected rawBody(): Stream.Stream<Uint8Array, HttpError.HttpError> {
-    return Stream.repeatEffectChunkOption(this.pull)
+    return Stream.repeatEffectChunkOption(this.pullEffect ??= Effect.suspend(() => this.exchange.pull()))
   }
 
   protected override transferCodings(): ReadonlyArray<string> {
@@ -905,7 +940,7 @@ class StreamingResponseImpl extends StreamingBase {
   }
 
   protected override rawPull(): BodyPull {
-    return this.guardedPull
+    return this.guardedPullEffect ??= Effect.suspend(() => this.exchange.pull(true))
   }
 
   protected override readerInterrupted(): Effect.Effect<void> {
@@ -927,6 +962,16 @@ class StreamingResponseImpl extends StreamingBase {
         (content) => this.toBuffered(content)
       )
     })
+  }
+
+  override readNow(): Response | undefined {
+    const exchange = this.exchange
+    if (!exchange.wholeBodyIn || this.claimBody() !== undefined) return undefined
+    return this.toBuffered(exchange.takeWholeBody())
+  }
+
+  get unfinished(): boolean {
+    return this.exchange.unfinished
   }
 
   get close(): Effect.Effect<void> {

@@ -34,6 +34,8 @@ import type { Body, Request } from "./request.js"
 import { copy as copyRequest } from "./request.js"
 import { printableHeaders } from "./credentials.js"
 import { withoutUserinfo } from "./url.js"
+import type { OwnedResponse } from "./exchange.js"
+import { StreamingBase } from "./response.js"
 import type { Response, StreamingResponse } from "./response.js"
 import { onlyGiven } from "./timeouts.js"
 
@@ -241,7 +243,8 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
     readonly request: HttpClientRequest.HttpClientRequest,
     /** the httpfx response: its body lives until `releaser` runs */
     readonly source: StreamingResponse,
-    private readonly releaser: Effect.Effect<void>
+    /** lets the body go; undefined when the response alone owns its exchange, and lets go with its `abandon` */
+    private readonly releaser: Effect.Effect<void> | undefined
   ) {
     super()
   }
@@ -271,7 +274,7 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
 
   /** Release the connection now: closed if the body is unread, a no-op once its last byte is in. */
   get release(): Effect.Effect<void> {
-    return this.releaser
+    return this.releaser ?? Effect.sync(() => (this.source as OwnedResponse).abandon())
   }
 
   private decodeError(description: string, cause?: unknown): HttpClientError.ResponseError {
@@ -284,8 +287,9 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
     })
   }
 
-  private bodyError = (error: HttpError.HttpError): HttpClientError.ResponseError =>
-    this.decodeError(withoutRequest(error), error)
+  private bodyError(error: HttpError.HttpError): HttpClientError.ResponseError {
+    return this.decodeError(withoutRequest(error), error)
+  }
 
   private consumed(): HttpClientError.ResponseError {
     return this.decodeError(
@@ -308,9 +312,11 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
             state.waiters.push(resume)
           })
         case "Unread": {
+          const whole = this.source instanceof StreamingBase ? this.source.readNow() : undefined
+          if (whole !== undefined) return this.readAtOnce(whole)
           const waiters: Array<(exit: BufferedExit) => void> = []
           this.state = { _tag: "Reading", waiters }
-          return Effect.onExit(Effect.mapError(this.source.read, this.bodyError), (exit) => {
+          return Effect.onExit(Effect.mapError(this.source.read, (error) => this.bodyError(error)), (exit) => {
             // Waiters must not hang, nor be interrupted by someone else's interruption: they get a failure instead.
             const shared = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
               ? Exit.fail(this.decodeError("the body was being read by a fiber that was interrupted; it is lost"))
@@ -323,6 +329,17 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
         }
       }
     })
+  }
+
+  /**
+   * The body was all in when first asked for: kept as a read that has finished. An exchange the response owns alone
+   * has nothing left to let go; a scope of its own is closed, as after any read.
+   */
+  private readAtOnce(whole: Response): Effect.Effect<Response> {
+    const exit = Exit.succeed(whole)
+    this.cached = whole
+    this.state = { _tag: "Read", exit }
+    return this.releaser === undefined ? exit : Effect.as(this.releaser, whole)
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
@@ -380,7 +397,7 @@ export class PlatformResponse extends Inspectable.Class implements HttpClientRes
       }
       this.state = { _tag: "Streamed" }
       // However the stream ends (last byte, failure, interruption) the scope goes: early, that closes the connection.
-      return Stream.ensuring(Stream.mapError(this.source.stream, this.bodyError), this.release)
+      return Stream.ensuring(Stream.mapError(this.source.stream, (error) => this.bodyError(error)), this.release)
     })
   }
 
@@ -431,9 +448,11 @@ const closeOnAbort = (signal: AbortSignal, scope: Scope.CloseableScope): Effect.
 
 /**
  * The short way, when the client adds nothing but its default headers and the request's body is already in memory:
- * one `Effect.async` on the pool, no Scope. The exchange is the response's to release; platform's abort signal
- * (interruption, the end of `stream`, an unread response collected, `withScope`) abandons it, from the moment the
- * head is in. Undefined when the request needs the full way.
+ * one `Effect.async` on the pool, no Scope. The exchange is the response's to release. Platform aborts the signal
+ * when it lets go of the response (interruption, the end of `stream`, an unread response collected, `withScope`);
+ * that abandons an exchange still unfinished when the response is handed over. One that is finished by then (a small
+ * body comes with its head) has nothing left to abandon, and gets no listener: an abort listener costs an AbortSignal
+ * more than the rest of this path does. Undefined when the request needs the full way.
  */
 const executeDirect = (
   client: Client,
@@ -454,18 +473,28 @@ const executeDirect = (
   const defaults = impl.defaultHeaders
   const headers = request.headers
   for (const name in headers) if (defaults[name] !== undefined) return undefined
-  const onHead = (source: StreamingResponse & { abandon(): void }) => {
+  let opened: OwnedResponse | undefined
+  const onHead = (source: OwnedResponse) => {
     impl.storeCookiesOf(source)
-    // The listener holds the exchange, not the platform response, so an unread response can still be collected.
-    signal.addEventListener("abort", () => source.abandon(), { once: true })
+    opened = source
   }
-  return Effect.matchEffect(pool.open(request.method, hrefOf(url), defaults, headers, content, onHead), {
-    onFailure: (error) => Effect.fail(toRequestError(request, error)),
-    onSuccess: (source) =>
-      Effect.succeed(
-        new PlatformResponse(request, source, Effect.sync(() => (source as StreamingResponse & { abandon(): void }).abandon()))
-      )
-  })
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.matchCauseEffect(restore(pool.open(request.method, hrefOf(url), defaults, headers, content, onHead)), {
+      onFailure: (cause) => {
+        // Interrupted between the head and here, the response never reaches platform: let its exchange go.
+        if (opened !== undefined) opened.abandon()
+        return Effect.failCause(Cause.map(cause, (error) => toRequestError(request, error)))
+      },
+      onSuccess: (source) => {
+        if (source.unfinished) {
+          if (signal.aborted) source.abandon()
+          // The listener holds the exchange, not the platform response, so an unread response can still be collected.
+          else signal.addEventListener("abort", () => source.abandon(), { once: true })
+        }
+        return Effect.succeed(new PlatformResponse(request, source, undefined))
+      }
+    })
+  )
 }
 
 /** The URL as it goes on the wire: the fragment is the client's own business (RFC 9110 §4.2.4). */

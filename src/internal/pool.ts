@@ -29,7 +29,7 @@ import {
 } from "../HttpError.js"
 import type * as HttpError from "../HttpError.js"
 import { Exchange, Phase } from "./exchange.js"
-import type { ExchangeOwner } from "./exchange.js"
+import type { ExchangeOwner, OwnedResponse } from "./exchange.js"
 import { Http11Connection } from "./h1/connection.js"
 import type { Connection, ConnectionState } from "./h1/connection.js"
 import { CHUNKED, declaredLength, encodeHead, encodeHeadWith, hasField, NO_BODY, printableMethod } from "./h1/requestHead.js"
@@ -207,9 +207,9 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     headers: HeaderInput,
     more: HeaderInput | undefined,
     content: Uint8Array | undefined,
-    onHead: (response: StreamingResponse & { abandon(): void }) => void
-  ): Effect.Effect<StreamingResponse, HttpError.HttpError> {
-    return Effect.async<StreamingResponse, HttpError.HttpError>((resume) => {
+    onHead: (response: OwnedResponse) => void
+  ): Effect.Effect<OwnedResponse, HttpError.HttpError> {
+    return Effect.async<OwnedResponse, HttpError.HttpError>((resume) => {
       const exchange = this.prepare(method, url, { headers, content }, true, more)
       if (!(exchange instanceof Exchange)) return resume(Effect.fail(exchange))
       exchange.onStreamingHead = onHead
@@ -239,7 +239,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     headers: HeaderInput,
     more: HeaderInput | undefined,
     content: string | Uint8Array | undefined,
-    onHead: ((response: StreamingResponse & { abandon(): void }) => void) | undefined,
+    onHead: ((response: OwnedResponse) => void) | undefined,
     detour: (
       method: string,
       url: string,

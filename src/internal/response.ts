@@ -89,15 +89,20 @@ const copiedInto = <E, R>(buffer: Buffer, f: (chunk: Uint8Array) => Effect.Effec
   return chunk.length === 0 ? Effect.void : from(0)
 }
 
+const headersPrototype: object = Object.getPrototypeOf(Headers.empty)
+
 /** Lower-case names, repeated fields joined with ", " (RFC 9110 §5.3), as @effect/platform's Headers are. */
 export const headersFromFlat = (flat: ReadonlyArray<string>): Headers.Headers => {
-  const record: Record<string, string> = Object.create(null)
+  // Made on platform's Headers prototype rather than given it afterwards (Headers.unsafeFromRecord): changing an
+  // object's prototype costs V8 several times what filling it does. That prototype has no string keys and no
+  // Object.prototype behind it, so any field name, "__proto__" included, is an own property here.
+  const record: Record<string, string> = Object.create(headersPrototype)
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!.toLowerCase()
     const previous = record[name]
     record[name] = previous === undefined ? flat[i + 1]! : previous + ", " + flat[i + 1]!
   }
-  return Headers.unsafeFromRecord(record)
+  return record as Headers.Headers
 }
 
 export const pairsFromFlat = (flat: ReadonlyArray<string>): ReadonlyArray<readonly [string, string]> => {
@@ -444,6 +449,14 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
         () => this.toBuffered(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size))
       )
     })
+  }
+
+  /**
+   * `read` at once, without a wait, when the whole body is in already and has nothing to undo; undefined (nothing
+   * claimed) when `read` would have to wait. A subclass that can tell says so.
+   */
+  readNow(): Response | undefined {
+    return undefined
   }
 
   /** This head with a buffered body: what `read` returns. */
