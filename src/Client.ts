@@ -53,13 +53,13 @@ export type TypeId = typeof TypeId
 /**
  * Header values, as `@effect/platform`'s `Headers.fromInput` takes them: a record, an iterable of pairs, or Headers.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type HeadersInput = Headers.Input
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type ParamValue = string | number | boolean
@@ -67,7 +67,7 @@ export type ParamValue = string | number | boolean
 /**
  * Query parameters: a record (an array value repeats the name, `undefined` leaves it out) or a list of pairs.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type ParamsInput =
@@ -77,7 +77,7 @@ export type ParamsInput =
 /**
  * An `Auth`, or `[username, password]` for Basic auth.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type AuthInput = Auth | readonly [username: string, password: string]
@@ -85,7 +85,7 @@ export type AuthInput = Auth | readonly [username: string, password: string]
 /**
  * Runs before each hop is sent, with the request as it will go out; its failure is the request's.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type RequestHook = (request: Request) => Effect.Effect<void, HttpError.HttpError>
@@ -93,7 +93,7 @@ export type RequestHook = (request: Request) => Effect.Effect<void, HttpError.Ht
 /**
  * Runs once each hop's head is in, before its body is read; its failure is the request's.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type ResponseHook = (response: StreamingResponse) => Effect.Effect<void, HttpError.HttpError>
@@ -187,7 +187,7 @@ export interface RequestOptions<E = never> {
  * The options of one call that can add nothing to what it fails with: no redirects followed (`followRedirects`
  * absent or false) and no auth of its own but Basic (`[username, password]`) or none (`null`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface PlainRequestOptions<E = never> extends RequestOptions<E> {
@@ -290,7 +290,7 @@ type HookErrors<Hooks> = Hooks extends ReadonlyArray<(...args: ReadonlyArray<any
  * has an `Auth` (a flow may fail as it likes) or a transport of its own. Basic auth as `[username, password]` adds
  * nothing.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type ConfigErrors<O> =
@@ -448,7 +448,7 @@ export const get = (
 /**
  * `head` with the client from the context.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category accessors
  */
 export const head = (
@@ -464,7 +464,7 @@ export {
   /**
    * `options` with the client from the context (an OPTIONS request).
    *
-   * @since 0.3.0
+   * @since 0.2.0
    * @category accessors
    */
   optionsOf as options
@@ -477,7 +477,7 @@ export {
   /**
    * `delete` with the client from the context.
    *
-   * @since 0.3.0
+   * @since 0.2.0
    * @category accessors
    */
   deleteOf as delete
@@ -498,7 +498,7 @@ export const post = <SE = never>(
 /**
  * `put` with the client from the context.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category accessors
  */
 export const put = <SE = never>(
@@ -510,7 +510,7 @@ export const put = <SE = never>(
 /**
  * `patch` with the client from the context.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category accessors
  */
 export const patch = <SE = never>(
@@ -535,7 +535,7 @@ export const stream = <SE = never>(
 /**
  * `buildRequest` with the client from the context.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category accessors
  */
 export const buildRequest = <SE = never>(
@@ -547,7 +547,7 @@ export const buildRequest = <SE = never>(
 /**
  * `send` with the client from the context: buffered, or streaming with `{ stream: true }`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category accessors
  */
 export const send: {
@@ -562,7 +562,7 @@ export const send: {
 /**
  * The connections of the default transport of the client from the context (empty for others).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category accessors
  */
 export const pool: Effect.Effect<ReadonlyArray<ConnectionInfo>, never, Client> = Effect.flatMap(

@@ -205,7 +205,7 @@ export type TransportError =
  * (`LocalProtocolError`), the connection and the exchange (the `TransportError`s, timeouts included), the response's
  * Content-Encoding (`DecodingError`) and size (`ResponseTooLarge`). Nothing here depends on the status.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type RequestError = TransportError | InvalidUrl | DecodingError | ResponseTooLarge
@@ -214,7 +214,7 @@ export type RequestError = TransportError | InvalidUrl | DecodingError | Respons
  * What following redirects adds: more than `maxRedirects` (`TooManyRedirects`), or a 307/308 that needs a streamed
  * body sent again (`StreamConsumed`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type RedirectError = TooManyRedirects | StreamConsumed
@@ -224,7 +224,7 @@ export type RedirectError = TooManyRedirects | StreamConsumed
  * Content-Encoding (`DecodingError`), its size (`ResponseTooLarge`), and a second read of a body that can be consumed
  * once (`StreamConsumed`). Never the status, the URL or redirects.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type BodyError = TransportError | DecodingError | ResponseTooLarge | StreamConsumed

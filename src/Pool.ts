@@ -17,8 +17,10 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as HttpError from "./HttpError.js"
@@ -185,3 +187,29 @@ export const make = (
   options?: Options
 ): Effect.Effect<Pool, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
   Effect.map(internal.makePool(options), (core) => new PoolService(core))
+
+/**
+ * The pool as a service, for code that takes it from the context.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export const Pool: Context.Tag<Pool, Pool> = Context.GenericTag<Pool>("httpfx/Pool")
+
+/**
+ * A pool made with these options, closed with the layer. Fails as `make` does when an option cannot work.
+ *
+ * @example
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* Pool.Pool
+ *   return yield* pool.request("GET", "http://127.0.0.1:8080/")
+ * })
+ * Effect.runPromise(program.pipe(Effect.provide(Pool.layer({ maxConnections: 10 }))))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<Pool, HttpError.InvalidUrl | HttpError.LocalProtocolError> =>
+  Layer.scoped(Pool, make(options))

@@ -15,6 +15,30 @@ import type { LimitsInput } from "./internal/limits.js"
 import type { TimeoutInput } from "./internal/timeouts.js"
 
 /**
+ * @since 0.2.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("httpfx/Response")
+
+/**
+ * @since 0.2.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.2.0
+ * @category type ids
+ */
+export const StreamingTypeId: unique symbol = Symbol.for("httpfx/StreamingResponse")
+
+/**
+ * @since 0.2.0
+ * @category type ids
+ */
+export type StreamingTypeId = typeof StreamingTypeId
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -24,7 +48,7 @@ export type HttpVersion = "HTTP/1.0" | "HTTP/1.1" | "HTTP/2"
  * A request body, already encoded: none, bytes, or a stream (sent with a Content-Length when `length` is known,
  * chunked when not).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type RequestBody =
@@ -69,7 +93,7 @@ export interface Request {
 /**
  * The head of a response: what buffered and streaming responses share.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ResponseHead {
@@ -103,6 +127,7 @@ export interface ResponseHead {
  * @category models
  */
 export interface Response extends ResponseHead {
+  readonly [TypeId]: TypeId
   readonly content: Uint8Array
   /** the body decoded by its charset (UTF-8 unless the Content-Type names another) */
   readonly text: string
@@ -120,6 +145,7 @@ export interface Response extends ResponseHead {
  * @category models
  */
 export interface StreamingResponse extends ResponseHead {
+  readonly [StreamingTypeId]: StreamingTypeId
   /** the body, Content-Encoding decoded; it can be consumed once */
   readonly stream: Stream.Stream<Uint8Array, HttpError.BodyError>
   /** the body as it came, Content-Encoding not decoded */
@@ -173,7 +199,7 @@ export interface RunForEachOptions {
  * const user = Client.get("https://api.example.org/users/1").pipe(Effect.flatMap(Response.schemaBodyJson(User)))
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category schema
  */
 export const schemaBodyJson = <A, I, R>(schema: Schema.Schema<A, I, R>, options?: ParseOptions | undefined) => {
@@ -183,10 +209,27 @@ export const schemaBodyJson = <A, I, R>(schema: Schema.Schema<A, I, R>, options?
 }
 
 /**
+ * A buffered `Response` (from `request`, the verbs, `read` …), whatever made it.
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isResponse = (u: unknown): u is Response => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * A `StreamingResponse` (from `stream` or `send(request, { stream: true })`), whatever made it.
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isStreamingResponse = (u: unknown): u is StreamingResponse =>
+  typeof u === "object" && u !== null && StreamingTypeId in u
+
+/**
  * `schemaBodyJson` for a streaming response: reads the whole body, then decodes it. Fails as `read` does, then as
  * `schemaBodyJson`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category schema
  */
 export const schemaBodyJsonStreaming = <A, I, R>(

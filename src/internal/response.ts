@@ -21,6 +21,7 @@ import type {
   RunForEachOptions,
   StreamingResponse
 } from "../Response.js"
+import type * as ResponseModule from "../Response.js"
 import { printJSON } from "./request.js"
 import { NO_CODINGS } from "./h1/responseParser.js"
 
@@ -220,7 +221,17 @@ export abstract class HeadBase implements ResponseHead {
   }
 }
 
+/** Symbol.for: the same symbol as the public module's, without importing its values. */
+const ResponseTypeId: ResponseModule.TypeId = Symbol.for("httpfx/Response") as ResponseModule.TypeId
+const StreamingTypeId: ResponseModule.StreamingTypeId = Symbol.for(
+  "httpfx/StreamingResponse"
+) as ResponseModule.StreamingTypeId
+
 export class BufferedResponse extends HeadBase implements Response {
+  // On the prototype: the hot path allocates nothing for it.
+  get [ResponseTypeId](): ResponseModule.TypeId {
+    return ResponseTypeId
+  }
   constructor(
     status: number,
     reasonPhrase: string,
@@ -266,6 +277,9 @@ export class BufferedResponse extends HeadBase implements Response {
  * once; this class guards single consumption, decodes Content-Encoding and charsets, and buffers on `read`.
  */
 export abstract class StreamingBase extends HeadBase implements StreamingResponse {
+  get [StreamingTypeId](): ResponseModule.StreamingTypeId {
+    return StreamingTypeId
+  }
   private consumed = false
   constructor(
     status: number,
