@@ -45,6 +45,7 @@ import * as Transport from "./transport.js"
 import { hasUserinfo, takeUserinfo, withoutUserinfo } from "./url.js"
 import { printableHeaders } from "./credentials.js"
 import { version } from "./version.js"
+import { isIdempotent } from "./methods.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
@@ -223,8 +224,6 @@ const redirectRequest = (
 }
 
 // ---- retries -----------------------------------------------------------------------------------------------------
-
-const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
 
 interface RetryPolicy {
   readonly schedule: Schedule.Schedule<unknown, unknown>
@@ -645,7 +644,7 @@ export class ClientImpl {
     history: ReadonlyArray<Response>
   ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
     const retry = this.retry
-    if (retry === undefined || !IDEMPOTENT.has(request.method)) return this.single(request, streaming, history)
+    if (retry === undefined || !isIdempotent(request.method)) return this.single(request, streaming, history)
     if (request.body._tag === "Stream" && !request.body.replayable) return this.single(request, streaming, history)
     // Built again for each attempt: the cookies come from the jar as it is then, with what a failed attempt stored.
     const once = Effect.suspend(() => this.single(request, streaming, history))

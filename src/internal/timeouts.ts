@@ -102,7 +102,6 @@ export const durationProblem = (name: string, value: Duration.DurationInput | nu
   }
 }
 
-
 /** Why a `timeout` option (one duration, or one per phase) cannot be used; undefined when it can. */
 export const timeoutProblem = (value: TimeoutInput | undefined): string | undefined => {
   if (value === undefined || value === null) return undefined

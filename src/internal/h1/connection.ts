@@ -24,6 +24,7 @@ import type { Target } from "../url.js"
 import { PhaseTimer } from "../phaseTimer.js"
 import { ResponseParser } from "./responseParser.js"
 import type { ResponseHandler } from "./responseParser.js"
+import { isIdempotent } from "../methods.js"
 
 export type ConnectionState = "CONNECTING" | "ACTIVE" | "IDLE" | "CLOSED"
 
@@ -79,9 +80,6 @@ const enum Timer {
   Read = 3,
   Idle = 4
 }
-
-// Methods that RFC 9110 §9.2.2 lets a client repeat when it cannot tell whether the server saw the request.
-const idempotent = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
 
 /** A read at least this large counts as bulk: a streamed body then reads into a slab of the connection's own. */
 const BULK_READ = 64 * 1024
@@ -764,7 +762,7 @@ export class Http11Connection implements Connection, ResponseHandler {
    */
   private retryable(exchange: Exchange): boolean {
     if (exchange.retried || this.requestCount < 2 || exchange.streamBody || this.parser.receivedAny) return false
-    if (!idempotent.has(exchange.method)) return false
+    if (!isIdempotent(exchange.method)) return false
     exchange.retried = true
     exchange.conn = undefined
     return true

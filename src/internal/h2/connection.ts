@@ -26,6 +26,7 @@ import { failInternally } from "../h1/connection.js"
 import type { Connection, ConnectionOwner, ConnectionState } from "../h1/connection.js"
 import { destroyQuietly } from "../net/openSocket.js"
 import type { Target } from "../url.js"
+import { isIdempotent } from "../methods.js"
 
 /** What an HTTP/2 connection needs from its pool beyond what every connection does. */
 export interface Http2Owner extends ConnectionOwner {
@@ -72,9 +73,6 @@ const CONNECTION_WINDOW = 1024 * 1024
 
 /** Fields RFC 9113 §8.2.2 forbids (connection-specific), dropped from the HTTP/1.1-shaped request head. */
 const connectionSpecific = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"])
-
-// Methods that RFC 9110 §9.2.2 lets a client repeat when it cannot tell whether the server saw the request.
-const idempotent = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
 
 const enum Timer {
   None = 0,
@@ -514,7 +512,7 @@ export class Http2Connection implements Connection {
       })
     } else if (
       code === NGHTTP2_ENHANCE_YOUR_CALM && !exchange.headReceived && !exchange.retried && !exchange.streamBody &&
-      idempotent.has(exchange.method)
+      isIdempotent(exchange.method)
     ) {
       // Newer nghttp2 answers a stream opened just after we reset another, while the server still counts the reset
       // one against its limit, with ENHANCE_YOUR_CALM instead of REFUSED_STREAM. No head came back, so an
@@ -600,7 +598,7 @@ export class Http2Connection implements Connection {
   private retryable(entry: Http2Stream): boolean {
     const exchange = entry.exchange
     return !exchange.retried && entry.reused && !exchange.streamBody && !exchange.headReceived &&
-      idempotent.has(exchange.method)
+      isIdempotent(exchange.method)
   }
 
   private retry(entry: Http2Stream): void {
