@@ -115,7 +115,7 @@ export const BASELINE = "undici-pool"
 
 export const labelOf = (name: string): string => clientSpecs.find((spec) => spec.name === name)?.label ?? name
 
-export interface WorkloadPlan {
+interface WorkloadPlan {
   readonly title: string
   // Concurrency levels; for "burst" the connection limit, for "download" 1.
   readonly concurrency: ReadonlyArray<number>

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { LOOPBACK_HOST } from "./shared.js"
 
-export interface NginxServer {
+interface NginxServer {
   readonly port: number
   readonly child: ChildProcess
   readonly dir: string

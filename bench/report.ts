@@ -78,13 +78,13 @@ export interface Report {
 
 // ---- statistics ----------------------------------------------------------------------------------------------------
 
-export interface Stat {
+interface Stat {
   readonly median: number
   readonly min: number
   readonly max: number
 }
 
-export interface Summary {
+interface Summary {
   readonly client: string
   readonly label: string
   readonly runs: number
@@ -122,7 +122,7 @@ const stat = (values: ReadonlyArray<number>): Stat => ({
   max: Math.max(...values)
 })
 
-export const summarize = (group: Group, clients: ReadonlyArray<string>): ReadonlyArray<Summary> => {
+const summarize = (group: Group, clients: ReadonlyArray<string>): ReadonlyArray<Summary> => {
   const rows = clients.map((client): Summary => {
     const runs = group.runs.filter((run) => run.client === client)
     const ok: Array<{ readonly result: BenchResult; readonly connections: number }> = []
@@ -184,7 +184,7 @@ const spread = (value: Stat, digits: number, format: (n: number, d: number) => s
 const grouped = (n: number, digits: number): string =>
   new Intl.NumberFormat("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(n)
 
-export const groupTitle = (group: Group): string => {
+const groupTitle = (group: Group): string => {
   const plan = workloadPlans[group.workload]
   switch (workloads[group.workload].mode) {
     case "loop":
@@ -465,7 +465,7 @@ ${other.groups.map((group) => renderTable(group, other, "####")).join("\n\n")}
   return `${VERSIONS_START}\n${body}${VERSIONS_END}\n`
 }
 
-export const renderMarkdown = (report: Report): string => {
+const renderMarkdown = (report: Report): string => {
   const m = report.machine
   const date = report.startedAt.slice(0, 10)
   const minutes = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 60_000
@@ -675,7 +675,7 @@ const palette = ["#9ecae1", "#4292c6", "#084594"]
 // Grouped horizontal bars: CPU µs/request of every client for GET 1 KiB, one
 // bar per concurrency level, sorted by the middle level; the baseline's row
 // is shaded and its value at that level drawn as a dashed line across.
-export const renderSvg = (report: Report): string => {
+const renderSvg = (report: Report): string => {
   const groups = report.groups.filter((group) => group.workload === "get1k")
   if (groups.length === 0) {
     return `<svg xmlns="http://www.w3.org/2000/svg" width="600" height="60"><text x="10" y="35" font-family="sans-serif">No GET 1 KiB results in this run.</text></svg>\n`

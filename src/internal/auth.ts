@@ -15,7 +15,7 @@ import { parseTarget } from "./url.js"
 import type { Target } from "./url.js"
 
 // The same registered symbol as the public module's: only its type is taken from there, so there is no import cycle.
-export const TypeId: api.TypeId = Symbol.for("httpfx/Auth") as api.TypeId
+const TypeId: api.TypeId = Symbol.for("httpfx/Auth") as api.TypeId
 
 class AuthImpl implements api.Auth {
   readonly [TypeId]: api.TypeId = TypeId
@@ -50,7 +50,7 @@ export const bearer = (token: string): api.Auth => fixed("Bearer", "Bearer " + t
 // ---- Digest: parsing challenges ------------------------------------------------------------------------------------
 
 /** One challenge of a WWW-Authenticate field: a scheme with either a token68 or auth-params (names lower-cased). */
-export interface Challenge {
+interface Challenge {
   readonly scheme: string
   readonly token68: string | undefined
   readonly params: ReadonlyMap<string, string>
@@ -165,7 +165,7 @@ const hex = (hash: string, data: string | Uint8Array): string =>
   crypto().createHash(hash).update(data).digest("hex")
 
 /** A Digest challenge we can answer. */
-export interface DigestChallenge {
+interface DigestChallenge {
   readonly realm: string
   readonly nonce: string
   readonly opaque: string | undefined
@@ -222,7 +222,7 @@ const chooseQop = (challenge: DigestChallenge, body: Body): "auth" | "auth-int" 
  * Pick the challenge to answer: the first Digest challenge we can answer, in the server's order (RFC 7616 §3.7:
  * a server lists its preferred algorithm first).
  */
-export const chooseChallenge = (header: string | undefined, body: Body): Choice => {
+const chooseChallenge = (header: string | undefined, body: Body): Choice => {
   if (header === undefined) return { _tag: "None" }
   let malformed: string | undefined
   let streamNeedsAuthInt = false
@@ -254,7 +254,7 @@ const extValue = (s: string) =>
 const bodyBytes = (body: Body): Uint8Array => body._tag === "Bytes" ? body.bytes : new Uint8Array(0)
 
 /** Everything that varies per Authorization header: the request, the counter value and the client nonce. */
-export interface DigestInput {
+interface DigestInput {
   readonly username: string
   readonly password: string
   readonly challenge: DigestChallenge
@@ -267,7 +267,7 @@ export interface DigestInput {
 }
 
 /** The Authorization value for one request (RFC 7616 §3.4), or undefined when no offered qop suits the body. */
-export const digestAuthorization = (input: DigestInput): string | undefined => {
+const digestAuthorization = (input: DigestInput): string | undefined => {
   const { challenge, cnonce } = input
   const qop = chooseQop(challenge, input.body)
   if (qop === undefined) return undefined
@@ -311,7 +311,7 @@ interface Session {
 }
 
 /** Options for tests: a fixed client nonce makes the RFC's worked examples reproducible. */
-export interface DigestOptions {
+interface DigestOptions {
   readonly cnonce?: (() => string) | undefined
 }
 

@@ -16,7 +16,7 @@ export type FormInput =
   | Readonly<Record<string, FormValue | undefined>>
   | ReadonlyArray<readonly [string, string | number | boolean]>
 
-export type FileContent<E = unknown> = Uint8Array | string | Stream.Stream<Uint8Array, E>
+type FileContent<E = unknown> = Uint8Array | string | Stream.Stream<Uint8Array, E>
 
 export type FileInput<E = unknown> = FileContent<E> | {
   readonly filename?: string | undefined

@@ -49,17 +49,7 @@ import { isIdempotent } from "./methods.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
-export type {
-  AuthInput,
-  HeadersInput,
-  Options as ClientOptions,
-  ParamsInput,
-  ParamValue,
-  RequestHook,
-  RequestOptions,
-  ResponseHook,
-  RetryPolicy as RetryInput
-} from "../Client.js"
+export type { Options as ClientOptions } from "../Client.js"
 
 // ---- requests ----------------------------------------------------------------------------------------------------
 
@@ -91,7 +81,7 @@ export interface Profile {
 const httpxProfile: Profile = { headers: defaultHeaders, decompress: true }
 
 /** The key of the profile on the options given to `Client.make`: one that `Client.Options` does not show. */
-export const ProfileKey: unique symbol = Symbol.for("httpfx/Client/profile")
+const ProfileKey: unique symbol = Symbol.for("httpfx/Client/profile")
 
 /** `options` for a client that starts from `profile` rather than from httpx's defaults. */
 export const withProfile = (options: ClientOptions, profile: Profile): ClientOptions =>
@@ -141,7 +131,7 @@ const mergeParams = (
  * httpx's URL merge: a relative URL is appended to the base URL's path (so `http://h/api` + `/get` gives
  * `http://h/api/get`, unlike RFC 3986 resolution, which would drop `/api`).
  */
-export const mergeUrl = (base: URL | undefined, url: string | URL): string => {
+const mergeUrl = (base: URL | undefined, url: string | URL): string => {
   if (typeof url !== "string") return url.href
   if (base === undefined || /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)) return url
   const path = url.startsWith("/") ? url.slice(1) : url
@@ -254,7 +244,7 @@ const toRetryPolicy = (input: RetryInput | undefined): RetryPolicy | undefined =
 }
 
 /** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; milliseconds from now. */
-export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
+const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
   if (value === undefined) return undefined
   const trimmed = value.trim()
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000

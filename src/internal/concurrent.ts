@@ -12,7 +12,7 @@ import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
-export interface AsCompletedOptions {
+interface AsCompletedOptions {
   readonly concurrency: number | "unbounded"
 }
 
@@ -24,7 +24,7 @@ export const asCompleted = <A, E, R>(
   // ends that scope, which interrupts (and awaits) whatever is still running.
   Stream.mapEffect(Stream.fromIterable(effects), identity, { concurrency: options.concurrency, unordered: true })
 
-export interface HedgeOptions {
+interface HedgeOptions {
   readonly after: Duration.DurationInput
   readonly max?: number | undefined
 }

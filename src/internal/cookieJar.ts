@@ -5,7 +5,7 @@ import type * as Tldts from "tldts"
 import { parseTarget } from "./url.js"
 
 /** One cookie as the jar keeps it: the fields of RFC 6265 §5.3, minus the ones an HTTP client has no use for. */
-export interface StoredCookie {
+interface StoredCookie {
   readonly name: string
   readonly value: string
   /** Canonical, lower-case, no leading dot. The empty string (only from `set` without a domain) means every host. */
@@ -22,7 +22,7 @@ export interface StoredCookie {
 }
 
 /** A Set-Cookie line taken apart (§5.2), before the request URL decides whether and how it is stored (§5.3). */
-export interface ParsedSetCookie {
+interface ParsedSetCookie {
   readonly name: string
   readonly value: string
   /** The last Domain attribute, canonicalised; undefined when absent or empty (§5.2.3). */

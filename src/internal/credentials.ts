@@ -6,7 +6,7 @@
 /** Fields whose values are secrets: credentials (RFC 9110 §11.6.2, §11.7.2) and cookies (RFC 6265 §4). */
 const SECRET_FIELDS: ReadonlySet<string> = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie"])
 
-export const isSecretField = (name: string): boolean => SECRET_FIELDS.has(name.toLowerCase())
+const isSecretField = (name: string): boolean => SECRET_FIELDS.has(name.toLowerCase())
 
 // The IANA HTTP Authentication Scheme Registry, with NTLM and AWS's SigV4 for their wide use. Only a registered name is
 // shown: the first word of a value of unknown shape may be the secret itself.
@@ -30,7 +30,7 @@ const SCHEMES: ReadonlySet<string> = new Set([
 ])
 
 /** What is shown of a secret field's value: the scheme of a credential (`Bearer <redacted>`), never the rest. */
-export const redactedValue = (name: string, value: string): string => {
+const redactedValue = (name: string, value: string): string => {
   const lower = name.toLowerCase()
   if (lower === "authorization" || lower === "proxy-authorization") {
     const match = /^[ \t]*([^ \t,]+)[ \t]/.exec(value)

@@ -62,7 +62,7 @@ export const supportedEncodings = (): ReadonlyArray<string> =>
   (supported ??= Object.keys(codecs()).filter((name) => name !== "x-gzip"))
 
 /** The codings of a Content-Encoding (or Transfer-Encoding) value, in the order they were applied; `identity` dropped. */
-export const parseEncodings = (value: string | undefined): Array<string> => {
+const parseEncodings = (value: string | undefined): Array<string> => {
   if (value === undefined) return []
   const result: Array<string> = []
   for (const part of value.split(",")) {

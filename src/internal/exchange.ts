@@ -67,6 +67,7 @@ export interface ExchangeConnection {
 
 /** The protocol a response came in on, as `Exchange.version` holds it. */
 export const enum Version {
+  /** @public the parser's minor version 0: set by number, never by name */
   Http10 = 0,
   Http11 = 1,
   Http2 = 2

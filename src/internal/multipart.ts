@@ -11,7 +11,7 @@ import type { Body } from "./request.js"
 const utf8 = new TextEncoder()
 
 /** A multipart body and the Content-Type that names its boundary. */
-export interface Encoded {
+interface Encoded {
   readonly body: Body
   readonly contentType: string
 }

@@ -15,11 +15,7 @@ import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type * as Nursery from "../Nursery.js"
 
-export const TypeId: Nursery.TypeId = Symbol.for("httpfx/Nursery") as Nursery.TypeId
-export type TypeId = Nursery.TypeId
-
-export const ChildTypeId: Nursery.ChildTypeId = Symbol.for("httpfx/Nursery/Child") as Nursery.ChildTypeId
-export type ChildTypeId = Nursery.ChildTypeId
+const TypeId: Nursery.TypeId = Symbol.for("httpfx/Nursery") as Nursery.TypeId
 
 export const isNursery = (u: unknown): u is Nursery.Nursery => typeof u === "object" && u !== null && TypeId in u
 
@@ -55,7 +51,7 @@ const withoutInterruptions = <E>(cause: Cause.Cause<E>): Cause.Cause<E> =>
   })
 
 class NurseryImpl implements Nursery.Nursery {
-  readonly [TypeId]: TypeId = TypeId
+  readonly [TypeId]: Nursery.TypeId = TypeId
   /** Fibers (body and children) forked and not yet ended. */
   private running = 0
   /** Set once `open` stops waiting (first failure, all done, or the caller interrupted): later exits are ours. */

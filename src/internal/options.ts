@@ -13,7 +13,7 @@ import type { PoolOptions } from "./pool.js"
 import { durationProblem, timeoutProblem } from "./timeouts.js"
 import { authorityProblem, CONTROL_CHARACTER, lacksScheme, parsedProblem, printableUrl } from "./url.js"
 
-export type OptionError = InvalidUrl | LocalProtocolError
+type OptionError = InvalidUrl | LocalProtocolError
 
 /** Why `baseUrl` is not an absolute http(s) URL, if it is not, with what to write instead. */
 const baseUrlProblem = (input: string | URL): InvalidUrl | undefined => {

@@ -41,7 +41,7 @@ import { onlyGiven } from "./timeouts.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
-export interface PlatformOptions extends ClientOptions {
+interface PlatformOptions extends ClientOptions {
   /** undo the response body's Content-Encoding, and ask for it with Accept-Encoding; headers stay as sent [false] */
   readonly decompress?: boolean | undefined
 }
@@ -231,7 +231,7 @@ type BodyState =
  * formData, urlParamsBody) share one read of the body, so any of them can be used any number of times. `stream`
  * reads the body as it comes; after a buffered read it replays the buffer, but a streamed body is gone once read.
  */
-export class PlatformResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
+class PlatformResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
   readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
   private state: BodyState = { _tag: "Unread" }

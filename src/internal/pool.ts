@@ -48,12 +48,7 @@ import * as Timeouts from "./timeouts.js"
 import { absoluteForm, parseTarget } from "./url.js"
 import type { Target } from "./url.js"
 
-export type {
-  ConnectionInfo,
-  Content,
-  Options as PoolOptions,
-  RequestOptions as PoolRequestOptions
-} from "../Pool.js"
+export type { ConnectionInfo, Options as PoolOptions } from "../Pool.js"
 
 class ConnectionSnapshot implements ConnectionInfo {
   constructor(

@@ -14,7 +14,7 @@ export type { Request, RequestBody as Body } from "../Response.js"
 export const emptyBody: Body = { _tag: "Empty" }
 
 /** The fields a request is made of. */
-export interface RequestFields {
+interface RequestFields {
   readonly method: string
   readonly url: string
   readonly headers?: Headers.Headers | undefined
@@ -105,9 +105,6 @@ export const printable = (request: Request): Request => request instanceof Reque
 export const setHeader = (request: Request, name: string, value: string): Request =>
   copy(request, { headers: Headers.set(request.headers, name, value) })
 
-export const removeHeader = (request: Request, name: string): Request =>
-  copy(request, { headers: Headers.remove(request.headers, name) })
-
 /** The body's length when it is known without running it. */
-export const bodyLength = (body: Body): number | undefined =>
+const bodyLength = (body: Body): number | undefined =>
   body._tag === "Empty" ? 0 : body._tag === "Bytes" ? body.bytes.length : body.length

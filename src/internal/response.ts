@@ -25,14 +25,7 @@ import type * as ResponseModule from "../Response.js"
 import { printJSON } from "./request.js"
 import { NO_CODINGS } from "./h1/responseParser.js"
 
-export type {
-  HttpVersion,
-  Request,
-  Response,
-  ResponseHead,
-  RunForEachOptions,
-  StreamingResponse
-} from "../Response.js"
+export type { Response, ResponseHead, StreamingResponse } from "../Response.js"
 
 /** One wait for the next chunks of a body: fails with `None` at its end, `Some` when it broke. */
 export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>
@@ -93,7 +86,7 @@ const copiedInto = <E, R>(buffer: Buffer, f: (chunk: Uint8Array) => Effect.Effec
 const headersPrototype: object = Object.getPrototypeOf(Headers.empty)
 
 /** Lower-case names, repeated fields joined with ", " (RFC 9110 §5.3), as @effect/platform's Headers are. */
-export const headersFromFlat = (flat: ReadonlyArray<string>): Headers.Headers => {
+const headersFromFlat = (flat: ReadonlyArray<string>): Headers.Headers => {
   // Made on platform's Headers prototype rather than given it afterwards (Headers.unsafeFromRecord): changing an
   // object's prototype costs V8 several times what filling it does. That prototype has no string keys and no
   // Object.prototype behind it, so any field name, "__proto__" included, is an own property here.
@@ -106,7 +99,7 @@ export const headersFromFlat = (flat: ReadonlyArray<string>): Headers.Headers =>
   return record as Headers.Headers
 }
 
-export const pairsFromFlat = (flat: ReadonlyArray<string>): ReadonlyArray<readonly [string, string]> => {
+const pairsFromFlat = (flat: ReadonlyArray<string>): ReadonlyArray<readonly [string, string]> => {
   const pairs: Array<readonly [string, string]> = []
   for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!])
   return pairs
@@ -122,14 +115,14 @@ export const findHeader = (flat: ReadonlyArray<string>, lowerName: string): stri
 }
 
 /** The charset parameter of a Content-Type, per RFC 9110 §8.3.1; utf-8 when there is none. */
-export const charsetOf = (contentType: string | undefined): string => {
+const charsetOf = (contentType: string | undefined): string => {
   if (contentType === undefined) return "utf-8"
   const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType)
   return match === null ? "utf-8" : match[1]!.toLowerCase()
 }
 
 const decoders = new Map<string, TextDecoder>()
-export const textDecoderFor = (charset: string): TextDecoder => {
+const textDecoderFor = (charset: string): TextDecoder => {
   let decoder = decoders.get(charset)
   if (decoder === undefined) {
     try {
@@ -145,7 +138,7 @@ export const textDecoderFor = (charset: string): TextDecoder => {
 
 
 /** Where a response's `request` comes from: built only when someone asks. */
-export interface RequestSource {
+interface RequestSource {
   makeRequest(): Request
 }
 

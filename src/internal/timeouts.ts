@@ -27,8 +27,8 @@ export interface Timeouts {
   readonly head: number
 }
 
-export const DEFAULT_TIMEOUT_MS = 5_000
-export const DEFAULT_HEAD_TIMEOUT_MS = 60_000
+const DEFAULT_TIMEOUT_MS = 5_000
+const DEFAULT_HEAD_TIMEOUT_MS = 60_000
 
 export const defaultTimeouts: Timeouts = {
   connect: DEFAULT_TIMEOUT_MS,

@@ -13,7 +13,7 @@ import type * as Public from "../Transport.js"
 import type { Transport } from "../Transport.js"
 import type { Response, StreamingResponse } from "./response.js"
 
-export const TypeId: Public.TypeId = Symbol.for("httpfx/Transport") as Public.TypeId
+const TypeId: Public.TypeId = Symbol.for("httpfx/Transport") as Public.TypeId
 
 export type { Transport } from "../Transport.js"
 

@@ -31,11 +31,11 @@ import type { StreamingResponse } from "./response.js"
 import type { Transport } from "./transport.js"
 import { make } from "./transport.js"
 
-export type MockHandler = (
+type MockHandler = (
   request: Request
 ) => Effect.Effect<globalThis.Response, unknown> | globalThis.Response | Promise<globalThis.Response>
 
-export type FetchHandler = (request: globalThis.Request) => globalThis.Response | Promise<globalThis.Response>
+type FetchHandler = (request: globalThis.Request) => globalThis.Response | Promise<globalThis.Response>
 
 // ---- web Response → StreamingResponse -----------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ export interface Target {
 }
 
 /** Why a URL cannot be requested; `url` is the input without credentials, for the error's `request`. */
-export type ParseFailure = {
+type ParseFailure = {
   readonly _tag: "InvalidUrl" | "UnsupportedProtocol" | "LocalProtocolError"
   readonly message: string
   readonly url: string

@@ -124,7 +124,7 @@ const REASONS: Record<number, string> = {
 }
 
 /** The body a plan describes, made from its seed so that a printed plan is enough to replay it. */
-export const bodyBytes = (body: Body): Buffer => {
+const bodyBytes = (body: Body): Buffer => {
   const out = Buffer.alloc(body.size)
   if (body.kind === "zeros") return out
   if (body.kind === "text") {
@@ -142,7 +142,7 @@ export const bodyBytes = (body: Body): Buffer => {
   return out
 }
 
-export const encode = (bytes: Buffer, encoding: Encoding): Buffer => {
+const encode = (bytes: Buffer, encoding: Encoding): Buffer => {
   switch (encoding) {
     case "identity":
       return bytes
@@ -177,7 +177,7 @@ const chunked = (bytes: Buffer, count: number, last: boolean): Buffer => {
 }
 
 /** How long a trickled head takes: past a 1 second head deadline by more than timer jitter. */
-export const TRICKLE_MS = 1_300
+const TRICKLE_MS = 1_300
 
 const at = (length: number, permille: number) => Math.floor(length * permille / 1000)
 
@@ -487,13 +487,13 @@ const PROBE_RESPONSE = latin1(
   `HTTP/1.1 200 OK\r\nContent-Length: ${PROBE_BODY.length}\r\nConnection: keep-alive\r\n\r\n${PROBE_BODY}`
 )
 
-export interface ArrivedRequest {
+interface ArrivedRequest {
   readonly path: string
   /** which accepted socket it came on, counting from 1 */
   readonly socket: number
 }
 
-export interface HostileServer extends TestServer {
+interface HostileServer extends TestServer {
   /** every request head seen, in order */
   readonly requests: () => ReadonlyArray<ArrivedRequest>
   /** no write of a script is still waiting for its delay */

@@ -14,7 +14,7 @@ export const ca = fixture("ca.crt")
 export const serverCert = fixture("server.crt")
 export const serverKey = fixture("server.key")
 
-export interface H2Server {
+interface H2Server {
   readonly port: number
   /** `https://127.0.0.1:PORT` or `http://…` for h2c */
   readonly url: string
@@ -32,7 +32,7 @@ export interface H2Server {
   readonly sockets: () => ReadonlyArray<net.Socket>
 }
 
-export interface H2ServerOptions {
+interface H2ServerOptions {
   /** TLS with ALPN (h2, and http/1.1 when allowHTTP1); h2c by prior knowledge when false */
   readonly secure?: boolean
   readonly allowHTTP1?: boolean

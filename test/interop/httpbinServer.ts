@@ -12,7 +12,7 @@ import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 
-export interface Availability {
+interface Availability {
   readonly available: boolean
   /** why the server cannot run here (when not available) */
   readonly reason: string

@@ -41,7 +41,7 @@ export const trackProcessFaults = (): ReadonlyArray<string> => {
 const IGNORED_RESOURCES = new Set(["PipeWrap", "TTYWrap", "ProcessWrap", "FSReqCallback", "FSReqPromise"])
 
 /** The active (ref'd) Node resources by type: what would keep a process alive. */
-export const resourceCounts = (): Map<string, number> => {
+const resourceCounts = (): Map<string, number> => {
   const counts = new Map<string, number>()
   for (const type of process.getActiveResourcesInfo()) {
     if (!IGNORED_RESOURCES.has(type)) counts.set(type, (counts.get(type) ?? 0) + 1)
@@ -50,7 +50,7 @@ export const resourceCounts = (): Map<string, number> => {
 }
 
 /** The resource types with more instances now than in `before`, as "Type +n". */
-export const extraResources = (before: Map<string, number>): Array<string> => {
+const extraResources = (before: Map<string, number>): Array<string> => {
   const extra: Array<string> = []
   for (const [type, count] of resourceCounts()) {
     const was = before.get(type) ?? 0
@@ -60,7 +60,7 @@ export const extraResources = (before: Map<string, number>): Array<string> => {
 }
 
 /** Poll (bounded) until `check` returns no complaint; fail with the last complaint otherwise. */
-export const settles = (
+const settles = (
   check: () => Array<string>,
   timeoutMs = 2_000,
   what = "resources"
@@ -165,7 +165,7 @@ export const busy = (connections: Effect.Effect<ReadonlyArray<Pool.ConnectionInf
 // ---- servers -------------------------------------------------------------------------------------------------------
 
 /** A server that answers "ok" at once, for the requests that must still succeed after an interruption. */
-export const okServer = () =>
+const okServer = () =>
   httpServer((req, res) => {
     req.resume()
     res.end("ok")
@@ -175,7 +175,7 @@ export const okServer = () =>
  * A server socket that does not read never notices the peer's FIN. Resuming it (the data is discarded) lets it read
  * up to the end of the stream, so "the server saw the close" still proves that the client closed the socket.
  */
-export const drainServerSockets = (server: TestServer) => {
+const drainServerSockets = (server: TestServer) => {
   for (const socket of server.sockets()) socket.resume()
 }
 

@@ -9,7 +9,7 @@ import { httpServer } from "../utils/servers.js"
 export const KiB = 1024
 export const MiB = 1024 * KiB
 
-export const pattern = (size: number): Buffer => {
+const pattern = (size: number): Buffer => {
   const out = Buffer.allocUnsafe(size)
   for (let i = 0; i < size; i++) out[i] = (i * 31 + (i >> 12)) & 0xff
   return out

@@ -46,7 +46,7 @@ const waitForPort = (port: number, timeoutMs: number): Promise<void> =>
     attempt()
   })
 
-export interface RunningProxy {
+interface RunningProxy {
   readonly port: number
   readonly url: string
 }

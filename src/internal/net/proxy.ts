@@ -45,7 +45,7 @@ const decodeUserinfo = (text: string): string => Buffer.from(percentDecode(text)
  * The proxy a URL names, or why it names none, in a message that says where the URL came from (`source`: the
  * option or the environment variable) and shows it without credentials.
  */
-export const parseProxy = (input: string | URL, source = "proxy"): ProxyConfig | string => {
+const parseProxy = (input: string | URL, source = "proxy"): ProxyConfig | string => {
   const raw = String(input)
   const shown = printableUrl(raw)
   if (CONTROL_CHARACTER.test(raw)) {
@@ -178,7 +178,7 @@ const hostRule = (entry: string): NoProxyRule => {
 }
 
 /** Whether NO_PROXY exempts the target. */
-export const bypasses = (noProxy: ReadonlyArray<NoProxyRule>, target: Target): boolean => {
+const bypasses = (noProxy: ReadonlyArray<NoProxyRule>, target: Target): boolean => {
   if (noProxy.length === 0) return false
   const host = target.hostname.toLowerCase()
   for (const rule of noProxy) {
@@ -211,7 +211,7 @@ export const proxyAuthorization = (proxy: ProxyConfig): string =>
       Buffer.from(`${proxy.username}:${proxy.password ?? ""}`, "utf8").toString("base64") + "\r\n"
 
 /** A failure of the proxy itself (as opposed to the network): becomes a ProxyError. */
-export class ProxyFailure extends Error {}
+class ProxyFailure extends Error {}
 
 /**
  * Our own code threw while handling the proxy's reply (the handshakes run in socket callbacks, outside any fiber,
