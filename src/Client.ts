@@ -141,6 +141,12 @@ export interface Options extends Pool.Options {
   readonly maxRedirects?: number | undefined
   /** what answers requests [a connection pool made from these options, closed with the client's scope] */
   readonly transport?: Transport.Transport | undefined
+  /**
+   * Steps of your own between the client and its transport, in order: the first wraps the rest. Each sees every
+   * request the client sends (every redirect hop, retry and auth round trip) with its final headers, and what it
+   * changes goes on the wire. [none]
+   */
+  readonly middleware?: ReadonlyArray<Transport.Middleware> | undefined
   readonly eventHooks?: {
     readonly request?: ReadonlyArray<RequestHook> | undefined
     readonly response?: ReadonlyArray<ResponseHook> | undefined
@@ -287,8 +293,8 @@ type HookErrors<Hooks> = Hooks extends ReadonlyArray<(...args: ReadonlyArray<any
 /**
  * What a client's options add to every request's failures, beyond `HttpError.RequestError`: `TooManyRedirects` and
  * `StreamConsumed` when `followRedirects` may be true, the errors of its event hooks, and every `HttpError` when it
- * has an `Auth` (a flow may fail as it likes) or a transport of its own. Basic auth as `[username, password]` adds
- * nothing.
+ * has an `Auth` (a flow may fail as it likes), a transport of its own or middleware. Basic auth as
+ * `[username, password]` adds nothing.
  *
  * @since 0.2.0
  * @category models
@@ -297,6 +303,7 @@ export type ConfigErrors<O> =
   | (true extends Field<O, "followRedirects"> ? HttpError.RedirectError : never)
   | (Field<O, "auth"> extends undefined | readonly [string, string] ? never : HttpError.HttpError)
   | (Field<O, "transport"> extends undefined ? never : HttpError.HttpError)
+  | (Field<O, "middleware"> extends undefined | ReadonlyArray<never> ? never : HttpError.HttpError)
   | HookErrors<Field<NonNullable<Field<O, "eventHooks">>, "request">>
   | HookErrors<Field<NonNullable<Field<O, "eventHooks">>, "response">>
 

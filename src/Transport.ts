@@ -42,6 +42,24 @@ export interface Transport {
 }
 
 /**
+ * A step between a client and its transport (OkHttp's network interceptor): it gets the next transport and returns
+ * one that may change the request, observe or replace the response, or fail. Give them to a client as
+ * `Client.Options.middleware`.
+ *
+ * @example
+ * ```ts
+ * const requestId: Transport.Middleware = (next) =>
+ *   Transport.make((request) =>
+ *     next.handle({ ...request, headers: Headers.set(request.headers, "x-request-id", crypto.randomUUID()) })
+ *   )
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Middleware = (next: Transport) => Transport
+
+/**
  * @since 0.1.0
  * @category guards
  */

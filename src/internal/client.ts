@@ -266,8 +266,26 @@ const flatOf = (response: ResponseHead): ReadonlyArray<string> => {
   return flat ?? response.rawHeaders.flatMap(([name, value]) => [name, value])
 }
 
+/**
+ * The transport with the user's middleware around it, the first outermost. The result offers only `handle`: a step
+ * that passed `next` on whole (`{ ...next, handle }`) must not be bypassed by `next`'s own buffered `send`.
+ */
+const withMiddleware = (
+  transport: Transport.Transport,
+  middleware: ReadonlyArray<Transport.Middleware> | undefined
+): Transport.Transport => {
+  if (middleware === undefined || middleware.length === 0) return transport
+  let next = transport
+  for (let i = middleware.length - 1; i >= 0; i--) next = middleware[i](next)
+  const outer = next
+  return Transport.make((request) => outer.handle(request))
+}
+
 export class ClientImpl {
+  /** what requests go to: the transport, inside the user's middleware */
   readonly transport: Transport.Transport
+  /** the transport as given or made, whose connections the client lists */
+  private readonly base: Transport.Transport
   readonly jar: CookieJar | undefined
   private readonly baseUrl: URL | undefined
   private readonly headers: Headers.Headers
@@ -303,7 +321,8 @@ export class ClientImpl {
   ) => Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> | undefined
 
   constructor(options: ClientOptions, transport: Transport.Transport) {
-    this.transport = transport
+    this.base = transport
+    this.transport = withMiddleware(transport, options.middleware)
     this.jar = options.cookies === false ? undefined : options.cookies instanceof CookieJar ? options.cookies : new CookieJar()
     if (options.baseUrl !== undefined) {
       const base = new URL(String(options.baseUrl))
@@ -326,7 +345,7 @@ export class ClientImpl {
     this.total = this.timeouts.total
     const simple = this.auth === undefined && !this.followRedirects && this.requestHooks.length === 0 &&
       this.responseHooks.length === 0 && this.retry === undefined && this.total === 0 && this.params.length === 0
-    this.direct = simple ? Transport.poolOf(transport) : undefined
+    this.direct = simple && this.transport === transport ? Transport.poolOf(transport) : undefined
     const jar = this.jar
     this.finishDirect = jar === undefined ? undefined : (response) => this.storeCookies(response.url, response)
     // A jar with cookies in it may have one for this request: that takes the full path, which adds the header.
@@ -462,7 +481,7 @@ export class ClientImpl {
       headers: printableHeaders(this.headers),
       followRedirects: this.followRedirects,
       cookies: this.jar !== undefined,
-      transport: Transport.poolOf(this.transport)?.toJSON() ?? "custom"
+      transport: Transport.poolOf(this.base)?.toJSON() ?? "custom"
     }
   }
 
@@ -471,7 +490,7 @@ export class ClientImpl {
   }
 
   get pool(): Effect.Effect<ReadonlyArray<ConnectionInfo>> {
-    return this.transport.connections ?? Effect.succeed([])
+    return this.base.connections ?? Effect.succeed([])
   }
 
   private execute(given: Request, streaming: boolean): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {

@@ -15,7 +15,7 @@ import type { Response, StreamingResponse } from "./response.js"
 
 const TypeId: Public.TypeId = Symbol.for("httpfx/Transport") as Public.TypeId
 
-export type { Transport } from "../Transport.js"
+export type { Middleware, Transport } from "../Transport.js"
 
 export const isTransport = (u: unknown): u is Transport => typeof u === "object" && u !== null && TypeId in u
 

@@ -96,6 +96,9 @@ describe("error channels", () => {
     expectTypeOf(made(Client.make({ auth: Auth.bearer("token") }))).toEqualTypeOf<Client.Client<HttpError.HttpError>>()
     const transport = Transport.mock(() => new globalThis.Response("ok"))
     expectTypeOf(made(Client.make({ transport }))).toEqualTypeOf<Client.Client<HttpError.HttpError>>()
+    const step: Transport.Middleware = (next) => next
+    expectTypeOf(made(Client.make({ middleware: [step] }))).toEqualTypeOf<Client.Client<HttpError.HttpError>>()
+    expectTypeOf(made(Client.make({ middleware: [] }))).toEqualTypeOf<Client.Client<never>>()
     const options: Client.Options = {}
     expectTypeOf(made(Client.make(options))).toEqualTypeOf<Client.Client<HttpError.HttpError>>()
   }))
