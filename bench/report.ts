@@ -548,13 +548,18 @@ ${renderOverview(report)}
   at least its count and lasted at least its time (capped at ${MAX_REQUESTS.toLocaleString("en-US")} requests). With a fixed count a fast
   client would be measured over a fraction of a second right after a warm-up of a few tenths, while V8 still compiles
   its hot path on background threads whose CPU \`process.cpuUsage()\` counts: such a run measures the JIT more than
-  the client, and the more code a client has, the more so.
+  the client, and the more code a client has, the more so. After the warm-up comes a forced GC (for the RSS
+  baseline, below), then a second warm-up of the same count and 1 s (the warm-up's own time if shorter): a full GC throws away optimised code
+  that refers to objects it collected, and without the second warm-up a client re-optimises a hundred functions or
+  more inside its measured phase (@effect/platform's HttpClient over httpfx: ~120 after the GC against ~30 without it
+  on Node 20), which again costs most the client with the most code per request.
 - **CPU µs/req**: user + system CPU of the client process over the measured phase divided by the requests.
   **req/s**, **MB/s** and **total ms**: wall clock of the measured phase. **p50/p99**: per-request latency.
   **conns**: connections the server accepted from that process (warm-up included), so a client that reconnects
   shows it.
 - **Peak RSS**: \`process.memoryUsage.rss()\` sampled every 10 ms during the measured phase; **RSS Δ** is that peak
-  minus the RSS right before the phase (after warm-up and a forced GC), i.e. what the measured work itself held.
+  minus the RSS right before the phase (after the forced GC and the second warm-up), i.e. what the measured work
+  itself held.
   ${
     report.loader === "tsx"
       ? "The absolute peak is inflated by tsx, which compiles TypeScript in-process and adds ~100 MB before any\n  client code runs;"

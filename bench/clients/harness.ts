@@ -136,6 +136,27 @@ export const checkResponse = (config: ClientConfig, status: number, bodyBytes: n
 
 const warmupBudget = (config: ClientConfig): Budget =>
   new Budget(config.warmup, config.warmupMs, Math.max(config.warmup, config.maxRequests))
+
+/** How long the second warm-up lasts at least, after the forced GC. */
+const REWARM_MS = 1000
+
+/**
+ * The second warm-up, after the forced GC: as many requests as the first at least, and at least REWARM_MS. A full
+ * GC throws away optimised code that holds objects it collected (V8's "weak objects" and "code dependencies"
+ * deoptimisations): without this, a client would re-optimise a hundred functions or more inside its measured phase,
+ * and the client with the most code per request would pay the most for it.
+ */
+const rewarmBudget = (config: ClientConfig): Budget =>
+  new Budget(config.warmup, Math.min(config.warmupMs, REWARM_MS), Math.max(config.warmup, config.maxRequests))
+
+/**
+ * A forced GC (clients run with --expose-gc) between the two warm-ups, so that garbage left by the warm-up does not
+ * count as RSS baseline the measured phase can reuse.
+ */
+const collectGarbage = (): void => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc !== undefined) gc()
+}
 const measuredBudget = (config: ClientConfig): Budget =>
   new Budget(config.requests, config.measureMs, Math.max(config.requests, config.maxRequests))
 
@@ -154,10 +175,6 @@ class RssSampler {
   private peak: number
   private readonly timer: NodeJS.Timeout
   constructor() {
-    // A forced GC first (clients run with --expose-gc) so that garbage left by
-    // the warm-up does not count as baseline the measured phase can reuse.
-    const gc = (globalThis as { gc?: () => void }).gc
-    if (gc !== undefined) gc()
     this.baseline = process.memoryUsage.rss()
     this.peak = this.baseline
     this.timer = setInterval(() => this.sample(), 10).unref()
@@ -259,6 +276,9 @@ export const measurePromise = async (
   }
   const warmup = warmupBudget(config)
   await phase(warmup)
+  collectGarbage()
+  const rewarm = rewarmBudget(config)
+  await phase(rewarm)
   const measured = measuredBudget(config)
   const rss = new RssSampler()
   const gc = new GcRecorder()
@@ -267,7 +287,7 @@ export const measurePromise = async (
   await phase(measured)
   const wallMs = performance.now() - wallStart
   const cpu = process.cpuUsage(cpuStart)
-  return summarize(client, config, warmup.total, measured, wallMs, cpu, rss.stop(), gc.stop())
+  return summarize(client, config, warmup.total + rewarm.total, measured, wallMs, cpu, rss.stop(), gc.stop())
 }
 
 // For Effect-based clients: C fibers, each issuing one request at a time (or,
@@ -314,6 +334,9 @@ export const measureEffect = <E, R>(
   return Effect.gen(function*() {
     const warmup = warmupBudget(config)
     yield* phase(warmup)
+    collectGarbage()
+    const rewarm = rewarmBudget(config)
+    yield* phase(rewarm)
     const measured = measuredBudget(config)
     const rss = new RssSampler()
     const gc = new GcRecorder()
@@ -322,7 +345,7 @@ export const measureEffect = <E, R>(
     yield* phase(measured)
     const wallMs = performance.now() - wallStart
     const cpu = process.cpuUsage(cpuStart)
-    return summarize(client, config, warmup.total, measured, wallMs, cpu, rss.stop(), gc.stop())
+    return summarize(client, config, warmup.total + rewarm.total, measured, wallMs, cpu, rss.stop(), gc.stop())
   })
 }
 

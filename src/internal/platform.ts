@@ -226,6 +226,19 @@ type BodyState =
   | { readonly _tag: "Reading"; readonly waiters: Array<(exit: BufferedExit) => void> }
   | { readonly _tag: "Read"; readonly exit: BufferedExit }
 
+/** Every response starts here: one state for all of them, not an object per response. */
+const unread: BodyState = { _tag: "Unread" }
+
+/** A fresh ArrayBuffer of exactly the body: `content` may be a view into a larger (pooled) buffer. */
+const arrayBufferOf = ({ content }: Response): ArrayBuffer => {
+  const copy = new Uint8Array(content.byteLength)
+  copy.set(content)
+  return copy.buffer
+}
+
+/** Decoded per the Content-Type charset, utf-8 by default. */
+const textOf = (response: Response): string => response.text
+
 /**
  * A platform HttpClientResponse over an httpfx StreamingResponse. The buffered accessors (text, json, arrayBuffer,
  * formData, urlParamsBody) share one read of the body, so any of them can be used any number of times. `stream`
@@ -234,7 +247,7 @@ type BodyState =
 class PlatformResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
   readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
-  private state: BodyState = { _tag: "Unread" }
+  private state: BodyState = unread
   private cachedCookies: Cookies.Cookies | undefined
   /** the body, once a buffered read has finished */
   private cached: Response | undefined
@@ -343,17 +356,11 @@ class PlatformResponse extends Inspectable.Class implements HttpClientResponse.H
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
-    return Effect.map(this.buffered, ({ content }) => {
-      // A fresh ArrayBuffer of exactly the body: `content` may be a view into a larger (pooled) buffer.
-      const copy = new Uint8Array(content.byteLength)
-      copy.set(content)
-      return copy.buffer
-    })
+    return Effect.map(this.buffered, arrayBufferOf)
   }
 
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
-    // Decoded per the Content-Type charset, utf-8 by default.
-    return Effect.map(this.buffered, (response) => response.text)
+    return Effect.map(this.buffered, textOf)
   }
 
   get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
