@@ -85,22 +85,30 @@ export const fromClient: (client: Client.Client) => HttpClient.HttpClient = inte
 
 /**
  * A platform `HttpClient` over a new httpfx client, owned by the scope: closing it closes the pool. With no options
- * it behaves as `NodeHttpClient.layer`'s client (see `Options` for the defaults). Fails as `Client.make` does when an
- * option cannot work (`InvalidUrl`, `LocalProtocolError`).
+ * it behaves as `NodeHttpClient.layer`'s client (see `Options` for the defaults) and cannot fail. With options it fails
+ * as `Client.make` does when an option cannot work (`InvalidUrl`, `LocalProtocolError`).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
+export function make(): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope>
+export function make(
   options?: Options
-): Effect.Effect<HttpClient.HttpClient, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
-  Effect.map(Client.make(internal.clientOptions(options)), fromClient)
+): Effect.Effect<HttpClient.HttpClient, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope>
+export function make(
+  options?: Options
+): Effect.Effect<HttpClient.HttpClient, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> {
+  const made = Effect.map(Client.make(internal.clientOptions(options)), fromClient)
+  // Without options nothing can be invalid, so the type says what NodeHttpClient's does: it cannot fail.
+  return options === undefined ? Effect.orDie(made) : made
+}
 
 /**
  * `@effect/platform`'s `HttpClient.HttpClient`, backed by an httpfx client made with these options (the pool,
  * unless `transport` says otherwise). With no options it is a drop-in for `NodeHttpClient.layer`: no timeouts, no
- * added headers, no cookies, no proxy from the environment, no redirects, bodies as sent (see `Options`). Building it
- * fails as `Client.make` does when an option cannot work.
+ * added headers, no cookies, no proxy from the environment, no redirects, bodies as sent (see `Options`), and, like
+ * it, a `Layer<HttpClient.HttpClient>` that cannot fail. With options, building it fails as `Client.make` does when
+ * an option cannot work.
  *
  * @example
  * ```ts
@@ -118,10 +126,15 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
+export function layer(): Layer.Layer<HttpClient.HttpClient>
+export function layer(
   options?: Options
-): Layer.Layer<HttpClient.HttpClient, HttpError.InvalidUrl | HttpError.LocalProtocolError> =>
-  Layer.scoped(HttpClient.HttpClient, make(options))
+): Layer.Layer<HttpClient.HttpClient, HttpError.InvalidUrl | HttpError.LocalProtocolError>
+export function layer(
+  options?: Options
+): Layer.Layer<HttpClient.HttpClient, HttpError.InvalidUrl | HttpError.LocalProtocolError> {
+  return Layer.scoped(HttpClient.HttpClient, make(options))
+}
 
 /**
  * `HttpClient.HttpClient` over the httpfx `Client` already in the context, so both share one pool; requests behave
