@@ -33,6 +33,7 @@ import { CookieJar } from "./cookieJar.js"
 import { routesFromEnv } from "./net/proxy.js"
 import { supportedEncodings } from "./decoding.js"
 import { clientOptionsProblem } from "./options.js"
+import type { OwnedResponse } from "./exchange.js"
 import type { ConnectionInfo, PoolImpl } from "./pool.js"
 import { makePool } from "./pool.js"
 import type { HeaderInput } from "./h1/requestHead.js"
@@ -569,21 +570,29 @@ export class ClientImpl {
   }
 
   /**
-   * The pool, for a caller that drives it itself (the platform adapter), when this client adds nothing to a request
-   * but its default headers and there are no cookies to send right now; undefined otherwise.
+   * The direct path for a request built elsewhere (the platform adapter's): one `Effect.async` on the pool from
+   * checkout to the head, with the response's cookies kept. Undefined when the request needs the full pipeline: the
+   * client adds more than its default headers, its jar has cookies to send now, or one of `headers` would replace a
+   * default (they go on the wire after the client's once-serialised defaults).
    */
-  directPool(): PoolImpl | undefined {
-    return this.direct !== undefined && (this.jar === undefined || this.jar.isEmpty) ? this.direct : undefined
-  }
-
-  /** The headers every request starts from. */
-  get defaultHeaders(): Headers.Headers {
-    return this.headers
-  }
-
-  /** Keep the response's cookies, as a request sent through this client would. */
-  storeCookiesOf(response: ResponseHead & { readonly url: string }): void {
-    this.storeCookies(response.url, response)
+  openDirect(
+    method: string,
+    href: string,
+    headers: Headers.Headers,
+    content: Uint8Array | undefined,
+    onHead: (response: OwnedResponse) => void
+  ): Effect.Effect<OwnedResponse, HttpError.HttpError> | undefined {
+    const pool = this.direct
+    if (pool === undefined || (this.jar !== undefined && !this.jar.isEmpty)) return undefined
+    const defaults = this.headers
+    for (const name in headers) if (defaults[name] !== undefined) return undefined
+    const keep = this.headDirect
+    // Only a client with a jar pays for the second callback.
+    const seen = keep === undefined ? onHead : (response: OwnedResponse) => {
+      keep(response)
+      onHead(response)
+    }
+    return pool.open(method, href, defaults, headers, content, seen)
   }
 
   /**

@@ -469,24 +469,19 @@ const executeDirect = (
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> | undefined => {
   // Only a client made by httpfx has a pool to drive; any other implementation of Client takes the full way.
   const impl = (client as { readonly impl?: unknown }).impl
-  if (!(impl instanceof ClientImpl)) return undefined
-  const pool = impl.directPool()
-  if (pool === undefined || signal.aborted) return undefined
+  if (!(impl instanceof ClientImpl) || signal.aborted) return undefined
   const body = request.body
   let content: Uint8Array | undefined
   if (body._tag === "Uint8Array") content = body.body
   else if (body._tag !== "Empty") return undefined
-  // The request's own headers go after the client's, so none may replace one of them.
-  const defaults = impl.defaultHeaders
-  const headers = request.headers
-  for (const name in headers) if (defaults[name] !== undefined) return undefined
   let opened: OwnedResponse | undefined
   const onHead = (source: OwnedResponse) => {
-    impl.storeCookiesOf(source)
     opened = source
   }
+  const open = impl.openDirect(request.method, hrefOf(url), request.headers, content, onHead)
+  if (open === undefined) return undefined
   return Effect.uninterruptibleMask((restore) =>
-    Effect.matchCauseEffect(restore(pool.open(request.method, hrefOf(url), defaults, headers, content, onHead)), {
+    Effect.matchCauseEffect(restore(open), {
       onFailure: (cause) => {
         // Interrupted between the head and here, the response never reaches platform: let its exchange go.
         if (opened !== undefined) opened.abandon()

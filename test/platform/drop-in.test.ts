@@ -458,7 +458,7 @@ describe("the options behind Platform.layer", () => {
       const pool = poolOf(impl.transport)!
       expect(pool.timeouts).toEqual({ connect: 0, read: 0, write: 0, pool: 0, total: 0, head: 0 })
       expect(pool.decompress).toBe(false)
-      expect(impl.defaultHeaders).toEqual({})
+      expect(impl.buildRequest("GET", "http://127.0.0.1/").headers).toEqual({})
       expect(impl.jar).toBeUndefined()
     }))
 
