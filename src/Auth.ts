@@ -18,7 +18,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as HttpError from "./HttpError.js"
-import * as internal from "./internal/auth.js"
+import * as internal from "./internal/pipeline/auth.js"
 import type { Request, ResponseHead } from "./Response.js"
 
 /**

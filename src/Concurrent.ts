@@ -8,7 +8,7 @@
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
-import * as internal from "./internal/concurrent.js"
+import * as internal from "./internal/concurrency/concurrent.js"
 
 /**
  * @since 0.1.0

@@ -24,7 +24,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import * as internal from "./internal/nursery.js"
+import * as internal from "./internal/concurrency/nursery.js"
 
 /**
  * @since 0.1.0

@@ -44,7 +44,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Client from "./Client.js"
 import type * as HttpError from "./HttpError.js"
-import * as internal from "./internal/platform.js"
+import * as internal from "./internal/platform/platform.js"
 
 /**
  * `Client.Options`, with defaults of platform-node's Node client rather than httpx's; each option opts in:

@@ -11,8 +11,8 @@ import * as Schema from "effect/Schema"
 import type { ParseOptions } from "effect/SchemaAST"
 import type * as Stream from "effect/Stream"
 import type * as HttpError from "./HttpError.js"
-import type { LimitsInput } from "./internal/limits.js"
-import type { TimeoutInput } from "./internal/timeouts.js"
+import type { LimitsInput } from "./internal/core/limits.js"
+import type { TimeoutInput } from "./internal/core/timeouts.js"
 
 /**
  * @since 0.2.0

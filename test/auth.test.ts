@@ -10,9 +10,9 @@ import { createHash, randomBytes } from "node:crypto"
 import type * as http from "node:http"
 import * as Auth from "../src/Auth.js"
 import type * as HttpError from "../src/HttpError.js"
-import { digestWith, parseChallenges } from "../src/internal/auth.js"
-import * as Request from "../src/internal/request.js"
-import type { ResponseHead } from "../src/internal/response.js"
+import { digestWith, parseChallenges } from "../src/internal/pipeline/auth.js"
+import * as Request from "../src/internal/message/request.js"
+import type { ResponseHead } from "../src/internal/message/response.js"
 import { httpServer } from "./utils/servers.js"
 
 // ---- helpers -------------------------------------------------------------------------------------------------------

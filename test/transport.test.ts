@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Deferred, Effect, Exit, Layer, Option, Stream } from "effect"
 import { Client, HttpError, Platform, Transport } from "httpfx"
 import { gzipSync } from "node:zlib"
-import type { Request } from "../src/internal/request.js"
+import type { Request } from "../src/internal/message/request.js"
 
 // ---- helpers -------------------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import { Client, HttpError, Transport } from "httpfx"
 import { readFileSync } from "node:fs"
 import type * as http from "node:http"
 import * as zlib from "node:zlib"
-import { StreamBodyResponse } from "../../src/internal/response.js"
+import { StreamBodyResponse } from "../../src/internal/message/response.js"
 import { eventually, httpServer } from "../utils/servers.js"
 
 // ---- helpers -------------------------------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ import { Effect, Stream } from "effect"
 import { Auth, Client, Transport } from "httpfx"
 import { createHash, randomBytes } from "node:crypto"
 import type * as http from "node:http"
-import { CookieJar } from "../../src/internal/cookieJar.js"
-import type { Request } from "../../src/internal/request.js"
-import { StreamBodyResponse } from "../../src/internal/response.js"
+import { CookieJar } from "../../src/internal/pipeline/cookieJar.js"
+import type { Request } from "../../src/internal/message/request.js"
+import { StreamBodyResponse } from "../../src/internal/message/response.js"
 import { httpServer } from "../utils/servers.js"
 
 // ---- helpers -------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { Effect, Fiber, TestClock } from "effect"
 import { Auth, Client, HttpError, Platform, Pool, Transport } from "httpfx"
 import type * as http from "node:http"
 import * as util from "node:util"
-import { make as makeRequest } from "../../src/internal/request.js"
+import { make as makeRequest } from "../../src/internal/message/request.js"
 import { httpServer, rawServer } from "../utils/servers.js"
 
 // ---- helpers -------------------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { Auth, Client, Transport } from "httpfx"
 import type * as http from "node:http"
-import type { Request } from "../../src/internal/request.js"
-import { StreamBodyResponse } from "../../src/internal/response.js"
+import type { Request } from "../../src/internal/message/request.js"
+import { StreamBodyResponse } from "../../src/internal/message/response.js"
 import { httpServer } from "../utils/servers.js"
 
 // ---- helpers -------------------------------------------------------------------------------------------------------

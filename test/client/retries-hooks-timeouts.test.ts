@@ -6,9 +6,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schedule, Stream, TestClock } from "effect"
 import { Client, HttpError, Transport } from "httpfx"
 import type * as net from "node:net"
-import type { Request } from "../../src/internal/request.js"
-import type { StreamingResponse } from "../../src/internal/response.js"
-import { StreamBodyResponse } from "../../src/internal/response.js"
+import type { Request } from "../../src/internal/message/request.js"
+import type { StreamingResponse } from "../../src/internal/message/response.js"
+import { StreamBodyResponse } from "../../src/internal/message/response.js"
 import { eventually, httpServer, rawServer } from "../utils/servers.js"
 
 // ---- helpers -------------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { CookieJar, parseCookieDate, parseSetCookie } from "../../src/internal/cookieJar.js"
+import { CookieJar, parseCookieDate, parseSetCookie } from "../../src/internal/pipeline/cookieJar.js"
 
 // Fixed clocks: 2023-11-14T22:13:20Z, and one hour later.
 const NOW = 1_700_000_000_000

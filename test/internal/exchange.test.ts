@@ -3,10 +3,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Option, Stream } from "effect"
 import { ReadError } from "../../src/HttpError.js"
-import { Exchange, Version } from "../../src/internal/exchange.js"
-import { defaultTimeouts } from "../../src/internal/timeouts.js"
-import { parseTarget } from "../../src/internal/url.js"
-import type { Target } from "../../src/internal/url.js"
+import { Exchange, Version } from "../../src/internal/exchange/exchange.js"
+import { defaultTimeouts } from "../../src/internal/core/timeouts.js"
+import { parseTarget } from "../../src/internal/core/url.js"
+import type { Target } from "../../src/internal/core/url.js"
 
 const target = parseTarget("http://127.0.0.1:1/stream") as Target
 

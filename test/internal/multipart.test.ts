@@ -6,8 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { encodeFormData } from "../../src/internal/multipart.js"
-import type { Body } from "../../src/internal/request.js"
+import { encodeFormData } from "../../src/internal/client/multipart.js"
+import type { Body } from "../../src/internal/message/request.js"
 import { fileBlob } from "../utils/multipart.js"
 
 const latin1 = (chunks: ReadonlyArray<Uint8Array>) => chunks.map((c) => Buffer.from(c).toString("latin1")).join("")

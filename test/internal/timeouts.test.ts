@@ -3,7 +3,7 @@
  * raised above it, and one given explicitly is kept as it is.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { resolve } from "../../src/internal/timeouts.js"
+import { resolve } from "../../src/internal/core/timeouts.js"
 
 describe("the head deadline", () => {
   it("is 60 seconds by default, and with the default read timeout", () => {

@@ -5,11 +5,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Stream } from "effect"
 import * as zlib from "node:zlib"
 import type { HttpError } from "../../src/index.js"
-import { Exchange, Phase, Version } from "../../src/internal/exchange.js"
-import type { Response, StreamingResponse } from "../../src/internal/response.js"
-import { defaultTimeouts } from "../../src/internal/timeouts.js"
-import { parseTarget } from "../../src/internal/url.js"
-import type { Target } from "../../src/internal/url.js"
+import { Exchange, Phase, Version } from "../../src/internal/exchange/exchange.js"
+import type { Response, StreamingResponse } from "../../src/internal/message/response.js"
+import { defaultTimeouts } from "../../src/internal/core/timeouts.js"
+import { parseTarget } from "../../src/internal/core/url.js"
+import type { Target } from "../../src/internal/core/url.js"
 
 const target = parseTarget("http://127.0.0.1:1/coded") as Target
 const text = Buffer.from("a body sent with a transfer coding\n".repeat(1_000))

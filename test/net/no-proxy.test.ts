@@ -2,10 +2,10 @@
  * NO_PROXY entries as curl reads them: CIDR ranges match IP literals, besides hosts, domains and "*".
  */
 import { describe, expect, it } from "@effect/vitest"
-import { proxyFor, routesFrom, routesFromEnv } from "../../src/internal/net/proxy.js"
-import type { ProxyRoutes } from "../../src/internal/net/proxy.js"
-import { parseTarget } from "../../src/internal/url.js"
-import type { Target } from "../../src/internal/url.js"
+import { proxyFor, routesFrom, routesFromEnv } from "../../src/internal/connection/proxy.js"
+import type { ProxyRoutes } from "../../src/internal/connection/proxy.js"
+import { parseTarget } from "../../src/internal/core/url.js"
+import type { Target } from "../../src/internal/core/url.js"
 
 const routes = (noProxy: string): ProxyRoutes => {
   const parsed = routesFrom({ http: "http://proxy.test:3128", https: "http://proxy.test:3128", noProxy })

@@ -9,8 +9,8 @@
 import fc from "fast-check"
 import { createRequire } from "node:module"
 import { describe, expect, it } from "vitest"
-import { BodyKind, ResponseParser } from "../../../src/internal/h1/responseParser.js"
-import type { ResponseHandler } from "../../../src/internal/h1/responseParser.js"
+import { BodyKind, ResponseParser } from "../../../src/internal/wire/responseParser.js"
+import type { ResponseHandler } from "../../../src/internal/wire/responseParser.js"
 
 // --- the two parsers ----------------------------------------------------------------------------------------------
 

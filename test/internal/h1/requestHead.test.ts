@@ -7,9 +7,9 @@ import {
   hostLineOf,
   NO_BODY,
   requestTailOf
-} from "../../../src/internal/h1/requestHead.js"
-import { parseTarget } from "../../../src/internal/url.js"
-import type { Target } from "../../../src/internal/url.js"
+} from "../../../src/internal/wire/requestHead.js"
+import { parseTarget } from "../../../src/internal/core/url.js"
+import type { Target } from "../../../src/internal/core/url.js"
 
 const errorOf = (result: ReturnType<typeof encodeHead>) => typeof result === "string" ? undefined : result.error
 

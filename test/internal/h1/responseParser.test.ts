@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { BodyKind, ResponseParser } from "../../../src/internal/h1/responseParser.js"
-import type { ResponseHandler } from "../../../src/internal/h1/responseParser.js"
+import { BodyKind, ResponseParser } from "../../../src/internal/wire/responseParser.js"
+import type { ResponseHandler } from "../../../src/internal/wire/responseParser.js"
 
 interface Head {
   status: number

@@ -4,9 +4,9 @@
  * code; the connection drives it and owns every socket it makes.
  */
 import * as net from "node:net"
-import { percentDecode } from "../credentials.js"
-import { authorityProblem, CONTROL_CHARACTER, lacksScheme, parsedProblem, printableUrl } from "../url.js"
-import type { Target } from "../url.js"
+import { percentDecode } from "../core/credentials.js"
+import { authorityProblem, CONTROL_CHARACTER, lacksScheme, parsedProblem, printableUrl } from "../core/url.js"
+import type { Target } from "../core/url.js"
 
 export interface ProxyConfig {
   readonly kind: "http" | "socks5"

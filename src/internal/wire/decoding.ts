@@ -9,7 +9,7 @@
  */
 import type { Transform } from "node:stream"
 import type * as Zlib from "node:zlib"
-import { zlib as loadZlib } from "./builtins.js"
+import { zlib as loadZlib } from "../core/builtins.js"
 
 /** Output zlib produces per step: one thread-pool round trip each. */
 const CHUNK_SIZE = 32 * 1024

@@ -5,17 +5,17 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type * as HttpError from "../HttpError.js"
-import type { PoolImpl, PoolOptions } from "./pool.js"
-import { makePool } from "./pool.js"
-import type { Request } from "./request.js"
-import type * as Public from "../Transport.js"
-import type { Transport } from "../Transport.js"
-import type { Response, StreamingResponse } from "./response.js"
+import type * as HttpError from "../../HttpError.js"
+import type { PoolImpl, PoolOptions } from "../pool/pool.js"
+import { makePool } from "../pool/pool.js"
+import type { Request } from "../message/request.js"
+import type * as Public from "../../Transport.js"
+import type { Transport } from "../../Transport.js"
+import type { Response, StreamingResponse } from "../message/response.js"
 
 const TypeId: Public.TypeId = Symbol.for("httpfx/Transport") as Public.TypeId
 
-export type { Middleware, Transport } from "../Transport.js"
+export type { Middleware, Transport } from "../../Transport.js"
 
 export const isTransport = (u: unknown): u is Transport => typeof u === "object" && u !== null && TypeId in u
 

@@ -7,8 +7,8 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { DecodingError, ResponseTooLarge } from "../HttpError.js"
-import type * as HttpError from "../HttpError.js"
+import { DecodingError, ResponseTooLarge } from "../../HttpError.js"
+import type * as HttpError from "../../HttpError.js"
 import { BodyDecoder, unsupportedCoding } from "./decoding.js"
 
 // ---- limits --------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import * as net from "node:net"
 import { basicAuthorization, percentDecode } from "./credentials.js"
-import { hostLineOf, requestTailOf, targetProblem } from "./h1/requestHead.js"
+import { hostLineOf, requestTailOf, targetProblem } from "../wire/requestHead.js"
 
 /**
  * A request URL taken apart once: everything the pool and the codec need, with no further parsing.

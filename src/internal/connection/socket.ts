@@ -3,8 +3,8 @@
  */
 import * as net from "node:net"
 import type * as tls from "node:tls"
-import * as builtins from "../builtins.js"
-import type { Target } from "../url.js"
+import * as builtins from "../core/builtins.js"
+import type { Target } from "../core/url.js"
 import { httpTunnel, socks5Handshake } from "./proxy.js"
 import type { ProxyConfig } from "./proxy.js"
 

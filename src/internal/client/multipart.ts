@@ -5,8 +5,8 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Stream from "effect/Stream"
-import { crypto } from "./builtins.js"
-import type { Body } from "./request.js"
+import { crypto } from "../core/builtins.js"
+import type { Body } from "../message/request.js"
 
 const utf8 = new TextEncoder()
 

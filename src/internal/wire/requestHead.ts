@@ -1,7 +1,7 @@
 /**
  * Serialising a request head (RFC 9112 §3), refusing anything that would let a caller's data change the framing.
  */
-import { printableValue } from "../credentials.js"
+import { printableValue } from "../core/credentials.js"
 
 // RFC 9110 §5.6.2 token
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/

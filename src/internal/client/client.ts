@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import type { Auth } from "../Auth.js"
+import type { Auth } from "../../Auth.js"
 import type {
   AuthInput,
   Options as ClientOptions,
@@ -19,38 +19,38 @@ import type {
   RequestOptions,
   ResponseHook,
   RetryPolicy as RetryInput
-} from "../Client.js"
+} from "../../Client.js"
 import {
   LocalProtocolError,
   RequestTimeout,
   StreamConsumed,
   TooManyRedirects
-} from "../HttpError.js"
-import * as HttpError from "../HttpError.js"
-import { basic as basicAuth, isAuth } from "./auth.js"
+} from "../../HttpError.js"
+import * as HttpError from "../../HttpError.js"
+import { basic as basicAuth, isAuth } from "../pipeline/auth.js"
 import * as Body from "./body.js"
-import { CookieJar } from "./cookieJar.js"
-import { routesFromEnv } from "./net/proxy.js"
-import { supportedEncodings } from "./decoding.js"
+import { CookieJar } from "../pipeline/cookieJar.js"
+import { routesFromEnv } from "../connection/proxy.js"
+import { supportedEncodings } from "../wire/decoding.js"
 import { clientOptionsProblem } from "./options.js"
-import type { OwnedResponse } from "./exchange.js"
-import type { ConnectionInfo, PoolImpl } from "./pool.js"
-import { makePool } from "./pool.js"
-import type { HeaderInput } from "./h1/requestHead.js"
-import type { Request } from "./request.js"
-import { copy as copyRequest, make as makeRequest, printable } from "./request.js"
-import type { HeadBase, Response, ResponseHead, StreamingBase, StreamingResponse } from "./response.js"
-import { findHeader } from "./response.js"
-import * as Timeouts from "./timeouts.js"
-import * as Transport from "./transport.js"
-import { hasUserinfo, takeUserinfo, withoutUserinfo } from "./url.js"
-import { printableHeaders } from "./credentials.js"
-import { version } from "./version.js"
-import { isIdempotent } from "./methods.js"
+import type { OwnedResponse } from "../exchange/exchange.js"
+import type { ConnectionInfo, PoolImpl } from "../pool/pool.js"
+import { makePool } from "../pool/pool.js"
+import type { HeaderInput } from "../wire/requestHead.js"
+import type { Request } from "../message/request.js"
+import { copy as copyRequest, make as makeRequest, printable } from "../message/request.js"
+import type { HeadBase, Response, ResponseHead, StreamingBase, StreamingResponse } from "../message/response.js"
+import { findHeader } from "../message/response.js"
+import * as Timeouts from "../core/timeouts.js"
+import * as Transport from "../transport/transport.js"
+import { hasUserinfo, takeUserinfo, withoutUserinfo } from "../core/url.js"
+import { printableHeaders } from "../core/credentials.js"
+import { version } from "../core/version.js"
+import { isIdempotent } from "../core/methods.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
-export type { Options as ClientOptions } from "../Client.js"
+export type { Options as ClientOptions } from "../../Client.js"
 
 // ---- requests ----------------------------------------------------------------------------------------------------
 

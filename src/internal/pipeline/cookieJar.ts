@@ -2,7 +2,7 @@ import { createRequire } from "node:module"
 import * as net from "node:net"
 import { domainToASCII } from "node:url"
 import type * as Tldts from "tldts"
-import { parseTarget } from "./url.js"
+import { parseTarget } from "../core/url.js"
 
 /** One cookie as the jar keeps it: the fields of RFC 6265 §5.3, minus the ones an HTTP client has no use for. */
 interface StoredCookie {

@@ -13,7 +13,7 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
-import type * as Nursery from "../Nursery.js"
+import type * as Nursery from "../../Nursery.js"
 
 const TypeId: Nursery.TypeId = Symbol.for("httpfx/Nursery") as Nursery.TypeId
 

@@ -5,13 +5,13 @@
  */
 import * as Headers from "@effect/platform/Headers"
 import * as net from "node:net"
-import { InvalidUrl, LocalProtocolError } from "../HttpError.js"
-import { fieldsProblem } from "./h1/requestHead.js"
-import { limitsProblem } from "./limits.js"
+import { InvalidUrl, LocalProtocolError } from "../../HttpError.js"
+import { fieldsProblem } from "../wire/requestHead.js"
+import { limitsProblem } from "../core/limits.js"
 import type { ClientOptions } from "./client.js"
-import type { PoolOptions } from "./pool.js"
-import { durationProblem, timeoutProblem } from "./timeouts.js"
-import { authorityProblem, CONTROL_CHARACTER, lacksScheme, parsedProblem, printableUrl } from "./url.js"
+import type { PoolOptions } from "../pool/pool.js"
+import { durationProblem, timeoutProblem } from "../core/timeouts.js"
+import { authorityProblem, CONTROL_CHARACTER, lacksScheme, parsedProblem, printableUrl } from "../core/url.js"
 
 type OptionError = InvalidUrl | LocalProtocolError
 

@@ -7,8 +7,8 @@ import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import type { FilePart } from "./multipart.js"
 import { encodeParts, makeBoundary } from "./multipart.js"
-import type { Body } from "./request.js"
-import { emptyBody } from "./request.js"
+import type { Body } from "../message/request.js"
+import { emptyBody } from "../message/request.js"
 
 export type FormValue = string | number | boolean | ReadonlyArray<string | number | boolean>
 

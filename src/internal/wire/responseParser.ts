@@ -14,7 +14,7 @@
  * RFC says so; test/internal/h1/llhttp-differential.test.ts lists each such difference and checks the rest.
  */
 
-import { DEFAULT_MAX_HEAD_SIZE } from "../limits.js"
+import { DEFAULT_MAX_HEAD_SIZE } from "../core/limits.js"
 
 export interface ResponseHandler {
   /**

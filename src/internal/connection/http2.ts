@@ -8,7 +8,7 @@
  * GOAWAY once its last stream is done, on a session error, or when the pool shuts down.
  */
 import type * as http2 from "node:http2"
-import * as builtins from "../builtins.js"
+import * as builtins from "../core/builtins.js"
 import type * as net from "node:net"
 import {
   LocalProtocolError,
@@ -19,14 +19,14 @@ import {
   WriteTimeout
 } from "../../HttpError.js"
 import type * as HttpError from "../../HttpError.js"
-import { Version } from "../exchange.js"
-import { PhaseTimer } from "../phaseTimer.js"
-import type { Exchange } from "../exchange.js"
-import { failInternally } from "../h1/connection.js"
-import type { Connection, ConnectionOwner, ConnectionState } from "../h1/connection.js"
-import { destroyQuietly } from "../net/openSocket.js"
-import type { Target } from "../url.js"
-import { isIdempotent } from "../methods.js"
+import { Version } from "../exchange/exchange.js"
+import { PhaseTimer } from "../exchange/phaseTimer.js"
+import type { Exchange } from "../exchange/exchange.js"
+import { failInternally } from "./http1.js"
+import type { Connection, ConnectionOwner, ConnectionState } from "./http1.js"
+import { destroyQuietly } from "./socket.js"
+import type { Target } from "../core/url.js"
+import { isIdempotent } from "../core/methods.js"
 
 /** What an HTTP/2 connection needs from its pool beyond what every connection does. */
 export interface Http2Owner extends ConnectionOwner {

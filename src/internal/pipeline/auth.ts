@@ -4,15 +4,15 @@
  */
 import * as Effect from "effect/Effect"
 import { NodeInspectSymbol } from "effect/Inspectable"
-import type * as api from "../Auth.js"
-import type * as HttpError from "../HttpError.js"
-import { LocalProtocolError, RemoteProtocolError } from "../HttpError.js"
-import { crypto } from "./builtins.js"
-import type { Body, Request } from "./request.js"
-import { setHeader } from "./request.js"
-import type { ResponseHead } from "./response.js"
-import { parseTarget } from "./url.js"
-import type { Target } from "./url.js"
+import type * as api from "../../Auth.js"
+import type * as HttpError from "../../HttpError.js"
+import { LocalProtocolError, RemoteProtocolError } from "../../HttpError.js"
+import { crypto } from "../core/builtins.js"
+import type { Body, Request } from "../message/request.js"
+import { setHeader } from "../message/request.js"
+import type { ResponseHead } from "../message/response.js"
+import { parseTarget } from "../core/url.js"
+import type { Target } from "../core/url.js"
 
 // The same registered symbol as the public module's: only its type is taken from there, so there is no import cycle.
 const TypeId: api.TypeId = Symbol.for("httpfx/Auth") as api.TypeId

@@ -8,11 +8,11 @@ import * as Effect from "effect/Effect"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { DecodingError, HttpStatusError, LocalProtocolError, StreamConsumed } from "../HttpError.js"
-import type * as HttpError from "../HttpError.js"
-import { decodeStream, maxBufferSize, responseTooLarge } from "./bodyDecoding.js"
-import { printableHeaders } from "./credentials.js"
-import { bodyCodings } from "./decoding.js"
+import { DecodingError, HttpStatusError, LocalProtocolError, StreamConsumed } from "../../HttpError.js"
+import type * as HttpError from "../../HttpError.js"
+import { decodeStream, maxBufferSize, responseTooLarge } from "../wire/bodyDecoding.js"
+import { printableHeaders } from "../core/credentials.js"
+import { bodyCodings } from "../wire/decoding.js"
 import type {
   HttpVersion,
   Request,
@@ -20,12 +20,12 @@ import type {
   ResponseHead,
   RunForEachOptions,
   StreamingResponse
-} from "../Response.js"
-import type * as ResponseModule from "../Response.js"
+} from "../../Response.js"
+import type * as ResponseModule from "../../Response.js"
 import { printJSON } from "./request.js"
-import { NO_CODINGS } from "./h1/responseParser.js"
+import { NO_CODINGS } from "../wire/responseParser.js"
 
-export type { Response, ResponseHead, StreamingResponse } from "../Response.js"
+export type { Response, ResponseHead, StreamingResponse } from "../../Response.js"
 
 /** One wait for the next chunks of a body: fails with `None` at its end, `Some` when it broke. */
 export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>
