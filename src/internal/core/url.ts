@@ -1,6 +1,5 @@
 import * as net from "node:net"
 import { basicAuthorization, percentDecode } from "./credentials.js"
-import { hostLineOf, requestTailOf, targetProblem } from "../wire/requestHead.js"
 
 /**
  * A request URL taken apart once: everything the pool and the codec need, with no further parsing.
@@ -35,6 +34,20 @@ export interface Target {
    */
   readonly authorization: string | undefined
 }
+
+// The parts of a request head that depend only on the URL: a Target makes them once, the codec (wire/requestHead.ts)
+// uses them for URLs that come without one.
+
+const INVALID_TARGET = /[^\x21-\x7e\x80-\xff]/
+
+/** Why `path` cannot be a request target, if it cannot. */
+export const targetProblem = (path: string): string | undefined =>
+  INVALID_TARGET.test(path) ? `The request target ${JSON.stringify(path)} contains a space or control character` : undefined
+
+/** What follows the method in the request line: ` /path HTTP/1.1` and its CRLF. */
+export const requestTailOf = (path: string): string => " " + path + " HTTP/1.1\r\n"
+
+export const hostLineOf = (host: string): string => "Host: " + host + "\r\n"
 
 /** Why a URL cannot be requested; `url` is the input without credentials, for the error's `request`. */
 type ParseFailure = {

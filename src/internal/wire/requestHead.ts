@@ -2,12 +2,12 @@
  * Serialising a request head (RFC 9112 §3), refusing anything that would let a caller's data change the framing.
  */
 import { printableValue } from "../core/credentials.js"
+import { hostLineOf, requestTailOf, targetProblem } from "../core/url.js"
 
 // RFC 9110 §5.6.2 token
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // RFC 9110 §5.5: field values are VCHAR, SP, HTAB and obs-text; CR, LF and NUL are what enable injection.
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/
-const INVALID_TARGET = /[^\x21-\x7e\x80-\xff]/
 
 const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"])
 
@@ -60,15 +60,6 @@ export const fieldsProblem = (headers: HeaderInput): string | undefined => {
 
 /** The method as a message shows it: quoted, with CR and LF escaped, when it is not a token. */
 export const printableMethod = (method: string): string => TOKEN.test(method) ? method : JSON.stringify(method)
-
-/** Why `path` cannot be a request target, if it cannot. */
-export const targetProblem = (path: string): string | undefined =>
-  INVALID_TARGET.test(path) ? `The request target ${JSON.stringify(path)} contains a space or control character` : undefined
-
-/** What follows the method in the request line: ` /path HTTP/1.1` and its CRLF. */
-export const requestTailOf = (path: string): string => " " + path + " HTTP/1.1\r\n"
-
-export const hostLineOf = (host: string): string => "Host: " + host + "\r\n"
 
 /**
  * `encodeHead` with the parts that depend only on the URL made beforehand (a parsed URL keeps them, see `Target`):

@@ -1,14 +1,6 @@
 import { describe, expect, it } from "vitest"
-import {
-  CHUNKED,
-  declaredLength,
-  encodeHead,
-  encodeHeadWith,
-  hostLineOf,
-  NO_BODY,
-  requestTailOf
-} from "../../../src/internal/wire/requestHead.js"
-import { parseTarget } from "../../../src/internal/core/url.js"
+import { CHUNKED, declaredLength, encodeHead, encodeHeadWith, NO_BODY } from "../../../src/internal/wire/requestHead.js"
+import { hostLineOf, parseTarget, requestTailOf } from "../../../src/internal/core/url.js"
 import type { Target } from "../../../src/internal/core/url.js"
 
 const errorOf = (result: ReturnType<typeof encodeHead>) => typeof result === "string" ? undefined : result.error
