@@ -4,12 +4,12 @@
  */
 import * as Headers from "@effect/platform/Headers"
 import { NodeInspectSymbol } from "effect/Inspectable"
-import type { Request, RequestBody as Body } from "../../Response.js"
+import type { Request, RequestBody as Body } from "../core/model.js"
 import { printableHeaders } from "../core/credentials.js"
 import type { LimitsInput } from "../core/limits.js"
 import type { TimeoutInput } from "../core/timeouts.js"
 
-export type { Request, RequestBody as Body } from "../../Response.js"
+export type { Request, RequestBody as Body } from "../core/model.js"
 
 export const emptyBody: Body = { _tag: "Empty" }
 

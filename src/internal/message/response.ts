@@ -20,12 +20,12 @@ import type {
   ResponseHead,
   RunForEachOptions,
   StreamingResponse
-} from "../../Response.js"
-import type * as ResponseModule from "../../Response.js"
+} from "../core/model.js"
+import type * as ResponseModule from "../core/model.js"
 import { printJSON } from "./request.js"
 import { NO_CODINGS } from "../wire/responseParser.js"
 
-export type { Response, ResponseHead, StreamingResponse } from "../../Response.js"
+export type { Response, ResponseHead, StreamingResponse } from "../core/model.js"
 
 /** One wait for the next chunks of a body: fails with `None` at its end, `Some` when it broke. */
 export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>
