@@ -16,48 +16,12 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
-import type * as HttpError from "./HttpError.js"
+import type { Auth, Flow } from "./internal/pipeline/auth.js"
 import * as internal from "./internal/pipeline/auth.js"
-import type { Request, ResponseHead } from "./Response.js"
 
-/**
- * @since 0.1.0
- * @category type ids
- */
-export const TypeId: unique symbol = Symbol.for("httpfx/Auth")
-
-/**
- * @since 0.1.0
- * @category type ids
- */
-export type TypeId = typeof TypeId
-
-/**
- * Runs one request under this auth: may change the request, look at the response, and send again (httpx's
- * auth_flow).
- *
- * `send` may return a buffered or a streaming response; a flow looks only at its `status` and `headers`. When a flow
- * calls `send` a second time, the client releases the first response itself, so a flow just sends again.
- *
- * @since 0.1.0
- * @category models
- */
-export type Flow = <A extends ResponseHead>(
-  request: Request,
-  send: (request: Request) => Effect.Effect<A, HttpError.HttpError>
-) => Effect.Effect<A, HttpError.HttpError>
-
-/**
- * An authentication scheme, given as `auth` to a client or to one request.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Auth {
-  readonly [TypeId]: TypeId
-  readonly flow: Flow
-}
+// Declared with the flows (internal/pipeline/auth.ts), which the client below this module uses.
+export { TypeId } from "./internal/pipeline/auth.js"
+export type { Auth, Flow } from "./internal/pipeline/auth.js"
 
 /**
  * @since 0.1.0

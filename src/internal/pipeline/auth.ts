@@ -4,7 +4,6 @@
  */
 import * as Effect from "effect/Effect"
 import { NodeInspectSymbol } from "effect/Inspectable"
-import type * as api from "../../Auth.js"
 import type * as HttpError from "../../HttpError.js"
 import { LocalProtocolError, RemoteProtocolError } from "../../HttpError.js"
 import { crypto } from "../core/builtins.js"
@@ -14,12 +13,49 @@ import type { ResponseHead } from "../message/response.js"
 import { parseTarget } from "../core/url.js"
 import type { Target } from "../core/url.js"
 
-// The same registered symbol as the public module's: only its type is taken from there, so there is no import cycle.
-const TypeId: api.TypeId = Symbol.for("httpfx/Auth") as api.TypeId
+// ---- the public model (Auth.ts re-exports it) ---------------------------------------------------------------------
 
-class AuthImpl implements api.Auth {
-  readonly [TypeId]: api.TypeId = TypeId
-  constructor(readonly flow: api.Flow, private readonly scheme: string) {}
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("httpfx/Auth")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * Runs one request under this auth: may change the request, look at the response, and send again (httpx's
+ * auth_flow).
+ *
+ * `send` may return a buffered or a streaming response; a flow looks only at its `status` and `headers`. When a flow
+ * calls `send` a second time, the client releases the first response itself, so a flow just sends again.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Flow = <A extends ResponseHead>(
+  request: Request,
+  send: (request: Request) => Effect.Effect<A, HttpError.HttpError>
+) => Effect.Effect<A, HttpError.HttpError>
+
+/**
+ * An authentication scheme, given as `auth` to a client or to one request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Auth {
+  readonly [TypeId]: TypeId
+  readonly flow: Flow
+}
+
+class AuthImpl implements Auth {
+  readonly [TypeId]: TypeId = TypeId
+  constructor(readonly flow: Flow, private readonly scheme: string) {}
   // Credentials live only in the flow's closure; printing an Auth shows its scheme and nothing secret.
   toJSON() {
     return { _id: "httpfx/Auth", scheme: this.scheme }
@@ -32,20 +68,20 @@ class AuthImpl implements api.Auth {
   }
 }
 
-export const isAuth = (u: unknown): u is api.Auth => typeof u === "object" && u !== null && TypeId in u
+export const isAuth = (u: unknown): u is Auth => typeof u === "object" && u !== null && TypeId in u
 
-export const make = (flow: api.Flow): api.Auth => new AuthImpl(flow, "custom")
+export const make = (flow: Flow): Auth => new AuthImpl(flow, "custom")
 
 /** A flow that sets one Authorization value on every request and never retries. */
-const fixed = (scheme: string, value: string): api.Auth =>
+const fixed = (scheme: string, value: string): Auth =>
   new AuthImpl((request, send) => send(setHeader(request, "authorization", value)), scheme)
 
 // RFC 7617 §2.1: the charset is the server's to announce, and UTF-8 is the only one it may name; httpx sends UTF-8
 // unconditionally, and so do we.
-export const basic = (username: string, password: string): api.Auth =>
+export const basic = (username: string, password: string): Auth =>
   fixed("Basic", "Basic " + Buffer.from(`${username}:${password}`, "utf8").toString("base64"))
 
-export const bearer = (token: string): api.Auth => fixed("Bearer", "Bearer " + token)
+export const bearer = (token: string): Auth => fixed("Bearer", "Bearer " + token)
 
 // ---- Digest: parsing challenges ------------------------------------------------------------------------------------
 
@@ -318,7 +354,7 @@ interface DigestOptions {
 // 128 random bits, hex: RFC 7616 §3.4 wants a cnonce the server cannot predict.
 const randomCnonce = () => crypto().randomBytes(16).toString("hex")
 
-export const digestWith = (username: string, password: string, options?: DigestOptions): api.Auth => {
+export const digestWith = (username: string, password: string, options?: DigestOptions): Auth => {
   const cnonce = options?.cnonce ?? randomCnonce
   // Keyed by origin: RFC 7616 §3.3's default protection space is the origin, and a challenge from one server must
   // not be answered to another.
@@ -340,7 +376,7 @@ export const digestWith = (username: string, password: string, options?: DigestO
     })
   }
 
-  const flow: api.Flow = <A extends ResponseHead>(
+  const flow: Flow = <A extends ResponseHead>(
     request: Request,
     send: (request: Request) => Effect.Effect<A, HttpError.HttpError>
   ) =>
@@ -404,4 +440,4 @@ export const digestWith = (username: string, password: string, options?: DigestO
   return new AuthImpl(flow, "Digest")
 }
 
-export const digest = (username: string, password: string): api.Auth => digestWith(username, password)
+export const digest = (username: string, password: string): Auth => digestWith(username, password)
