@@ -1,15 +1,14 @@
 /**
- * The options a pool or a client is made with, checked when it is made: a value that cannot work fails `Pool.make` /
- * `Client.make` with a typed error that names the option, rather than a defect there or a failure of every request
- * later.
+ * The options a client is made with, checked when it is made: a value that cannot work fails `Client.make` with a
+ * typed error that names the option, rather than a defect there or a failure of every request later. The pool's own
+ * options are checked by the pool (pool/options.ts).
  */
 import * as Headers from "@effect/platform/Headers"
-import * as net from "node:net"
 import { InvalidUrl, LocalProtocolError } from "../../HttpError.js"
 import { fieldsProblem } from "../wire/requestHead.js"
 import { limitsProblem } from "../core/limits.js"
 import type { ClientOptions } from "./client.js"
-import type { PoolOptions } from "../pool/pool.js"
+import { countProblem } from "../pool/options.js"
 import { durationProblem, timeoutProblem } from "../core/timeouts.js"
 import { authorityProblem, CONTROL_CHARACTER, lacksScheme, parsedProblem, printableUrl } from "../core/url.js"
 
@@ -38,34 +37,6 @@ const baseUrlProblem = (input: string | URL): InvalidUrl | undefined => {
   if (url.hostname === "") return invalid("has no host")
   const unusable = parsedProblem(raw, url)
   return unusable === undefined ? undefined : invalid(`is not valid: ${unusable}`)
-}
-
-const isWhole = (value: unknown, min: number): boolean =>
-  typeof value === "number" && value >= min && (Number.isInteger(value) || value === Infinity)
-
-const countProblem = (name: string, value: unknown, min: number): string | undefined =>
-  value === undefined || isWhole(value, min)
-    ? undefined
-    : `${name} must be a whole number of at least ${min}${min > 0 ? " (or Infinity)" : ""}, got ` +
-      (typeof value === "string" ? JSON.stringify(value) : String(value))
-
-/** What in the pool's options cannot work, the proxy aside (see `routesFrom`). */
-export const poolOptionsProblem = (options: PoolOptions): LocalProtocolError | undefined => {
-  const message = countProblem("maxConnections", options.maxConnections, 1) ??
-    countProblem("maxConnectionsPerHost", options.maxConnectionsPerHost, 1) ??
-    countProblem("maxKeepaliveConnections", options.maxKeepaliveConnections, 0) ??
-    countProblem("retries", options.retries, 0) ??
-    durationProblem("keepaliveExpiry", options.keepaliveExpiry) ??
-    timeoutProblem(options.timeout) ??
-    limitsProblem(options.limits) ??
-    (options.http1 === false && options.http2 !== true
-      ? "http1: false leaves no protocol to speak: set http2: true as well"
-      : undefined) ??
-    // Node's connect throws on it, and only when the first connection opens.
-    (options.localAddress !== undefined && net.isIP(options.localAddress) === 0
-      ? `localAddress must be an IP address of this machine, got ${JSON.stringify(options.localAddress)}`
-      : undefined)
-  return message === undefined ? undefined : new LocalProtocolError({ message })
 }
 
 const retryProblem = (retry: ClientOptions["retry"]): string | undefined => {

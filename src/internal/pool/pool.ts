@@ -40,15 +40,15 @@ import type { NetworkOptions } from "../connection/socket.js"
 import { proxyAuthorization, proxyFor, routesFrom } from "../connection/proxy.js"
 import type { ProxyConfig, ProxyRoutes } from "../connection/proxy.js"
 import type { Response, StreamingResponse } from "../message/response.js"
-import type { ConnectionInfo, Options as PoolOptions, RequestOptions as PoolRequestOptions } from "../../Pool.js"
+import type { ConnectionInfo, Options as PoolOptions, RequestOptions as PoolRequestOptions } from "./options.js"
 import { limitsProblem, resolveLimits } from "../core/limits.js"
-import { poolOptionsProblem } from "../client/options.js"
+import { poolOptionsProblem } from "./options.js"
 import type { Limits } from "../core/limits.js"
 import * as Timeouts from "../core/timeouts.js"
 import { absoluteForm, parseTarget } from "../core/url.js"
 import type { Target } from "../core/url.js"
 
-export type { ConnectionInfo, Options as PoolOptions } from "../../Pool.js"
+export type { ConnectionInfo } from "./options.js"
 
 class ConnectionSnapshot implements ConnectionInfo {
   constructor(
