@@ -5,11 +5,12 @@
  * @since 0.1.0
  */
 import type * as HttpApp from "@effect/platform/HttpApp"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as HttpError from "./HttpError.js"
-import * as internal from "./internal/transport/transport.js"
+import { makePool } from "./internal/pool/pool.js"
 import * as transportMock from "./internal/transport/mock.js"
+import { fromPoolWith } from "./internal/transport/poolTransport.js"
 import type * as Pool from "./Pool.js"
 import type { Request, Response, StreamingResponse } from "./Response.js"
 
@@ -63,7 +64,7 @@ export type Middleware = (next: Transport) => Transport
  * @since 0.1.0
  * @category guards
  */
-export const isTransport: (u: unknown) => u is Transport = internal.isTransport
+export const isTransport = (u: unknown): u is Transport => typeof u === "object" && u !== null && TypeId in u
 
 /**
  * Build a transport from a handler.
@@ -71,10 +72,10 @@ export const isTransport: (u: unknown) => u is Transport = internal.isTransport
  * @since 0.1.0
  * @category constructors
  */
-export const make: (
+export const make = (
   handle: Transport["handle"],
   extras?: { readonly send?: Transport["send"]; readonly connections?: Transport["connections"] }
-) => Transport = internal.make
+): Transport => ({ [TypeId]: TypeId, handle, send: extras?.send, connections: extras?.connections })
 
 /**
  * A connection pool owned by the scope, as a transport: the default of every client. Fails as `Pool.make` does when
@@ -83,9 +84,10 @@ export const make: (
  * @since 0.1.0
  * @category constructors
  */
-export const pool: (
+export const pool = (
   options?: Pool.Options
-) => Effect.Effect<Transport, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> = internal.pool
+): Effect.Effect<Transport, HttpError.InvalidUrl | HttpError.LocalProtocolError, Scope.Scope> =>
+  Effect.map(makePool(options), (pool) => fromPoolWith(pool, make))
 
 /**
  * A transport that answers every request with the handler's web `Response` (httpx's MockTransport). The handler sees
@@ -125,7 +127,7 @@ export const mock: (
   handler: (
     request: Request
   ) => Effect.Effect<globalThis.Response, unknown> | globalThis.Response | Promise<globalThis.Response>
-) => Transport = transportMock.mock
+) => Transport = (handler) => make(transportMock.mock(handler))
 
 /**
  * A transport that calls a web application in-process, with no socket (httpx's ASGITransport). Bodies stream both
@@ -166,4 +168,4 @@ export const mock: (
 export const handler: {
   <E>(app: HttpApp.Default<E, Scope.Scope>): Transport
   (fetchHandler: (request: globalThis.Request) => globalThis.Response | Promise<globalThis.Response>): Transport
-} = transportMock.handler
+} = (app: Parameters<typeof transportMock.handler>[0]) => make(transportMock.handler(app))

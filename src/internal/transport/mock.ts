@@ -6,6 +6,8 @@
  * that original error (httpx's `raise_app_exceptions`), so a test sees the app's exception, not a 500. The exception
  * is an httpfx error (a `ReadTimeout`, a `ConnectError` …): that is a test simulating the network, so the request
  * fails with it, typed, as it would over a socket.
+ *
+ * Each gives the transport's `handle`; Transport.ts (above this module) makes it a Transport.
  */
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -28,8 +30,7 @@ import { LocalProtocolError, ReadError } from "../../HttpError.js"
 import type { Request } from "../message/request.js"
 import { StreamBodyResponse } from "../message/response.js"
 import type { StreamingResponse } from "../message/response.js"
-import type { Transport } from "./transport.js"
-import { make } from "./transport.js"
+import type { Handle } from "./poolTransport.js"
 
 type MockHandler = (
   request: Request
@@ -197,16 +198,14 @@ const mockAnswer = (
     request
   )
 
-export const mock = (handler: MockHandler): Transport =>
-  make((request) =>
-    owned(Effect.suspend(() => {
-      const startedAt = performance.now()
-      return Effect.flatMap(mockAnswer(handler, request), (web) =>
-        web instanceof globalThis.Response
-          ? Effect.succeed(fromWebResponse(request, web, startedAt, () => {}))
-          : Effect.die(notAResponse("Transport.mock: the handler", web)))
-    }))
-  )
+export const mock = (handler: MockHandler): Handle => (request) =>
+  owned(Effect.suspend(() => {
+    const startedAt = performance.now()
+    return Effect.flatMap(mockAnswer(handler, request), (web) =>
+      web instanceof globalThis.Response
+        ? Effect.succeed(fromWebResponse(request, web, startedAt, () => {}))
+        : Effect.die(notAResponse("Transport.mock: the handler", web)))
+  }))
 
 // ---- request → web Request ----------------------------------------------------------------------------------------
 
@@ -331,27 +330,25 @@ const appFailure = (
 ): Effect.Effect<never, HttpError.HttpError> =>
   Option.isSome(bodyError) ? Effect.fail(bodyError.value as HttpError.HttpError) : raise(appError(cause), request)
 
-const fromFetchHandler = (fetchHandler: FetchHandler): Transport =>
-  make((request) =>
-    inProcess(request, (web, bodyError) =>
-      Effect.async<globalThis.Response, HttpError.HttpError>((resume) => {
-        let answer: globalThis.Response | Promise<globalThis.Response>
-        try {
-          answer = fetchHandler(web)
-        } catch (cause) {
-          return resume(appFailure(cause, bodyError(), request))
-        }
-        Promise.resolve(answer).then(
-          (response) =>
-            resume(
-              response instanceof globalThis.Response
-                ? Effect.succeed(response)
-                : Effect.die(notAResponse("Transport.handler: the fetch handler", response))
-            ),
-          (cause) => resume(appFailure(cause, bodyError(), request))
-        )
-      }))
-  )
+const fromFetchHandler = (fetchHandler: FetchHandler): Handle => (request) =>
+  inProcess(request, (web, bodyError) =>
+    Effect.async<globalThis.Response, HttpError.HttpError>((resume) => {
+      let answer: globalThis.Response | Promise<globalThis.Response>
+      try {
+        answer = fetchHandler(web)
+      } catch (cause) {
+        return resume(appFailure(cause, bodyError(), request))
+      }
+      Promise.resolve(answer).then(
+        (response) =>
+          resume(
+            response instanceof globalThis.Response
+              ? Effect.succeed(response)
+              : Effect.die(notAResponse("Transport.handler: the fetch handler", response))
+          ),
+        (cause) => resume(appFailure(cause, bodyError(), request))
+      )
+    }))
 
 // ---- @effect/platform HttpApp --------------------------------------------------------------------------------------
 
@@ -375,35 +372,30 @@ const unansweredError = (cause: Cause.Cause<unknown>): Option.Option<unknown> =>
   return Option.none()
 }
 
-const fromHttpApp = <E>(app: HttpApp.Default<E, Scope.Scope>): Transport =>
-  make((request) =>
-    inProcess(request, (web, bodyError) =>
-      Effect.gen(function*() {
-        const runtime = yield* Effect.runtime<never>()
-        let answer: HttpServerResponse.HttpServerResponse | undefined
-        // toHandled gives the app platform's error handling and request scope; a streamed response keeps that scope
-        // open until its body ends or is cancelled, as platform's own web handler does. The app itself is made
-        // interruptible (toHandled is not), so a client timeout or interruption stops it.
-        const handled = HttpApp.toHandled(Effect.interruptible(app), (_request, response) =>
-          Effect.sync(() => {
-            answer = HttpApp.unsafeEjectStreamScope(response)
-          }))
-        const exit = yield* Effect.exit(
-          Effect.provideService(handled, HttpServerRequest.HttpServerRequest, HttpServerRequest.fromWeb(web))
-        )
-        if (Exit.isFailure(exit)) {
-          const unanswered = unansweredError(exit.cause)
-          if (Option.isSome(unanswered)) return yield* appFailure(unanswered.value, bodyError(), request)
-          if (answer === undefined) return yield* raise(appError(Cause.squash(exit.cause)), request)
-        }
-        return HttpServerResponse.toWeb(answer!, { withoutBody: web.method === "HEAD", runtime })
-      }))
-  )
+const fromHttpApp = <E>(app: HttpApp.Default<E, Scope.Scope>): Handle => (request) =>
+  inProcess(request, (web, bodyError) =>
+    Effect.gen(function*() {
+      const runtime = yield* Effect.runtime<never>()
+      let answer: HttpServerResponse.HttpServerResponse | undefined
+      // toHandled gives the app platform's error handling and request scope; a streamed response keeps that scope
+      // open until its body ends or is cancelled, as platform's own web handler does. The app itself is made
+      // interruptible (toHandled is not), so a client timeout or interruption stops it.
+      const handled = HttpApp.toHandled(Effect.interruptible(app), (_request, response) =>
+        Effect.sync(() => {
+          answer = HttpApp.unsafeEjectStreamScope(response)
+        }))
+      const exit = yield* Effect.exit(
+        Effect.provideService(handled, HttpServerRequest.HttpServerRequest, HttpServerRequest.fromWeb(web))
+      )
+      if (Exit.isFailure(exit)) {
+        const unanswered = unansweredError(exit.cause)
+        if (Option.isSome(unanswered)) return yield* appFailure(unanswered.value, bodyError(), request)
+        if (answer === undefined) return yield* raise(appError(Cause.squash(exit.cause)), request)
+      }
+      return HttpServerResponse.toWeb(answer!, { withoutBody: web.method === "HEAD", runtime })
+    }))
 
-export const handler: {
-  <E>(app: HttpApp.Default<E, Scope.Scope>): Transport
-  (fetchHandler: FetchHandler): Transport
-} = (appOrHandler: HttpApp.Default<unknown, Scope.Scope> | FetchHandler): Transport =>
+export const handler = (appOrHandler: HttpApp.Default<unknown, Scope.Scope> | FetchHandler): Handle =>
   Effect.isEffect(appOrHandler)
     ? fromHttpApp(appOrHandler as HttpApp.Default<unknown, Scope.Scope>)
     : fromFetchHandler(appOrHandler as FetchHandler)
