@@ -18,21 +18,22 @@
  *
  * @since 0.1.0
  */
-import type * as Headers from "@effect/platform/Headers"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
-import type { Auth } from "./Auth.js"
 import type * as HttpError from "./HttpError.js"
-import type { FilesInput, FormInput } from "./internal/client/body.js"
 import * as internal from "./internal/client/client.js"
+import type {
+  AuthInput,
+  HeadersInput,
+  ParamsInput,
+  RequestHook,
+  RequestOptions,
+  ResponseHook,
+  RetryPolicy
+} from "./internal/client/options.js"
 import { CookieJar } from "./internal/pipeline/cookieJar.js"
-import type { LimitsInput } from "./internal/core/limits.js"
-import type { TimeoutInput } from "./internal/core/timeouts.js"
 import type * as Pool from "./Pool.js"
 import type { ConnectionInfo } from "./Pool.js"
 import type { Request, Response, StreamingResponse } from "./Response.js"
@@ -50,73 +51,18 @@ export const TypeId: unique symbol = Symbol.for("httpfx/Client")
  */
 export type TypeId = typeof TypeId
 
-/**
- * Header values, as `@effect/platform`'s `Headers.fromInput` takes them: a record, an iterable of pairs, or Headers.
- *
- * @since 0.2.0
- * @category models
- */
-export type HeadersInput = Headers.Input
-
-/**
- * @since 0.2.0
- * @category models
- */
-export type ParamValue = string | number | boolean
-
-/**
- * Query parameters: a record (an array value repeats the name, `undefined` leaves it out) or a list of pairs.
- *
- * @since 0.2.0
- * @category models
- */
-export type ParamsInput =
-  | Readonly<Record<string, ParamValue | ReadonlyArray<ParamValue> | undefined>>
-  | ReadonlyArray<readonly [string, ParamValue]>
-
-/**
- * An `Auth`, or `[username, password]` for Basic auth.
- *
- * @since 0.2.0
- * @category models
- */
-export type AuthInput = Auth | readonly [username: string, password: string]
-
-/**
- * Runs before each hop is sent, with the request as it will go out; its failure is the request's.
- *
- * @since 0.2.0
- * @category models
- */
-export type RequestHook = (request: Request) => Effect.Effect<void, HttpError.HttpError>
-
-/**
- * Runs once each hop's head is in, before its body is read; its failure is the request's.
- *
- * @since 0.2.0
- * @category models
- */
-export type ResponseHook = (response: StreamingResponse) => Effect.Effect<void, HttpError.HttpError>
-
-/**
- * Retries of idempotent requests on transport errors and on 429/503 (honouring a Retry-After up to `maxRetryAfter`,
- * 60 seconds unless the object form says otherwise): a count with exponential backoff, or any Schedule.
- *
- * @since 0.1.0
- * @category models
- */
-export type RetryPolicy =
-  | number
-  | {
-    readonly times: number
-    /** first delay [0.5 seconds], doubled at each retry */
-    readonly backoff?: Duration.DurationInput | undefined
-    /** statuses to retry [429, 503] */
-    readonly statuses?: ReadonlyArray<number> | undefined
-    /** the longest Retry-After waited for [60 seconds]: a longer one returns the response as it is, at once */
-    readonly maxRetryAfter?: Duration.DurationInput | undefined
-  }
-  | Schedule.Schedule<unknown, unknown>
+// Declared with the client (internal/client/options.ts), which reads them; `Options` is declared here, and the
+// client's own copy of it is checked against it (test/types/client-options.test.ts).
+export type {
+  AuthInput,
+  HeadersInput,
+  ParamsInput,
+  ParamValue,
+  RequestHook,
+  RequestOptions,
+  ResponseHook,
+  RetryPolicy
+} from "./internal/client/options.js"
 
 /**
  * Client options: every `Pool.Options` field, plus `baseUrl`, `headers`, `params`, `auth`, `cookies` [true],
@@ -157,36 +103,6 @@ export interface Options extends Pool.Options {
    * variable fails `Client.make` with an InvalidUrl that names it
    */
   readonly trustEnv?: boolean | undefined
-}
-
-/**
- * Per-request options. The body is one of `json`, `form` (urlencoded), `files` (multipart, with `form` fields) or
- * `content` (bytes, a string, or a stream whose error `E` becomes the request's).
- *
- * @since 0.1.0
- * @category models
- */
-export interface RequestOptions<E = never> {
-  /** merged over the client's headers */
-  readonly headers?: HeadersInput | undefined
-  /** merged over the client's params */
-  readonly params?: ParamsInput | undefined
-  /** a JSON body (`content-type: application/json`) */
-  readonly json?: unknown
-  /** form fields: urlencoded, or the text parts of a multipart body when `files` is given */
-  readonly form?: FormInput | undefined
-  /** multipart file parts */
-  readonly files?: FilesInput<E> | undefined
-  /** a raw body: bytes, a string (UTF-8), or a stream (sent chunked) */
-  readonly content?: Uint8Array | string | Stream.Stream<Uint8Array, E> | undefined
-  /** this request's auth over the client's; `null` for none even when the client has one */
-  readonly auth?: AuthInput | null | undefined
-  /** this request's timeouts over the client's; `null` lifts every limit, `total` included */
-  readonly timeout?: TimeoutInput | undefined
-  /** this request's redirect policy over the client's */
-  readonly followRedirects?: boolean | undefined
-  /** this request's own `limits`, over the client's */
-  readonly limits?: LimitsInput | undefined
 }
 
 /**

@@ -9,17 +9,17 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import type { Auth } from "../../Auth.js"
+import type { Auth } from "../pipeline/auth.js"
 import type {
   AuthInput,
-  Options as ClientOptions,
+  ClientOptions,
   ParamsInput,
   ParamValue,
   RequestHook,
   RequestOptions,
   ResponseHook,
   RetryPolicy as RetryInput
-} from "../../Client.js"
+} from "./options.js"
 import {
   LocalProtocolError,
   RequestTimeout,
@@ -50,7 +50,7 @@ import { isIdempotent } from "../core/methods.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
-export type { Options as ClientOptions } from "../../Client.js"
+export type { ClientOptions } from "./options.js"
 
 // ---- requests ----------------------------------------------------------------------------------------------------
 

@@ -4,13 +4,150 @@
  * options are checked by the pool (pool/options.ts).
  */
 import * as Headers from "@effect/platform/Headers"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Schedule from "effect/Schedule"
+import type * as Stream from "effect/Stream"
+import type * as HttpError from "../../HttpError.js"
 import { InvalidUrl, LocalProtocolError } from "../../HttpError.js"
 import { fieldsProblem } from "../wire/requestHead.js"
 import { limitsProblem } from "../core/limits.js"
-import type { ClientOptions } from "./client.js"
+import type { LimitsInput } from "../core/limits.js"
+import type { Request, StreamingResponse } from "../core/model.js"
+import type { Auth } from "../pipeline/auth.js"
+import type { CookieJar } from "../pipeline/cookieJar.js"
 import { countProblem } from "../pool/options.js"
+import type { Options as PoolOptions } from "../pool/options.js"
 import { durationProblem, timeoutProblem } from "../core/timeouts.js"
+import type { TimeoutInput } from "../core/timeouts.js"
 import { authorityProblem, CONTROL_CHARACTER, lacksScheme, parsedProblem, printableUrl } from "../core/url.js"
+import type { Middleware, Transport } from "../transport/transport.js"
+import type { FilesInput, FormInput } from "./body.js"
+
+// ---- the options (Client.ts re-exports them) ----------------------------------------------------------------------
+
+/**
+ * Header values, as `@effect/platform`'s `Headers.fromInput` takes them: a record, an iterable of pairs, or Headers.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type HeadersInput = Headers.Input
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type ParamValue = string | number | boolean
+
+/**
+ * Query parameters: a record (an array value repeats the name, `undefined` leaves it out) or a list of pairs.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ParamsInput =
+  | Readonly<Record<string, ParamValue | ReadonlyArray<ParamValue> | undefined>>
+  | ReadonlyArray<readonly [string, ParamValue]>
+
+/**
+ * An `Auth`, or `[username, password]` for Basic auth.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type AuthInput = Auth | readonly [username: string, password: string]
+
+/**
+ * Runs before each hop is sent, with the request as it will go out; its failure is the request's.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RequestHook = (request: Request) => Effect.Effect<void, HttpError.HttpError>
+
+/**
+ * Runs once each hop's head is in, before its body is read; its failure is the request's.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ResponseHook = (response: StreamingResponse) => Effect.Effect<void, HttpError.HttpError>
+
+/**
+ * Retries of idempotent requests on transport errors and on 429/503 (honouring a Retry-After up to `maxRetryAfter`,
+ * 60 seconds unless the object form says otherwise): a count with exponential backoff, or any Schedule.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RetryPolicy =
+  | number
+  | {
+    readonly times: number
+    /** first delay [0.5 seconds], doubled at each retry */
+    readonly backoff?: Duration.DurationInput | undefined
+    /** statuses to retry [429, 503] */
+    readonly statuses?: ReadonlyArray<number> | undefined
+    /** the longest Retry-After waited for [60 seconds]: a longer one returns the response as it is, at once */
+    readonly maxRetryAfter?: Duration.DurationInput | undefined
+  }
+  | Schedule.Schedule<unknown, unknown>
+
+/**
+ * Per-request options. The body is one of `json`, `form` (urlencoded), `files` (multipart, with `form` fields) or
+ * `content` (bytes, a string, or a stream whose error `E` becomes the request's).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestOptions<E = never> {
+  /** merged over the client's headers */
+  readonly headers?: HeadersInput | undefined
+  /** merged over the client's params */
+  readonly params?: ParamsInput | undefined
+  /** a JSON body (`content-type: application/json`) */
+  readonly json?: unknown
+  /** form fields: urlencoded, or the text parts of a multipart body when `files` is given */
+  readonly form?: FormInput | undefined
+  /** multipart file parts */
+  readonly files?: FilesInput<E> | undefined
+  /** a raw body: bytes, a string (UTF-8), or a stream (sent chunked) */
+  readonly content?: Uint8Array | string | Stream.Stream<Uint8Array, E> | undefined
+  /** this request's auth over the client's; `null` for none even when the client has one */
+  readonly auth?: AuthInput | null | undefined
+  /** this request's timeouts over the client's; `null` lifts every limit, `total` included */
+  readonly timeout?: TimeoutInput | undefined
+  /** this request's redirect policy over the client's */
+  readonly followRedirects?: boolean | undefined
+  /** this request's own `limits`, over the client's */
+  readonly limits?: LimitsInput | undefined
+}
+
+/**
+ * The fields of `Client.Options`, which src/Client.ts declares with their documentation (its published declarations
+ * show them there). Both must stay the same type: test/types/client-options.test.ts checks it.
+ */
+export interface ClientOptions extends PoolOptions {
+  readonly baseUrl?: string | URL | undefined
+  readonly headers?: HeadersInput | undefined
+  readonly params?: ParamsInput | undefined
+  readonly auth?: AuthInput | undefined
+  readonly cookies?: boolean | CookieJar | undefined
+  readonly followRedirects?: boolean | undefined
+  readonly maxRedirects?: number | undefined
+  readonly transport?: Transport | undefined
+  readonly middleware?: ReadonlyArray<Middleware> | undefined
+  readonly eventHooks?: {
+    readonly request?: ReadonlyArray<RequestHook> | undefined
+    readonly response?: ReadonlyArray<ResponseHook> | undefined
+  } | undefined
+  readonly retry?: RetryPolicy | undefined
+  readonly trustEnv?: boolean | undefined
+}
+
+// ---- checks -------------------------------------------------------------------------------------------------------
+
 
 type OptionError = InvalidUrl | LocalProtocolError
 
