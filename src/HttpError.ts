@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+
 import * as Predicate from "effect/Predicate"
 import type { HttpStatusError } from "./internal/core/model.js"
 import type {
