@@ -637,7 +637,9 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
   connected(opening: Connection, connection: Connection, exchange: Exchange | undefined): void {
     // The new connection takes the opening one's place (and its per-host count).
     if (!this.all.delete(opening)) {
+      // Not ours (any more): the request goes where acquire sends it, which fails it if the pool is closed.
       connection.close()
+      if (exchange !== undefined) this.acquire(exchange)
       return
     }
     this.forget(opening)
