@@ -1,14 +1,11 @@
 /**
- * One HTTP/1.1 connection to one origin: connects lazily, runs one exchange at a time, reports to the pool when
- * it is free again. Plain synchronous code driven by socket events; the fiber side lives in the exchange.
+ * One HTTP/1.1 connection to one origin over a socket the connect step opened (connect.ts): runs one exchange at a
+ * time, reports to its owner when it is free again. Plain synchronous code driven by socket events; the fiber side
+ * lives in the exchange.
  */
 import type * as net from "node:net"
-import type * as tls from "node:tls"
 import {
-  ConnectError,
-  ConnectTimeout,
   LocalProtocolError,
-  ProxyError,
   ReadError,
   ReadTimeout,
   RemoteProtocolError,
@@ -16,66 +13,19 @@ import {
   WriteTimeout
 } from "../../HttpError.js"
 import type * as HttpError from "../../HttpError.js"
-import type { Exchange, ExchangeConnection } from "../exchange/exchange.js"
-import { describeConnectFailure, destroyQuietly, openSocket, READ_SIZE, sharedReadBuffer } from "./socket.js"
-import type { NetworkOptions, OpenFailure, Opening, ReadInto } from "./socket.js"
-import type { ProxyConfig } from "./proxy.js"
+import type { Exchange } from "../exchange/exchange.js"
+import { destroyQuietly, READ_SIZE, sharedReadBuffer } from "./socket.js"
+import type { ReadRelay, ReadSink } from "./socket.js"
 import type { Target } from "../core/url.js"
 import { PhaseTimer } from "../exchange/phaseTimer.js"
 import { ResponseParser } from "../wire/responseParser.js"
 import type { ResponseHandler } from "../wire/responseParser.js"
-import { isIdempotent } from "../core/methods.js"
-
-export type ConnectionState = "CONNECTING" | "ACTIVE" | "IDLE" | "CLOSED"
-
-/** What a connection needs from its pool. */
-export interface ConnectionOwner {
-  readonly network: NetworkOptions
-  /** The proxy a connection to this target goes through, if any. */
-  proxyFor(target: Target): ProxyConfig | undefined
-  readonly retries: number
-  readonly keepaliveExpiry: number
-  /** The exchange finished cleanly and the connection may serve another. */
-  released(connection: Connection): void
-  /** The connection is gone; forget it and let a waiter have the slot. */
-  closed(connection: Connection): void
-  /** Run an exchange again from the start (the stale keep-alive retry). */
-  acquire(exchange: Exchange): void
-  /** HTTP/1.1 may be used (`http1` option). */
-  readonly http1: boolean
-  /** HTTP/2 may be used (`http2` option): a new connection asks the pool which protocol to speak. */
-  readonly http2: boolean
-  /**
-   * The connection's socket is open and speaks HTTP/2 (ALPN chose "h2", or h2c by prior knowledge): the pool puts
-   * an HTTP/2 connection in its place, over that socket, and runs `exchange` on it. The HTTP/1.1 connection is done.
-   */
-  upgrade(connection: Connection, socket: net.Socket, exchange: Exchange | undefined): void
-  /** The connection's socket is open and speaks HTTP/1.1, though HTTP/2 was possible (requests may wait on this). */
-  negotiated(connection: Connection): void
-}
-
-/** The pool's view of a connection, whatever its protocol: an HTTP/2 connection implements the same. */
-export interface Connection extends ExchangeConnection {
-  readonly target: Target
-  readonly httpVersion: "HTTP/1.1" | "HTTP/2"
-  readonly state: ConnectionState
-  readonly requestCount: number
-  /**
-   * Start an exchange now, or as soon as the connection is established. An HTTP/1.1 connection takes one exchange
-   * at a time; an HTTP/2 connection takes them as long as `isReusable` says it has a free stream.
-   */
-  assign(exchange: Exchange): void
-  /** Still usable for a new exchange right now (not closed by the peer, not expired, a stream free for HTTP/2). */
-  isReusable(now: number): boolean
-  /** Close the socket now; idempotent. */
-  close(): void
-  /** Close the socket and fail whatever exchange is attached with `error`. */
-  shutdown(error: HttpError.HttpError | undefined): void
-}
+import { Held } from "./connection.js"
+import type { Connection, ConnectionOwner, ConnectionState } from "./connection.js"
+import { mayResend, Reason, resend } from "./resend.js"
 
 const enum Timer {
   None = 0,
-  Connect = 1,
   Write = 2,
   Read = 3,
   Idle = 4
@@ -95,21 +45,16 @@ const SLAB_MIN_ROOM = READ_SIZE
 /** Queues a microtask without the allocations of `queueMicrotask` (an async resource and a bound function each). */
 const RESOLVED = Promise.resolve()
 
-export class Http11Connection implements Connection, ResponseHandler {
+export class Http11Connection extends Held implements Connection, ResponseHandler, ReadSink {
   readonly httpVersion = "HTTP/1.1" as const
-  state: ConnectionState = "CONNECTING"
+  readonly awaitable = false
+  state: ConnectionState = "IDLE"
   requestCount = 0
   idleSince = 0
 
-  // Set once the stream is open; every state but CONNECTING has one.
-  private socket!: net.Socket
-  /** the stream being opened (TCP, proxy handshake, TLS), until it is ready */
-  private opening: Opening | undefined = undefined
-  private readonly proxy: ProxyConfig | undefined
   private exchange: Exchange | undefined = undefined
   private readonly parser = new ResponseParser(this)
   private completed = false
-  private attempts = 0
   private readonly timer: PhaseTimer
   /** ms the current exchange allows for reading; the timer switches to it once the request is written */
   private readTimeout = 0
@@ -130,7 +75,7 @@ export class Http11Connection implements Connection, ResponseHandler {
    * every such socket shares (no allocation per read; the exchange keeps a copy of the body bytes), or, while a
    * streamed body arrives in bulk, the free end of a slab of its own, whose bytes go to the reader as they are.
    */
-  private readonly reader: ReadInto | undefined
+  private readonly reader: ReadRelay | undefined
   /** the slab a streamed body reads into while it arrives in bulk; views of it below `slabUsed` belong to readers */
   private slab: Buffer | undefined = undefined
   private slabUsed = 0
@@ -146,13 +91,19 @@ export class Http11Connection implements Connection, ResponseHandler {
   private inPlace = false
   private lastRead = 0
 
-  constructor(readonly owner: ConnectionOwner, readonly target: Target, exchange: Exchange) {
-    this.proxy = owner.proxyFor(target)
-    this.reader = !target.secure && this.proxy === undefined && owner.http1
-      ? { buffer: () => this.nextReadBuffer(), callback: (nread, bytes) => this.onRead(nread, bytes) }
-      : undefined
-    this.onOpen = this.onOpen.bind(this)
-    this.onOpenFailed = this.onOpenFailed.bind(this)
+  /**
+   * `socket` is open; `proxied`: it goes through a proxy. `reader`, for a direct plain socket, is the relay its reads
+   * come through (see `ReadRelay`).
+   */
+  constructor(
+    readonly owner: ConnectionOwner,
+    readonly target: Target,
+    private readonly socket: net.Socket,
+    private readonly proxied: boolean,
+    reader: ReadRelay | undefined
+  ) {
+    super()
+    this.reader = reader
     this.onData = this.onData.bind(this)
     this.onEnd = this.onEnd.bind(this)
     this.onError = this.onError.bind(this)
@@ -160,21 +111,17 @@ export class Http11Connection implements Connection, ResponseHandler {
     this.onDrain = this.onDrain.bind(this)
     this.afterReaderTurn = this.afterReaderTurn.bind(this)
     this.timer = new PhaseTimer((kind) => this.onTimer(kind))
-    this.exchange = exchange
-    exchange.conn = this
-    this.connect()
+    socket.on("data", this.onData)
+    socket.on("end", this.onEnd)
+    socket.on("error", this.onError)
+    socket.on("close", this.onClose)
+    socket.on("drain", this.onDrain)
+    if (reader !== undefined) reader.sink = this
   }
 
-  private connect(): void {
-    this.arm(Timer.Connect, this.exchange?.timeouts.connect ?? 0)
-    this.opening = openSocket(
-      this.target,
-      this.owner.network,
-      this.proxy,
-      this.onOpen,
-      this.onOpenFailed,
-      this.reader
-    )
+  /** A free request slot: an idle connection has one. */
+  get capacity(): number {
+    return this.state === "IDLE" ? 1 : 0
   }
 
   // ---- Node's callbacks -----------------------------------------------------------------------------------------
@@ -182,25 +129,7 @@ export class Http11Connection implements Connection, ResponseHandler {
   // catches at its entry (a try/catch costs nothing until something throws; no closure per request) and hands what
   // it caught to `crashed`.
 
-  private onOpen(socket: net.Socket): void {
-    const exchange = this.exchange
-    try {
-      this.opened(socket)
-    } catch (error) {
-      this.crashed(exchange, error)
-    }
-  }
-
-  private onOpenFailed(failure: OpenFailure): void {
-    const exchange = this.exchange
-    try {
-      this.openFailed(failure)
-    } catch (error) {
-      this.crashed(exchange, error)
-    }
-  }
-
-  private onRead(nread: number, bytes: Buffer): boolean {
+  onRead(nread: number, bytes: Buffer): boolean {
     const exchange = this.exchange
     try {
       this.readDone(nread, bytes, exchange)
@@ -211,7 +140,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     }
   }
 
-  private nextReadBuffer(): Buffer {
+  nextReadBuffer(): Buffer {
     try {
       return this.readBuffer()
     } catch (error) {
@@ -275,93 +204,6 @@ export class Http11Connection implements Connection, ResponseHandler {
     }
   }
 
-  // ---- opening ---------------------------------------------------------------------------------------------------
-
-  private opened(socket: net.Socket): void {
-    this.opening = undefined
-    if (this.owner.http2 && this.negotiate(socket)) return
-    this.socket = socket
-    socket.on("data", this.onData)
-    socket.on("end", this.onEnd)
-    socket.on("error", this.onError)
-    socket.on("close", this.onClose)
-    socket.on("drain", this.onDrain)
-    this.disarm()
-    const exchange = this.exchange
-    if (exchange === undefined) {
-      // Its request went away while connecting; the pool closes such connections rather than keep a spare.
-      this.close()
-      return
-    }
-    this.start(exchange)
-  }
-
-  /**
-   * With HTTP/2 enabled, pick the protocol the way httpcore does: ALPN decides over TLS; plain http is h2c by prior
-   * knowledge only when HTTP/1.1 is disabled; a forward proxy is always spoken to in HTTP/1.1. Returns true when this
-   * connection is finished with (handed over to HTTP/2, or refused).
-   */
-  private negotiate(socket: net.Socket): boolean {
-    const forward = !this.target.secure && this.proxy?.kind === "http"
-    const h2 = this.target.secure ? (socket as tls.TLSSocket).alpnProtocol === "h2" : !this.owner.http1 && !forward
-    if (h2) {
-      this.disarm()
-      const exchange = this.exchange
-      this.exchange = undefined
-      // Not close(): the socket lives on, and the pool swaps the connection rather than losing its slot.
-      this.state = "CLOSED"
-      this.owner.upgrade(this, socket, exchange)
-      return true
-    }
-    if (!this.owner.http1 && !forward) {
-      this.socket = socket
-      const exchange = this.exchange
-      this.exchange = undefined
-      this.close()
-      if (exchange !== undefined) {
-        exchange.fail(
-          new ConnectError({
-            message: `${exchange.method} ${exchange.target.href}: ${this.target.origin} did not agree to HTTP/2 ` +
-              `in the TLS handshake (ALPN), and http1 is disabled for this pool`,
-            request: exchange.requestInfo
-          })
-        )
-      }
-      return true
-    }
-    this.owner.negotiated(this)
-    return false
-  }
-
-  private openFailed(failure: OpenFailure): void {
-    this.opening = undefined
-    const exchange = this.exchange
-    this.exchange = undefined
-    if (exchange !== undefined && this.retryConnect(exchange)) return
-    this.close()
-    if (exchange === undefined) return
-    const where = `${exchange.method} ${exchange.target.href}`
-    exchange.fail(
-      failure.phase === "proxy"
-        ? new ProxyError({
-          message: `${where}: ${(failure.error as Error).message}`,
-          request: exchange.requestInfo,
-          cause: failure.error
-        })
-        : new ConnectError({
-          message: `${where}: ` + describeConnectFailure(
-            failure.error,
-            this.target,
-            this.owner.network.uds,
-            this.proxy,
-            this.owner.network.alpn
-          ),
-          request: exchange.requestInfo,
-          cause: failure.error
-        })
-    )
-  }
-
   // ---- the pool's side -------------------------------------------------------------------------------------------
 
   assign(exchange: Exchange): void {
@@ -372,7 +214,7 @@ export class Http11Connection implements Connection, ResponseHandler {
 
   isReusable(now: number): boolean {
     const socket = this.socket
-    return this.state === "IDLE" && socket !== undefined && !socket.destroyed && socket.readable && socket.writable &&
+    return this.state === "IDLE" && !socket.destroyed && socket.readable && socket.writable &&
       (this.owner.keepaliveExpiry <= 0 || now - this.idleSince < this.owner.keepaliveExpiry)
   }
 
@@ -705,7 +547,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     }
     this.exchange = undefined
     this.close()
-    if (this.retryable(exchange)) return this.owner.acquire(exchange)
+    if (this.retryable(exchange)) return resend(this.owner, exchange)
     exchange.fail(
       new RemoteProtocolError({
         message: this.parser.receivedAny
@@ -722,7 +564,7 @@ export class Http11Connection implements Connection, ResponseHandler {
     this.exchange = undefined
     this.close()
     if (exchange === undefined) return
-    if (this.retryable(exchange)) return this.owner.acquire(exchange)
+    if (this.retryable(exchange)) return resend(this.owner, exchange)
     const code = (error as NodeJS.ErrnoException).code
     const writing = !exchange.headReceived && (code === "EPIPE" || this.bodyPending)
     const Kind = writing ? WriteError : ReadError
@@ -751,39 +593,14 @@ export class Http11Connection implements Connection, ResponseHandler {
    * error) or answers with a TLS alert (the parser names that one): on a first request to an http:// origin, say so.
    */
   private tlsHint(): string {
-    return this.requestCount === 1 && !this.target.secure && this.proxy === undefined
+    return this.requestCount === 1 && !this.target.secure && !this.proxied
       ? "; if the server expects TLS on this port, use https://"
       : ""
   }
 
-  /**
-   * A keep-alive connection that the server closed just as we reused it (RFC 9112 §9.3.1): nothing of the response
-   * arrived, so an idempotent request with a replayable body goes again, once, on another connection.
-   */
+  /** The connection broke under `exchange`: whether it goes again elsewhere (a stale keep-alive, see resend.ts). */
   private retryable(exchange: Exchange): boolean {
-    if (exchange.retried || this.requestCount < 2 || exchange.streamBody || this.parser.receivedAny) return false
-    if (!isIdempotent(exchange.method)) return false
-    exchange.retried = true
-    exchange.conn = undefined
-    return true
-  }
-
-  private retryConnect(exchange: Exchange): boolean {
-    if (this.attempts >= this.owner.retries) return false
-    this.attempts++
-    this.opening?.abort()
-    this.opening = undefined
-    // Exponential backoff as httpcore does: 0 s, then 0.5 s, 1 s, 2 s …
-    const delay = this.attempts === 1 ? 0 : 500 * 2 ** (this.attempts - 2)
-    this.exchange = exchange
-    this.timer.delay(delay, () => {
-      try {
-        if (this.state === "CONNECTING" && this.exchange !== undefined) this.connect()
-      } catch (error) {
-        this.crashed(this.exchange, error)
-      }
-    })
-    return true
+    return mayResend(exchange, Reason.Stale, this.parser.receivedAny, this.requestCount > 1)
   }
 
   // ---- timers ----------------------------------------------------------------------------------------------------
@@ -812,7 +629,6 @@ export class Http11Connection implements Connection, ResponseHandler {
       return
     }
     this.exchange = undefined
-    if (kind === Timer.Connect && this.retryConnect(exchange)) return
     this.close()
     exchange.fail(this.timeoutError(exchange, kind))
   }
@@ -820,12 +636,6 @@ export class Http11Connection implements Connection, ResponseHandler {
   private timeoutError(exchange: Exchange, kind: Timer): HttpError.HttpError {
     const where = `${exchange.method} ${exchange.target.href}`
     switch (kind) {
-      case Timer.Connect:
-        return new ConnectTimeout({
-          message: `${where}: connecting to ${this.target.origin} took longer than ${this.timer.ms} ms ` +
-            `(the connect timeout)`,
-          request: exchange.requestInfo
-        })
       case Timer.Write:
         return new WriteTimeout({
           message: `${where}: the server accepted no request bytes for ${this.timer.ms} ms (the write timeout)`,
@@ -844,12 +654,8 @@ export class Http11Connection implements Connection, ResponseHandler {
   // ---- closing ---------------------------------------------------------------------------------------------------
 
   private teardownSocket(): void {
-    if (this.opening !== undefined) {
-      this.opening.abort()
-      this.opening = undefined
-    }
     // A late error from a socket we no longer listen to must not become an uncaught exception.
-    if (this.socket !== undefined) destroyQuietly(this.socket)
+    destroyQuietly(this.socket)
   }
 
   /** Idempotent. Destroys the socket and tells the pool the slot is free. */
@@ -874,7 +680,7 @@ export class Http11Connection implements Connection, ResponseHandler {
       this.close()
     } catch {
       // The pool's bookkeeping threw in turn: the socket goes at least.
-      if (this.socket !== undefined) destroyQuietly(this.socket)
+      destroyQuietly(this.socket)
     }
     failInternally(during, error)
     if (current !== during) failInternally(current, error)

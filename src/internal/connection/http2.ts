@@ -1,7 +1,7 @@
 /**
- * One HTTP/2 connection (RFC 9113) to one origin. The socket comes from the HTTP/1.1 connection's connect phase
- * (TCP, proxy, TLS, timeouts and retries live there), which hands it over when ALPN chose "h2" or h2c is spoken by
- * prior knowledge; framing, HPACK and flow control are node:http2's.
+ * One HTTP/2 connection (RFC 9113) to one origin. The socket comes from the connect step (connect.ts: TCP, proxy,
+ * TLS, timeouts and retries), once ALPN chose "h2" or h2c is spoken by prior knowledge; framing, HPACK and flow
+ * control are node:http2's.
  *
  * Unlike HTTP/1.1 it multiplexes: every exchange is one stream, and ending, cancelling or timing out a stream
  * leaves the session and the other streams alone. The session closes when idle past the keep-alive expiry, after a
@@ -23,18 +23,12 @@ import { Version } from "../exchange/exchange.js"
 import { PhaseTimer } from "../exchange/phaseTimer.js"
 import type { Exchange } from "../exchange/exchange.js"
 import { failInternally } from "./http1.js"
-import type { Connection, ConnectionOwner, ConnectionState } from "./http1.js"
+import { Held } from "./connection.js"
+import type { Connection, ConnectionOwner, ConnectionState } from "./connection.js"
+import { requestFields } from "./http2Fields.js"
+import { mayResend, Reason, resend } from "./resend.js"
 import { destroyQuietly } from "./socket.js"
 import type { Target } from "../core/url.js"
-import { isIdempotent } from "../core/methods.js"
-
-/** What an HTTP/2 connection needs from its pool beyond what every connection does. */
-export interface Http2Owner extends ConnectionOwner {
-  /** A stream finished (the connection may now be idle): there is room for a waiting request. */
-  streamReleased(connection: Http2Connection): void
-  /** More streams may be open at once than before (the server's SETTINGS came in). */
-  capacityChanged(connection: Http2Connection): void
-}
 
 // RFC 9113 §7 error codes, and the status pseudo-header: the protocol's own constants (node:http2 loads lazily).
 const NGHTTP2_REFUSED_STREAM = 0x7
@@ -70,9 +64,6 @@ const MAX_STREAMS = 100
 
 /** The connection-level receive window we grant the server. */
 const CONNECTION_WINDOW = 1024 * 1024
-
-/** Fields RFC 9113 §8.2.2 forbids (connection-specific), dropped from the HTTP/1.1-shaped request head. */
-const connectionSpecific = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"])
 
 const enum Timer {
   None = 0,
@@ -139,8 +130,9 @@ class Http2Stream {
   }
 }
 
-export class Http2Connection implements Connection {
+export class Http2Connection extends Held implements Connection {
   readonly httpVersion = "HTTP/2" as const
+  readonly awaitable = false
   state: ConnectionState = "IDLE"
   requestCount = 0
   idleSince = performance.now()
@@ -155,7 +147,8 @@ export class Http2Connection implements Connection {
   private sessionError: Error | undefined = undefined
   private idleTimer: ReturnType<typeof setTimeout> | undefined = undefined
 
-  constructor(readonly owner: Http2Owner, readonly target: Target, private readonly socket: net.Socket) {
+  constructor(readonly owner: ConnectionOwner, readonly target: Target, private readonly socket: net.Socket) {
+    super()
     this.onIdleTimer = this.onIdleTimer.bind(this)
     this.session = builtins.http2().connect(target.origin, {
       createConnection: () => socket,
@@ -171,7 +164,7 @@ export class Http2Connection implements Connection {
         const allowed = settings.maxConcurrentStreams ?? MAX_STREAMS
         const before = this.maxStreams
         this.maxStreams = Math.max(1, Math.min(allowed, MAX_STREAMS))
-        if (this.maxStreams > before) this.owner.capacityChanged(this)
+        if (this.maxStreams > before) this.owner.released(this)
       } catch (error) {
         this.crashed(undefined, error)
       }
@@ -205,17 +198,26 @@ export class Http2Connection implements Connection {
 
   // ---- the pool's side -------------------------------------------------------------------------------------------
 
+  /** Streams the session can open now: none once it is going away. */
+  get capacity(): number {
+    if (this.state === "CLOSED" || this.goingAway || this.session.closed || this.session.destroyed) return 0
+    return Math.max(0, this.maxStreams - this.streams.size)
+  }
+
   /** A stream is free and the session can take it. */
   isReusable(now: number): boolean {
-    if (this.state === "CLOSED" || this.goingAway || this.session.closed || this.session.destroyed) return false
-    if (this.streams.size >= this.maxStreams) return false
+    if (this.capacity === 0) return false
     const expiry = this.owner.keepaliveExpiry
     return this.state === "ACTIVE" || expiry <= 0 || now - this.idleSince < expiry
   }
 
   assign(exchange: Exchange): void {
     exchange.conn = this
-    const headers = requestHeaders(exchange, this.target)
+    const headers = requestFields(exchange)
+    if (headers instanceof LocalProtocolError) {
+      exchange.conn = undefined
+      return exchange.fail(headers)
+    }
     const body = exchange.body
     let stream: http2.ClientHttp2Stream
     try {
@@ -263,7 +265,7 @@ export class Http2Connection implements Connection {
     // Only this stream goes: RST_STREAM(CANCEL) tells the server to stop, the session carries on.
     this.release(entry)
     entry.stream.close(NGHTTP2_CANCEL)
-    this.owner.streamReleased(this)
+    this.owner.released(this)
   }
 
   pauseReading(exchange: Exchange): void {
@@ -466,7 +468,7 @@ export class Http2Connection implements Connection {
     this.finished++
     // The server answered before the request body was done (a 413, say): stop sending the rest.
     if (!entry.stream.writableEnded) entry.stream.close(NGHTTP2_CANCEL)
-    this.owner.streamReleased(this)
+    this.owner.released(this)
     exchange.complete()
   }
 
@@ -490,7 +492,7 @@ export class Http2Connection implements Connection {
           request: exchange.requestInfo,
           cause
         })
-        this.owner.streamReleased(this)
+        this.owner.released(this)
         return exchange.fail(error)
       }
       const writing = !exchange.headReceived && !entry.requestSent
@@ -503,20 +505,15 @@ export class Http2Connection implements Connection {
         cause
       })
     } else if (code === NGHTTP2_REFUSED_STREAM) {
-      // REFUSED_STREAM (and streams above a GOAWAY's last id) promise the request was not processed (RFC 9113 §8.7).
-      if (!exchange.retried && !exchange.streamBody) return this.retry(entry)
+      if (mayResend(exchange, Reason.Refused, exchange.headReceived, entry.reused)) return this.retry(entry)
       error = new RemoteProtocolError({
         message: `${where}: the server refused the HTTP/2 stream (REFUSED_STREAM)`,
         request: exchange.requestInfo,
         cause: entry.error
       })
     } else if (
-      code === NGHTTP2_ENHANCE_YOUR_CALM && !exchange.headReceived && !exchange.retried && !exchange.streamBody &&
-      isIdempotent(exchange.method)
+      code === NGHTTP2_ENHANCE_YOUR_CALM && mayResend(exchange, Reason.Calm, exchange.headReceived, entry.reused)
     ) {
-      // Newer nghttp2 answers a stream opened just after we reset another, while the server still counts the reset
-      // one against its limit, with ENHANCE_YOUR_CALM instead of REFUSED_STREAM. No head came back, so an
-      // idempotent request may go again, once (RFC 9110 §9.2.2).
       return this.retry(entry)
     } else {
       error = new RemoteProtocolError({
@@ -527,7 +524,7 @@ export class Http2Connection implements Connection {
         cause: entry.error
       })
     }
-    this.owner.streamReleased(this)
+    this.owner.released(this)
     exchange.fail(error)
   }
 
@@ -536,7 +533,7 @@ export class Http2Connection implements Connection {
     const exchange = entry.exchange
     this.release(entry)
     entry.stream.close(NGHTTP2_CANCEL)
-    this.owner.streamReleased(this)
+    this.owner.released(this)
     exchange.fail(this.timeoutError(entry, kind))
   }
 
@@ -568,7 +565,7 @@ export class Http2Connection implements Connection {
     const exchange = entry.exchange
     this.release(entry)
     entry.stream.close(NGHTTP2_CANCEL)
-    this.owner.streamReleased(this)
+    this.owner.released(this)
     exchange.fail(
       new RemoteProtocolError({
         message: `${exchange.method} ${exchange.target.href}: ${reason}`,
@@ -582,7 +579,7 @@ export class Http2Connection implements Connection {
     const exchange = entry.exchange
     this.release(entry)
     entry.stream.close(NGHTTP2_CANCEL)
-    this.owner.streamReleased(this)
+    this.owner.released(this)
     exchange.fail(
       new LocalProtocolError({
         message: `${exchange.method} ${exchange.target.href}: ${reason}`,
@@ -591,22 +588,14 @@ export class Http2Connection implements Connection {
     )
   }
 
-  /**
-   * A session the server closed just as we reused it, before any of this response arrived: an idempotent request
-   * with a replayable body goes again, once, on another connection (as for HTTP/1.1 keep-alive).
-   */
+  /** The session failed under the stream: whether its request goes again elsewhere (see resend.ts). */
   private retryable(entry: Http2Stream): boolean {
-    const exchange = entry.exchange
-    return !exchange.retried && entry.reused && !exchange.streamBody && !exchange.headReceived &&
-      isIdempotent(exchange.method)
+    return mayResend(entry.exchange, Reason.Stale, entry.exchange.headReceived, entry.reused)
   }
 
   private retry(entry: Http2Stream): void {
-    const exchange = entry.exchange
-    exchange.retried = true
-    exchange.conn = undefined
-    this.owner.streamReleased(this)
-    this.owner.acquire(exchange)
+    this.owner.released(this)
+    resend(this.owner, entry.exchange)
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------------------------------
@@ -698,50 +687,4 @@ const declaredLength = (exchange: Exchange, status: number, headers: http2.Incom
   if (value === undefined || exchange.method === "HEAD" || status === 204 || status === 304) return -1
   const length = Number(value)
   return Number.isSafeInteger(length) && length >= 0 ? length : -1
-}
-
-/**
- * The request's fields for HTTP/2 (RFC 9113 §8.3.1), read back from the HTTP/1.1 head the pool already validated:
- * pseudo-headers first, names lower-cased, Host as `:authority`, connection-specific fields dropped.
- */
-const requestHeaders = (exchange: Exchange, target: Target): http2.OutgoingHttpHeaders => {
-  const head = exchange.headBytes
-  const lineEnd = head.indexOf("\r\n")
-  const path = head.slice(head.indexOf(" ") + 1, head.lastIndexOf(" ", lineEnd))
-  // No prototype: a field may be called anything a token allows, "__proto__" included.
-  const headers: http2.OutgoingHttpHeaders = Object.create(null)
-  headers[":method"] = exchange.method
-  headers[":scheme"] = target.secure ? "https" : "http"
-  headers[":authority"] = target.host
-  headers[":path"] = path
-  let nominated: Array<string> | undefined
-  let position = lineEnd + 2
-  // The head ends with an empty line.
-  while (position < head.length - 2) {
-    const end = head.indexOf("\r\n", position)
-    const colon = head.indexOf(":", position)
-    const name = head.slice(position, colon).toLowerCase()
-    const value = head.slice(colon + 1, end).trim()
-    position = end + 2
-    if (name === "host") {
-      headers[":authority"] = value
-    } else if (connectionSpecific.has(name)) {
-      // Connection also names further hop-by-hop fields (RFC 9110 §7.6.1).
-      if (name === "connection") {
-        for (const token of value.split(",")) (nominated ??= []).push(token.trim().toLowerCase())
-      }
-    } else if (name === "te" && value.toLowerCase() !== "trailers") {
-      // The only TE value HTTP/2 allows (RFC 9113 §8.2.2).
-      continue
-    } else {
-      const previous = headers[name]
-      headers[name] = previous === undefined
-        ? value
-        : Array.isArray(previous)
-        ? [...previous, value]
-        : [String(previous), value]
-    }
-  }
-  if (nominated !== undefined) for (const name of nominated) if (!name.startsWith(":")) delete headers[name]
-  return headers
 }

@@ -36,9 +36,26 @@ export type OpenFailure = { readonly phase: "connect" | "proxy"; readonly error:
  * then after every read), and `callback` gets the bytes, valid until that memory is read into again. Return false
  * from `callback` to stop reading (as `pause`).
  */
-export interface ReadInto {
+interface ReadInto {
   readonly buffer: () => Buffer
   readonly callback: (nread: number, bytes: Buffer) => boolean
+}
+
+/** What reads through a `ReadRelay`: the connection that owns the socket, once it exists. */
+export interface ReadSink {
+  nextReadBuffer(): Buffer
+  onRead(nread: number, bytes: Buffer): boolean
+}
+
+/**
+ * `ReadInto` for a socket opened before the connection that will read it exists (Node takes `onread` when the
+ * socket is made): it passes each call on to `sink`, once set; until then reads land in the shared buffer.
+ */
+export class ReadRelay implements ReadInto {
+  sink: ReadSink | undefined = undefined
+  readonly buffer = (): Buffer => this.sink === undefined ? sharedReadBuffer() : this.sink.nextReadBuffer()
+  readonly callback = (nread: number, bytes: Buffer): boolean =>
+    this.sink === undefined ? false : this.sink.onRead(nread, bytes)
 }
 
 /** The size of every read buffer: a read takes as much as the kernel holds, up to this, not at most 64 KiB. */

@@ -119,6 +119,8 @@ export class Exchange {
   poolTimer: ReturnType<typeof setTimeout> | undefined = undefined
   /** the one automatic retry on a stale keep-alive connection has been used */
   retried = false
+  /** fields after `headers`, sharing no name with them (a client's own over its defaults), for HTTP/2's fields */
+  more: HeaderInput | undefined = undefined
   /** a streamed body's declared Content-Length, sent without chunked framing; -1 for chunked */
   streamLength = -1
   /** how large the response may be (the pool's, or the request's own over them) */

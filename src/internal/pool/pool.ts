@@ -2,15 +2,14 @@
  * The connection pool: connections indexed by origin, a FIFO of waiting requests, and one place
  * (`processQueue`) that decides who gets what whenever a connection frees up or goes away.
  *
- * The common path — an idle connection to the origin exists — is a Map lookup and an array pop.
+ * The common path — a connection to the origin with a free request slot exists — is a Map lookup and an array pop.
  *
- * HTTP/2 (with `http2: true`): a new connection negotiates its protocol once its socket is open (ALPN, or h2c by
- * prior knowledge). An HTTP/2 connection replaces it in place and joins its origin's `shared` list, where `serve`
- * looks first: it takes exchanges while it has free streams. While a connection that may turn out HTTP/2 is still
- * connecting, further requests to its origin wait for the answer rather than open connections of their own. Without
- * http2 both maps stay empty and cost one size check.
+ * Connections are held through the `Connection` interface only (connection/connection.ts), whatever they speak: a
+ * connection with free slots (an idle HTTP/1.1 one, an HTTP/2 one with free streams) sits on its origin's stack
+ * while it has them. New connections come from the connect step (connection/connect.ts), which also decides the
+ * route (a proxy) and the protocol; while a connection that may take many requests at once (ALPN may pick HTTP/2)
+ * is still connecting, further requests to its origin wait for it rather than open connections of their own.
  */
-import type * as net from "node:net"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -30,13 +29,11 @@ import {
 import type * as HttpError from "../../HttpError.js"
 import { Exchange, Phase } from "../exchange/exchange.js"
 import type { ExchangeOwner, OwnedResponse } from "../exchange/exchange.js"
-import { Http11Connection } from "../connection/http1.js"
-import type { Connection, ConnectionState } from "../connection/http1.js"
+import { snapshotOf } from "../connection/connection.js"
+import type { Connection, ConnectionOwner } from "../connection/connection.js"
+import { Connector } from "../connection/connect.js"
 import { CHUNKED, declaredLength, encodeHead, encodeHeadWith, hasField, NO_BODY, printableMethod } from "../wire/requestHead.js"
 import type { HeaderInput } from "../wire/requestHead.js"
-import { Http2Connection } from "../connection/http2.js"
-import type { Http2Owner } from "../connection/http2.js"
-import type { NetworkOptions } from "../connection/socket.js"
 import { proxyAuthorization, proxyFor, routesFrom } from "../connection/proxy.js"
 import type { ProxyConfig, ProxyRoutes } from "../connection/proxy.js"
 import type { Response, StreamingResponse } from "../message/response.js"
@@ -50,38 +47,11 @@ import type { Target } from "../core/url.js"
 
 export type { ConnectionInfo } from "./options.js"
 
-class ConnectionSnapshot implements ConnectionInfo {
-  constructor(
-    readonly origin: string,
-    readonly httpVersion: "HTTP/1.1" | "HTTP/2",
-    readonly state: ConnectionState,
-    readonly requestCount: number
-  ) {}
-  toString(): string {
-    return `<HTTPConnection ['${this.origin}', ${this.httpVersion}, ${this.state}, Request Count: ${this.requestCount}]>`
-  }
-  toJSON() {
-    return { origin: this.origin, httpVersion: this.httpVersion, state: this.state, requestCount: this.requestCount }
-  }
-  [Symbol.for("nodejs.util.inspect.custom")]() {
-    return this.toString()
-  }
-}
-
-/**
- * A connection as the pool keeps it: whether it counts as idle right now (an HTTP/1.1 one then sits on its origin's
- * idle stack; an idle HTTP/2 one stays in its origin's shared list), and whether it is still connecting and may turn
- * out to be HTTP/2.
- */
-type Pooled = Connection & { pooledIdle?: boolean; probing?: boolean }
-
 const encoder = new TextEncoder()
 
-export class PoolImpl implements Http2Owner, ExchangeOwner {
-  readonly network: NetworkOptions
+export class PoolImpl implements ConnectionOwner, ExchangeOwner {
   readonly http1: boolean
   readonly http2: boolean
-  readonly retries: number
   readonly keepaliveExpiry: number
   readonly timeouts: Timeouts.Timeouts
   readonly limits: Limits
@@ -91,21 +61,24 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
   private readonly maxPerHost: number
   private readonly maxKeepalive: number
   private readonly proxies: ProxyRoutes | undefined
+  private readonly connector: Connector
 
   /** every live connection, oldest first */
-  private readonly all = new Set<Pooled>()
-  /** idle connections per origin, most recently used on top (it is the least likely to have been closed) */
-  private readonly idle = new Map<string, Array<Pooled>>()
+  private readonly all = new Set<Connection>()
+  /**
+   * Connections with a free request slot per origin, most recently released on top (it is the least likely to
+   * have been closed by the server)
+   */
+  private readonly available = new Map<string, Array<Connection>>()
+  private listedCount = 0
+  /** connections with no request in flight */
   private idleCount = 0
   private readonly perHost = new Map<string, number>()
-  /** HTTP/2 connections per origin, oldest first: each takes many exchanges at once (empty without http2) */
-  private readonly shared = new Map<string, Array<Pooled>>()
   /**
-   * Connections still connecting that may turn out HTTP/2, per origin. Requests for such an origin wait for ALPN
-   * instead of opening connections of their own, so a burst of requests shares one HTTP/2 session (as httpcore's
-   * connecting HTTPConnection counts as available when it may be HTTP/2).
+   * Connections still connecting that requests for their origin wait for (`Connection.awaitable`), per origin: a
+   * burst of requests then shares one HTTP/2 session.
    */
-  private readonly probing = new Map<string, number>()
+  private readonly awaiting = new Map<string, number>()
   private waiters: Array<Exchange | undefined> = []
   private waitHead = 0
   private waitCount = 0
@@ -122,17 +95,17 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     this.keepaliveExpiry = options.keepaliveExpiry === undefined
       ? 5_000
       : Duration.toMillis(Duration.decode(options.keepaliveExpiry))
-    this.retries = options.retries ?? 0
     this.timeouts = Timeouts.resolve(options.timeout)
     this.limits = resolveLimits(options.limits)
     this.http1 = options.http1 !== false
     this.http2 = options.http2 === true
-    this.network = {
-      uds: options.uds,
-      localAddress: options.localAddress,
-      tls: options.tls,
-      alpn: !this.http2 ? ["http/1.1"] : this.http1 ? ["h2", "http/1.1"] : ["h2"]
-    }
+    this.connector = new Connector(
+      { uds: options.uds, localAddress: options.localAddress, tls: options.tls },
+      proxies,
+      this.http1,
+      this.http2,
+      options.retries ?? 0
+    )
     this.proxies = proxies
     this.acquire = this.acquire.bind(this)
   }
@@ -296,7 +269,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
 
   snapshot(): ReadonlyArray<ConnectionInfo> {
     const out: Array<ConnectionInfo> = []
-    for (const c of this.all) out.push(new ConnectionSnapshot(c.target.origin, c.httpVersion, c.state, c.requestCount))
+    for (const connection of this.all) out.push(snapshotOf(connection))
     return out
   }
 
@@ -381,9 +354,9 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     if (credentials !== undefined && !hasField(options?.headers, "authorization") && !hasField(more, "authorization")) {
       extra = credentials
     }
-    if (this.proxies !== undefined && !target.secure) {
-      const proxy = proxyFor(this.proxies, target)
-      if (proxy !== undefined && proxy.kind === "http") {
+    if (this.proxies !== undefined) {
+      const proxy = this.connector.forwardProxy(target)
+      if (proxy !== undefined) {
         // A forward proxy needs the absolute-form target (RFC 9112 §3.2.2) and its own credentials.
         path = absoluteForm(target)
         extra += proxyAuthorization(proxy)
@@ -420,6 +393,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     const timeouts = options?.timeout === undefined ? this.timeouts : Timeouts.resolve(options.timeout, this.timeouts)
     if (body !== undefined && body.length === 0) body = undefined
     const exchange = new Exchange(method, target, head, body, streamBody, options?.headers, timeouts, streaming)
+    if (more !== undefined) exchange.more = more
     if (streamBody) exchange.streamLength = declaredLength(options?.headers)
     exchange.limits = options?.limits === undefined ? this.limits : resolveLimits(options.limits, this.limits)
     if (!this.decompress) exchange.asSent = true
@@ -471,33 +445,17 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
     }
     if (this.waitCount === 0 && this.serve(exchange)) return
     this.enqueue(exchange)
-    // A waiter held back by the per-host limit, or waiting for ALPN, must not block requests to other hosts behind it.
-    if (this.maxPerHost !== Infinity || this.probing.size > 0) this.processQueue()
+    // A waiter held back by the per-host limit, or waiting for a connection being opened, must not block requests
+    // to other hosts behind it.
+    if (this.maxPerHost !== Infinity || this.awaiting.size > 0) this.processQueue()
   }
 
   private serve(exchange: Exchange): boolean {
     const origin = exchange.target.origin
-    if (this.shared.size > 0) {
-      // An HTTP/2 connection with a free stream beats an idle HTTP/1.1 connection and a new one.
-      const list = this.shared.get(origin)
-      if (list !== undefined && this.serveShared(list, exchange)) return true
-    }
-    const stack = this.idle.get(origin)
-    if (stack !== undefined && stack.length > 0) {
-      const now = performance.now()
-      while (stack.length > 0) {
-        const connection = stack.pop()!
-        connection.pooledIdle = false
-        this.idleCount--
-        if (connection.isReusable(now)) {
-          connection.assign(exchange)
-          return true
-        }
-        connection.close()
-      }
-    }
-    // The connection being opened may be HTTP/2 and take this request too: wait for the TLS handshake to tell.
-    if (this.probing.size > 0 && this.probing.has(origin)) return false
+    const stack = this.available.get(origin)
+    if (stack !== undefined && stack.length > 0 && this.assignListed(stack, exchange)) return true
+    // The connection being opened may take this request too (it may be HTTP/2): wait for it to tell.
+    if (this.awaiting.size > 0 && this.awaiting.has(origin)) return false
     const count = this.perHost.get(origin) ?? 0
     if (count >= this.maxPerHost) return false
     if (this.all.size >= this.maxConnections) {
@@ -506,61 +464,68 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
       this.evictOldestIdle()
       if (this.all.size >= this.maxConnections) return false
     }
-    const connection: Pooled = new Http11Connection(this, exchange.target, exchange)
+    const connection = this.connector.open(this, exchange)
     this.all.add(connection)
     this.perHost.set(origin, count + 1)
-    if (this.http2 && this.mayBeHttp2(exchange)) {
-      connection.probing = true
-      this.probing.set(origin, (this.probing.get(origin) ?? 0) + 1)
+    if (connection.awaitable) {
+      connection.awaited = true
+      this.awaiting.set(origin, (this.awaiting.get(origin) ?? 0) + 1)
     }
     return true
   }
 
-  private serveShared(list: ReadonlyArray<Pooled>, exchange: Exchange): boolean {
+  /**
+   * Give the exchange the top connection of its origin's stack that is still usable; one that is not and has no
+   * request in flight is closed on the way. A connection with slots left after this one stays on the stack.
+   */
+  private assignListed(stack: Array<Connection>, exchange: Exchange): boolean {
     const now = performance.now()
-    for (const connection of list) {
+    while (stack.length > 0) {
+      const connection = stack.pop()!
+      connection.listed = false
+      this.listedCount--
+      if (connection.counted) {
+        connection.counted = false
+        this.idleCount--
+      }
       if (connection.isReusable(now)) {
-        if (connection.pooledIdle) this.takeIdle(connection)
         connection.assign(exchange)
+        if (connection.capacity > 0 && !connection.listed) this.list(connection)
         return true
       }
+      if (connection.state === "IDLE") connection.close()
     }
     return false
   }
 
-  /** What the connection's negotiation may pick (see Http11Connection.negotiate): ALPN over TLS, or h2c. */
-  private mayBeHttp2(exchange: Exchange): boolean {
-    const target = exchange.target
-    if (target.secure) return true
-    return !this.http1 && this.proxyFor(target)?.kind !== "http"
+  private list(connection: Connection): void {
+    const origin = connection.target.origin
+    let stack = this.available.get(origin)
+    if (stack === undefined) {
+      stack = []
+      this.available.set(origin, stack)
+    }
+    stack.push(connection)
+    connection.listed = true
+    this.listedCount++
   }
 
-  private probed(connection: Pooled): void {
-    connection.probing = false
-    const origin = connection.target.origin
-    const count = (this.probing.get(origin) ?? 1) - 1
-    if (count === 0) this.probing.delete(origin)
-    else this.probing.set(origin, count)
+  private unlist(connection: Connection): void {
+    connection.listed = false
+    this.listedCount--
+    const stack = this.available.get(connection.target.origin)
+    if (stack === undefined) return
+    const index = stack.lastIndexOf(connection)
+    if (index >= 0) stack.splice(index, 1)
   }
 
   private evictOldestIdle(): void {
     for (const connection of this.all) {
-      if (connection.pooledIdle) {
-        this.takeIdle(connection)
+      if (connection.counted) {
         connection.close()
         return
       }
     }
-  }
-
-  private takeIdle(connection: Pooled): void {
-    const stack = this.idle.get(connection.target.origin)
-    if (stack !== undefined) {
-      const index = stack.lastIndexOf(connection)
-      if (index >= 0) stack.splice(index, 1)
-    }
-    connection.pooledIdle = false
-    this.idleCount--
   }
 
   private enqueue(exchange: Exchange): void {
@@ -611,7 +576,7 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
         for (let i = this.waitHead; i < waiters.length && this.waitCount > 0 && !this.isClosed; i++) {
           const exchange = waiters[i]
           if (exchange === undefined) continue
-          if (this.all.size >= this.maxConnections && this.idleCount === 0 && this.shared.size === 0) break
+          if (this.all.size >= this.maxConnections && this.idleCount === 0 && this.listedCount === 0) break
           // A request whose watched fiber was interrupted is given up (which takes it out of the queue), not sent.
           const fiber = exchange.watchedFiber
           if (fiber !== undefined && !Cause.isEmpty(fiber.getFiberRef(FiberRef.interruptedCause))) {
@@ -642,95 +607,73 @@ export class PoolImpl implements Http2Owner, ExchangeOwner {
 
   // ---- what connections report -----------------------------------------------------------------------------------
 
-  released(connection: Pooled): void {
+  /** A connection has a free slot: a waiter gets it first; beyond maxKeepaliveConnections idle ones are closed. */
+  released(connection: Connection): void {
     if (this.isClosed) return connection.close()
-    let stack = this.idle.get(connection.target.origin)
-    if (stack === undefined) {
-      stack = []
-      this.idle.set(connection.target.origin, stack)
+    if (!connection.listed && connection.capacity > 0) this.list(connection)
+    if (!connection.counted && connection.state === "IDLE") {
+      connection.counted = true
+      this.idleCount++
     }
-    stack.push(connection)
-    connection.pooledIdle = true
-    this.idleCount++
-    this.afterRelease(connection)
-  }
-
-  /** A connection has room again: a waiter gets it first; beyond maxKeepaliveConnections idle ones are closed. */
-  private afterRelease(connection: Pooled): void {
     if (this.waitCount > 0) this.processQueue()
-    if (connection.pooledIdle && this.idleCount > this.maxKeepalive) {
-      this.takeIdle(connection)
-      connection.close()
-    }
+    if (connection.counted && this.idleCount > this.maxKeepalive) connection.close()
   }
 
-  closed(connection: Pooled): void {
+  closed(connection: Connection): void {
     if (!this.all.delete(connection)) return
-    if (connection.pooledIdle) this.takeIdle(connection)
-    if (connection.probing) this.probed(connection)
+    this.forget(connection)
     const origin = connection.target.origin
-    if (connection.httpVersion === "HTTP/2") this.unshare(connection)
     const count = (this.perHost.get(origin) ?? 1) - 1
     if (count === 0) {
       this.perHost.delete(origin)
-      const stack = this.idle.get(origin)
-      if (stack !== undefined && stack.length === 0) this.idle.delete(origin)
+      const stack = this.available.get(origin)
+      if (stack !== undefined && stack.length === 0) this.available.delete(origin)
     } else {
       this.perHost.set(origin, count)
     }
     if (this.waitCount > 0 && !this.isClosed) this.processQueue()
   }
 
-  // ---- HTTP/2 -----------------------------------------------------------------------------------------------------
-
-  negotiated(connection: Pooled): void {
-    if (!connection.probing) return
-    this.probed(connection)
-    // It is HTTP/1.1 after all: requests that waited for it may open connections of their own.
-    if (this.waitCount > 0 && !this.isClosed) this.processQueue()
-  }
-
-  upgrade(previous: Pooled, socket: net.Socket, exchange: Exchange | undefined): void {
-    if (previous.probing) this.probed(previous)
-    const connection: Pooled = new Http2Connection(this, previous.target, socket)
-    // The new connection takes the old one's place (and its per-host count) in the pool.
-    this.all.delete(previous)
-    this.all.add(connection)
-    const origin = connection.target.origin
-    let list = this.shared.get(origin)
-    if (list === undefined) {
-      list = []
-      this.shared.set(origin, list)
+  connected(opening: Connection, connection: Connection, exchange: Exchange | undefined): void {
+    // The new connection takes the opening one's place (and its per-host count).
+    if (!this.all.delete(opening)) {
+      // Not ours (any more): the request goes where acquire sends it, which fails it if the pool is closed.
+      connection.close()
+      if (exchange !== undefined) this.acquire(exchange)
+      return
     }
-    list.push(connection)
+    this.forget(opening)
+    this.all.add(connection)
     if (this.isClosed) {
       connection.shutdown(undefined)
+      exchange?.fail(
+        new ConnectError({
+          message: `${exchange.method} ${exchange.target.href}: the connection pool was closed while the ` +
+            `connection was being opened`,
+          request: exchange.requestInfo
+        })
+      )
       return
     }
     if (exchange !== undefined) connection.assign(exchange)
-    this.streamReleased(connection)
+    // It may have room for waiters (HTTP/2), or they may now open connections of their own.
+    this.released(connection)
   }
 
-  streamReleased(connection: Pooled): void {
-    if (this.isClosed) return
-    if (connection.state === "IDLE" && !connection.pooledIdle) {
-      connection.pooledIdle = true
-      this.idleCount++
+  /** Drop what the pool notes on a connection that leaves it. */
+  private forget(connection: Connection): void {
+    if (connection.listed) this.unlist(connection)
+    if (connection.counted) {
+      connection.counted = false
+      this.idleCount--
     }
-    this.afterRelease(connection)
-  }
-
-  capacityChanged(_connection: Pooled): void {
-    if (this.waitCount > 0 && !this.isClosed) this.processQueue()
-  }
-
-  private unshare(connection: Pooled): void {
-    const origin = connection.target.origin
-    const list = this.shared.get(origin)
-    if (list === undefined) return
-    const index = list.indexOf(connection)
-    if (index >= 0) list.splice(index, 1)
-    if (list.length === 0) this.shared.delete(origin)
+    if (connection.awaited) {
+      connection.awaited = false
+      const origin = connection.target.origin
+      const count = (this.awaiting.get(origin) ?? 1) - 1
+      if (count === 0) this.awaiting.delete(origin)
+      else this.awaiting.set(origin, count)
+    }
   }
 }
 

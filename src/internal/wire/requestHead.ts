@@ -20,7 +20,7 @@ export const NO_BODY = -1
 export const CHUNKED = -2
 
 /** Methods whose requests carry a body by definition: they get `Content-Length: 0` when empty, as httpx does. */
-const expectsBody = (method: string) => method === "POST" || method === "PUT" || method === "PATCH"
+export const expectsBody = (method: string) => method === "POST" || method === "PUT" || method === "PATCH"
 
 /**
  * Builds the head, or returns a message explaining why the request is not valid HTTP. Validation happens here,
@@ -231,11 +231,14 @@ const isIterable = (u: HeaderInput): u is Iterable<readonly [string, string]> =>
   typeof (u as any)[Symbol.iterator] === "function"
 
 const fieldLine = (name: string, value: string): string | { readonly error: string } => {
-  if (!TOKEN.test(name)) {
-    return { error: `The header name ${JSON.stringify(name)} is not a valid HTTP token` }
-  }
-  if (INVALID_VALUE.test(value)) return { error: valueProblem(name, value) }
-  return name + ": " + value + "\r\n"
+  const problem = fieldProblem(name, value)
+  return problem === undefined ? name + ": " + value + "\r\n" : { error: problem }
+}
+
+/** Why a field cannot go in a request, whatever the protocol (the same words for HTTP/1.1 and HTTP/2), if it cannot. */
+export const fieldProblem = (name: string, value: string): string | undefined => {
+  if (!TOKEN.test(name)) return `The header name ${JSON.stringify(name)} is not a valid HTTP token`
+  return INVALID_VALUE.test(value) ? valueProblem(name, value) : undefined
 }
 
 /** Which character of a field value HTTP cannot carry, and what to do instead (JSON quoting escapes CR and LF). */
