@@ -21,7 +21,7 @@ import { describeConnectFailure, destroyQuietly, openSocket, READ_SIZE, sharedRe
 import type { NetworkOptions, OpenFailure, Opening, ReadInto } from "./socket.js"
 import type { ProxyConfig } from "./proxy.js"
 import type { Target } from "../core/url.js"
-import { PhaseTimer } from "../exchange/phaseTimer.js"
+import { PhaseTimer } from "../exchange/deadlines.js"
 import { ResponseParser } from "../wire/responseParser.js"
 import type { ResponseHandler } from "../wire/responseParser.js"
 import { isIdempotent } from "../core/methods.js"
