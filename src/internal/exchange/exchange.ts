@@ -94,7 +94,7 @@ export interface ExchangeOwner {
 }
 
 /** What an exchange is made from: the request as the pool prepared it. */
-export interface ExchangeOptions {
+interface ExchangeOptions {
   readonly method: string
   readonly target: Target
   /** the serialised HTTP/1.1 head */

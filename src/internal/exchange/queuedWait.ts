@@ -4,8 +4,7 @@
  * long as it waits, and most of what 10,000 queued requests cost. The fiber's exit plays the canceller's part, and a
  * waiter whose fiber was interrupted is passed over when its turn comes (`giveUp`), so its request is never sent.
  */
-import type * as Fiber from "effect/Fiber"
-import * as FiberModule from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 
 /** The fields of an exchange that watch the fiber of its queued request. */
@@ -22,7 +21,7 @@ export interface Watched {
  * interrupted, and the fiber may already be, running a finalizer). Answers whether it is watched.
  */
 export const watchFiber = (watched: Watched): boolean => {
-  const current = FiberModule.getCurrentFiber()
+  const current = Fiber.getCurrentFiber()
   if (current._tag === "None") return false
   const fiber = current.value
   // The flags the wait runs with; not on the RuntimeFiber interface, hence the check (without them: a canceller).
