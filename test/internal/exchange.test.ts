@@ -3,7 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Option, Stream } from "effect"
 import { ReadError } from "../../src/HttpError.js"
-import { Exchange, Version } from "../../src/internal/exchange/exchange.js"
+import { Exchange, Version } from "../utils/exchange.js"
 import { defaultTimeouts } from "../../src/internal/core/timeouts.js"
 import { parseTarget } from "../../src/internal/core/url.js"
 import type { Target } from "../../src/internal/core/url.js"

@@ -20,7 +20,7 @@ import {
 } from "../../HttpError.js"
 import type * as HttpError from "../../HttpError.js"
 import { Version } from "../exchange/exchange.js"
-import { PhaseTimer } from "../exchange/phaseTimer.js"
+import { PhaseTimer } from "../exchange/deadlines.js"
 import type { Exchange } from "../exchange/exchange.js"
 import { failInternally } from "./http1.js"
 import { Held } from "./connection.js"

@@ -13,7 +13,6 @@
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
@@ -28,6 +27,8 @@ import {
 } from "../../HttpError.js"
 import type * as HttpError from "../../HttpError.js"
 import { Exchange, Phase } from "../exchange/exchange.js"
+import { armPoolWait } from "../exchange/deadlines.js"
+import { sendStreamed } from "../exchange/requestBody.js"
 import type { ExchangeOwner, OwnedResponse } from "../exchange/exchange.js"
 import { snapshotOf } from "../connection/connection.js"
 import type { Connection, ConnectionOwner } from "../connection/connection.js"
@@ -392,12 +393,20 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     }
     const timeouts = options?.timeout === undefined ? this.timeouts : Timeouts.resolve(options.timeout, this.timeouts)
     if (body !== undefined && body.length === 0) body = undefined
-    const exchange = new Exchange(method, target, head, body, streamBody, options?.headers, timeouts, streaming)
-    if (more !== undefined) exchange.more = more
-    if (streamBody) exchange.streamLength = declaredLength(options?.headers)
-    exchange.limits = options?.limits === undefined ? this.limits : resolveLimits(options.limits, this.limits)
-    if (!this.decompress) exchange.asSent = true
-    return exchange
+    return new Exchange({
+      method,
+      target,
+      headBytes: head,
+      headers: options?.headers,
+      more,
+      body,
+      streamBody,
+      streamLength: streamBody ? declaredLength(options?.headers) : -1,
+      timeouts,
+      limits: options?.limits === undefined ? this.limits : resolveLimits(options.limits, this.limits),
+      streaming,
+      asSent: !this.decompress
+    })
   }
 
   /**
@@ -409,24 +418,7 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     body: Stream.Stream<Uint8Array, E>,
     phase: Phase.Head | Phase.Complete
   ): Effect.Effect<A, HttpError.HttpError | E> {
-    const write = (bytes: Uint8Array): Effect.Effect<boolean> => {
-      const connection = exchange.conn
-      if (exchange.done || connection === undefined) return Effect.succeed(false)
-      if (connection.writeBody(exchange, bytes)) return Effect.succeed(true)
-      return Effect.as(Effect.either(exchange.await<void, HttpError.HttpError>(Phase.Drain)), !exchange.done)
-    }
-    const pump = Effect.zipRight(
-      Stream.runForEachWhile(body, write),
-      Effect.sync(() => {
-        const connection = exchange.conn
-        if (connection !== undefined) connection.endBody(exchange)
-      })
-    )
-    return exchange.await<void, HttpError.HttpError>(Phase.Ready, this.acquire).pipe(
-      Effect.zipRight(pump),
-      Effect.zipRight(exchange.await<A, HttpError.HttpError>(phase)),
-      Effect.onExit((exit) => Exit.isFailure(exit) ? Effect.sync(() => exchange.abandon()) : Effect.void)
-    )
+    return sendStreamed(exchange, body, phase, this.acquire)
   }
 
   // ---- assignment ------------------------------------------------------------------------------------------------
@@ -532,23 +524,19 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     exchange.queued = true
     this.waiters.push(exchange)
     this.waitCount++
-    const ms = exchange.timeouts.pool
-    if (ms > 0) {
-      exchange.poolTimer = setTimeout(() => {
-        exchange.poolTimer = undefined
-        if (!exchange.queued) return
-        const message = `${exchange.method} ${exchange.target.href}: no connection became free within ${ms} ms ` +
-          `(the pool timeout); ${this.all.size} of ${this.maxConnections} connections are busy — ` +
-          `raise maxConnections or timeout.pool`
-        try {
-          this.dequeue(exchange)
-          exchange.fail(new PoolTimeout({ message, request: exchange.requestInfo }))
-        } catch (error) {
-          // A timer callback runs outside any fiber: what our code throws here fails the request, never the process.
-          exchange.fail(new PoolTimeout({ message, request: exchange.requestInfo, cause: error }))
-        }
-      }, ms)
-    }
+    armPoolWait(exchange, () => {
+      if (!exchange.queued) return
+      const message = `${exchange.method} ${exchange.target.href}: no connection became free within ` +
+        `${exchange.timeouts.pool} ms (the pool timeout); ${this.all.size} of ${this.maxConnections} connections ` +
+        `are busy — raise maxConnections or timeout.pool`
+      try {
+        this.dequeue(exchange)
+        exchange.fail(new PoolTimeout({ message, request: exchange.requestInfo }))
+      } catch (error) {
+        // A timer callback runs outside any fiber: what our code throws here fails the request, never the process.
+        exchange.fail(new PoolTimeout({ message, request: exchange.requestInfo, cause: error }))
+      }
+    })
   }
 
   dequeue(exchange: Exchange): void {
