@@ -150,10 +150,8 @@ export class Exchange {
   private whole: Buffer | undefined = undefined
   bodyDone = false
   failure: HttpError.HttpError | undefined = undefined
-  /** Sees a buffered response before the waiting fiber is resumed with it (the client's bookkeeping). */
-  finish: ((response: Response) => void) | undefined = undefined
-  /** Sees a streaming response's head before the waiting fiber is resumed with it. */
-  onStreamingHead: ((response: OwnedResponse) => void) | undefined = undefined
+  /** The client's request this exchange sends, which its response reports; undefined: made from the head. */
+  sent: Request | undefined = undefined
   /**
    * A reader has asked for body bytes. Until one does, the few bytes that arrive with the head are copied, rather
    * than read into a slab of their own that the reader (which may well bring its own buffer) would mostly not use.
@@ -194,6 +192,7 @@ export class Exchange {
   }
 
   makeRequest(): Request {
+    if (this.sent !== undefined) return this.sent
     return makeRequest({
       method: this.method,
       url: this.target.href,
@@ -720,9 +719,7 @@ export class Exchange {
 
   private buffered(): Effect.Effect<Response, HttpError.HttpError> {
     if (this.codingProblem !== undefined) return Effect.fail(unsupportedError(this.requestInfo, this.codingProblem))
-    const response = this.toResponse(this.content())
-    if (this.finish !== undefined) this.finish(response)
-    return Effect.succeed(response)
+    return Effect.succeed(this.toResponse(this.content()))
   }
 
   private rest(): Effect.Effect<Uint8Array, HttpError.HttpError> {
@@ -834,14 +831,7 @@ export class Exchange {
 
   streamingResponse(): OwnedResponse {
     if (this.head !== undefined) return this.head
-    const head = this.head = new StreamingResponseImpl(this)
-    const onHead = this.onStreamingHead
-    if (onHead !== undefined) {
-      // Called once; not kept, since what it closes over may have to be collectable while the exchange lives on.
-      this.onStreamingHead = undefined
-      onHead(head)
-    }
-    return head
+    return this.head = new StreamingResponseImpl(this)
   }
 
   /**

@@ -6,12 +6,12 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as HttpError from "../../HttpError.js"
-import type { PoolImpl, PoolOptions } from "../pool/pool.js"
+import type { Opening, PoolImpl, PoolOptions } from "../pool/pool.js"
 import { makePool } from "../pool/pool.js"
 import type { Request } from "../message/request.js"
 import type * as Public from "../../Transport.js"
 import type { Transport } from "../../Transport.js"
-import type { Response, StreamingResponse } from "../message/response.js"
+import { withoutTotal } from "../core/timeouts.js"
 
 const TypeId: Public.TypeId = Symbol.for("httpfx/Transport") as Public.TypeId
 
@@ -24,39 +24,40 @@ export const make = (
   extras?: { readonly send?: Transport["send"]; readonly connections?: Transport["connections"] }
 ): Transport => ({ [TypeId]: TypeId, handle, send: extras?.send, connections: extras?.connections })
 
-const contentOf = (request: Request) => {
-  const body = request.body
-  return body._tag === "Empty" ? undefined : body._tag === "Bytes" ? body.bytes : body.stream
-}
-
 const PoolKey = Symbol.for("httpfx/Transport/pool")
+const OpenKey = Symbol.for("httpfx/Transport/open")
 
-/** The pool behind a transport made by `fromPool`, which the client may drive directly. */
+/** A request sent with no Scope: the response is the caller's, who lets it go with `abandon` when `head` failed. */
+export type { Opening } from "../pool/pool.js"
+
+/** The pool behind a transport made by `fromPool`. */
 export const poolOf = (transport: Transport): PoolImpl | undefined =>
   (transport as { readonly [PoolKey]?: PoolImpl })[PoolKey]
 
-/** The pool as a transport: requests go out on its connections. */
-export const fromPool = (pool: PoolImpl): Transport => {
+/**
+ * How `transport` sends a request with no Scope, when it can (a pool's, for a body in memory): undefined when it
+ * cannot, for this request or at all.
+ */
+export const openerOf = (transport: Transport): ((request: Request) => Opening | undefined) | undefined =>
+  (transport as { readonly [OpenKey]?: (request: Request) => Opening | undefined })[OpenKey]
+
+/**
+ * The pool as a transport: requests go out on its connections, and each response reports the request it answers.
+ * `armsTotal: false` for a client's own pool, whose total timeout the client's pipeline arms (pipeline/timeout.ts):
+ * a request's `timeout.total` is then not armed a second time by the exchange.
+ */
+export const fromPool = (pool: PoolImpl, armsTotal = true): Transport => {
+  const timeoutOf = armsTotal
+    ? (request: Request) => request.timeout
+    : (request: Request) => withoutTotal(request.timeout)
   const transport = make(
-    (request) =>
-      pool.stream(request.method, request.url, {
-        headers: request.headers,
-        content: contentOf(request),
-        timeout: request.timeout,
-        limits: request.limits
-      }) as Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>,
-    {
-      send: (request) =>
-        pool.request(request.method, request.url, {
-          headers: request.headers,
-          content: contentOf(request),
-          timeout: request.timeout,
-          limits: request.limits
-        }) as Effect.Effect<Response, HttpError.HttpError>,
-      connections: pool.connections
-    }
+    (request) => pool.streamRequest(request, timeoutOf(request)),
+    { send: (request) => pool.send(request, timeoutOf(request)), connections: pool.connections }
   )
   Object.defineProperty(transport, PoolKey, { value: pool })
+  // A streamed request body is written by a fiber that needs a Scope.
+  const open = (request: Request) => request.body._tag === "Stream" ? undefined : pool.open(request, timeoutOf(request))
+  Object.defineProperty(transport, OpenKey, { value: open })
   return transport
 }
 
