@@ -161,30 +161,10 @@ describe("a step added to the pipeline", () => {
       expect(server.marks).toEqual(["1"])
     }))
 
-  it("with nothing installed, the chain is the bare transport", () => {
-    const transport = Transport.mock(() => new globalThis.Response("ok"))
-    expect(Chain.compose(transport, [])).toBe(transport)
-    const pipeline = Chain.make({
-      timeouts: resolve(undefined),
-      auth: undefined,
-      followRedirects: false,
-      maxRedirects: 20,
-      retry: undefined,
-      requestHooks: [],
-      responseHooks: [],
-      jar: undefined,
-      bodiesAsSent: false,
-      middleware: undefined,
-      steps: []
-    }, Transport.make((request) => transport.handle(request)))
-    // A transport that does not report the request it answers gets the bridge; a pool's needs nothing.
-    expect(pipeline.plain).not.toBe(transport)
-  })
-
-  it.scoped("with nothing installed, a client's chain over its pool is the pool's transport", () =>
+  it.scoped("with nothing installed, the chain is the bare transport; a step installed is in it", () =>
     Effect.gen(function*() {
       const pool = yield* Transport.pool()
-      const pipeline = Chain.make({
+      const nothing = {
         timeouts: resolve(undefined),
         auth: undefined,
         followRedirects: false,
@@ -196,8 +176,11 @@ describe("a step added to the pipeline", () => {
         bodiesAsSent: false,
         middleware: undefined,
         steps: []
-      }, pool)
-      expect(pipeline.plain).toBe(pool)
+      }
+      expect(Chain.compose(pool, [])).toBe(pool)
+      expect(Chain.make(nothing, pool).plain).toBe(pool)
+      const { step } = counting()
+      expect(Chain.make({ ...nothing, steps: [step] }, pool).plain).not.toBe(pool)
     }))
 })
 

@@ -318,7 +318,8 @@ export class ClientImpl {
   private admit(given: Request): Request | HttpError.HttpError {
     const error = invalidOf(given)
     if (error !== undefined) return error
-    const request = hasUserinfo(given.url) ? this.withoutUrlCredentials(given) : printable(given)
+    // What hooks see and the response keeps is printable without its secrets, whoever built it (a spread).
+    const request = printable(hasUserinfo(given.url) ? this.withoutUrlCredentials(given) : given)
     const timeoutError = request.timeout === undefined ? undefined : Timeouts.timeoutProblem(request.timeout)
     if (timeoutError === undefined) return request
     return new LocalProtocolError({
