@@ -66,7 +66,9 @@ export const onlyGiven = (input: TimeoutInput | undefined): TimeoutInput => {
 
 /** The same limits without a total, for a pool whose caller arms the total itself (the client's pipeline). */
 export const withoutTotal = <T extends TimeoutInput | undefined>(input: T): T =>
-  isRecord(input) && input.total !== undefined && input.total !== null ? { ...(input as object), total: null } as T : input
+  isRecord(input) && input.total !== undefined && input.total !== null
+    ? { ...(input as object), total: null } as T
+    : input
 
 /** Resolve user input against a base (the pool's or client's own timeouts); omitted fields keep the base. */
 export const resolve = (input: TimeoutInput | undefined, base: Timeouts = defaultTimeouts): Timeouts => {
