@@ -1,52 +1,36 @@
 /**
- * The client (httpx's AsyncClient): builds requests from options, then runs them through the layers
- * auth → redirects → (per hop) retries, cookies, hooks → transport.
+ * The client (httpx's AsyncClient): builds requests from its options and a call's (base URL, params, default
+ * headers, credentials in the URL, the body's encoding), then enters the request pipeline (pipeline/chain.ts), which
+ * every entry point shares: `request` and the verbs, `stream`, `send`, and the platform adapter through `open` and
+ * `sendStreaming`. Which steps a client installs is decided once, when it is made, in `Chain.make`.
  */
 import * as Headers from "@effect/platform/Headers"
-import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Schedule from "effect/Schedule"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import type { Auth } from "../pipeline/auth.js"
-import type {
-  AuthInput,
-  ClientOptions,
-  ParamsInput,
-  ParamValue,
-  RequestHook,
-  RequestOptions,
-  ResponseHook,
-  RetryPolicy as RetryInput
-} from "./options.js"
-import {
-  LocalProtocolError,
-  RequestTimeout,
-  StreamConsumed,
-  TooManyRedirects
-} from "../../HttpError.js"
+import type { AuthInput, ClientOptions, ParamsInput, ParamValue, RequestOptions } from "./options.js"
+import { LocalProtocolError } from "../../HttpError.js"
 import * as HttpError from "../../HttpError.js"
 import { basic as basicAuth, isAuth } from "../pipeline/auth.js"
-import * as Body from "./body.js"
+import * as Chain from "../pipeline/chain.js"
 import { CookieJar } from "../pipeline/cookieJar.js"
+import { toRetryPolicy } from "../pipeline/retry.js"
+import * as Body from "./body.js"
 import { routesFromEnv } from "../connection/proxy.js"
 import { supportedEncodings } from "../wire/decoding.js"
 import { clientOptionsProblem } from "./options.js"
-import type { OwnedResponse } from "../exchange/exchange.js"
-import type { ConnectionInfo, PoolImpl } from "../pool/pool.js"
+import type { ConnectionInfo } from "../pool/pool.js"
 import { makePool } from "../pool/pool.js"
-import type { HeaderInput } from "../wire/requestHead.js"
 import type { Request } from "../message/request.js"
-import { copy as copyRequest, make as makeRequest, printable } from "../message/request.js"
-import type { HeadBase, Response, ResponseHead, StreamingBase, StreamingResponse } from "../message/response.js"
-import { findHeader } from "../message/response.js"
+import { copy as copyRequest, emptyBody, make as makeRequest, printable } from "../message/request.js"
+import type { Response, StreamingResponse } from "../message/response.js"
 import * as Timeouts from "../core/timeouts.js"
+import { withoutTotal } from "../core/timeouts.js"
 import * as Transport from "../transport/transport.js"
+import type { Opening } from "../transport/transport.js"
 import { hasUserinfo, takeUserinfo, withoutUserinfo } from "../core/url.js"
 import { printableHeaders } from "../core/credentials.js"
 import { version } from "../core/version.js"
-import { isIdempotent } from "../core/methods.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
@@ -151,179 +135,25 @@ const toAuth = (input: AuthInput | null | undefined): Auth | null | undefined =>
   return basicAuth(input[0], input[1])
 }
 
-// ---- redirects ---------------------------------------------------------------------------------------------------
-
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
-
-const sameOrigin = (a: URL, b: URL) => a.protocol === b.protocol && a.host === b.host
-
-/**
- * The next hop of a redirect, as httpx builds it (RFC 9110 §15.4): 303 turns every method but HEAD into GET,
- * 301/302 turn POST into GET (as browsers do), 307/308 keep method and body. Authorization goes when the origin
- * changes, except on an upgrade of the same host from http (port 80) to https (port 443); Proxy-Authorization goes
- * on every change of origin, the upgrade included, since an https request travels through a tunnel and the field
- * would reach the origin server. Credentials in a Location are dropped, not used: where credentials go is the
- * caller's choice.
- */
-const redirectRequest = (
-  request: Request,
-  response: ResponseHead,
-  location: string
-): Request | HttpError.HttpError => {
-  let next: URL
-  try {
-    next = new URL(location, response.url)
-  } catch {
-    return new HttpError.RemoteProtocolError({
-      message: `${request.method} ${request.url}: the server redirected to an invalid Location ` +
-        JSON.stringify(withoutUserinfo(location)),
-      request: { method: request.method, url: request.url }
-    })
-  }
-  if (next.username !== "" || next.password !== "") {
-    next.username = ""
-    next.password = ""
-  }
-  const previous = new URL(request.url)
-  if (next.hash === "" && previous.hash !== "") next.hash = previous.hash
-  const status = response.status
-  let method = request.method
-  if (status === 303 && method !== "HEAD") method = "GET"
-  if ((status === 301 || status === 302) && method === "POST") method = "GET"
-  let headers = Headers.remove(request.headers, "cookie")
-  // As httpx, only between the default ports: another port of the same host may be another service.
-  const upgrade = previous.hostname === next.hostname && previous.protocol === "http:" && previous.port === "" &&
-    next.protocol === "https:" && next.port === ""
-  if (!sameOrigin(previous, next)) {
-    headers = Headers.remove(headers, "proxy-authorization")
-    if (!upgrade) headers = Headers.remove(headers, "authorization")
-  }
-  if (previous.host !== next.host) headers = Headers.remove(headers, "host")
-  let body = request.body
-  if (method !== request.method || status === 303) {
-    body = { _tag: "Empty" }
-    headers = Headers.remove(Headers.remove(Headers.remove(headers, "content-length"), "content-type"), "transfer-encoding")
-  } else if (body._tag === "Stream" && !body.replayable) {
-    return new StreamConsumed({
-      message: `${request.method} ${request.url}: the server answered ${status} to ${next.href}, which needs the ` +
-        `request body sent again, but the body is a stream that cannot be replayed; buffer it (a Uint8Array) to ` +
-        `follow such redirects`,
-      request: { method: request.method, url: request.url }
-    })
-  }
-  return copyRequest(request, { method, url: next.href, headers, body })
-}
-
-// ---- retries -----------------------------------------------------------------------------------------------------
-
-interface RetryPolicy {
-  readonly schedule: Schedule.Schedule<unknown, unknown>
-  readonly statuses: ReadonlySet<number>
-  /** milliseconds: a longer Retry-After is not waited for */
-  readonly maxRetryAfter: number
-}
-
-const DEFAULT_MAX_RETRY_AFTER = 60_000
-
-const toRetryPolicy = (input: RetryInput | undefined): RetryPolicy | undefined => {
-  if (input === undefined) return undefined
-  if (Schedule.isSchedule(input)) {
-    return { schedule: input, statuses: new Set([429, 503]), maxRetryAfter: DEFAULT_MAX_RETRY_AFTER }
-  }
-  const times = typeof input === "number" ? input : input.times
-  if (times <= 0) return undefined
-  const backoff = typeof input === "number" ? undefined : input.backoff
-  const statuses = typeof input === "number" ? undefined : input.statuses
-  const maxRetryAfter = typeof input === "number" ? undefined : input.maxRetryAfter
-  return {
-    schedule: Schedule.intersect(Schedule.exponential(backoff ?? "500 millis", 2), Schedule.recurs(times)),
-    statuses: new Set(statuses ?? [429, 503]),
-    maxRetryAfter: maxRetryAfter === undefined
-      ? DEFAULT_MAX_RETRY_AFTER
-      : Duration.toMillis(Duration.decode(maxRetryAfter))
-  }
-}
-
-/** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; milliseconds from now. */
-const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
-  if (value === undefined) return undefined
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
-
-const retryableError = (error: HttpError.HttpError) =>
-  HttpError.isTransportError(error) && error._tag !== "LocalProtocolError" && error._tag !== "UnsupportedProtocol"
-
 // ---- the client --------------------------------------------------------------------------------------------------
 
-type Sent = Response | StreamingResponse
-
-const NO_HISTORY: ReadonlyArray<Response> = []
-
-const flatOf = (response: ResponseHead): ReadonlyArray<string> => {
-  const flat = (response as Partial<HeadBase>).flatHeaders
-  return flat ?? response.rawHeaders.flatMap(([name, value]) => [name, value])
-}
-
-/**
- * The transport with the user's middleware around it, the first outermost. The result offers only `handle`: a step
- * that passed `next` on whole (`{ ...next, handle }`) must not be bypassed by `next`'s own buffered `send`.
- */
-const withMiddleware = (
-  transport: Transport.Transport,
-  middleware: ReadonlyArray<Transport.Middleware> | undefined
-): Transport.Transport => {
-  if (middleware === undefined || middleware.length === 0) return transport
-  let next = transport
-  for (let i = middleware.length - 1; i >= 0; i--) next = middleware[i](next)
-  const outer = next
-  return Transport.make((request) => outer.handle(request))
-}
+const NO_OPTIONS: RequestOptions<never> = {}
 
 export class ClientImpl {
-  /** what requests go to: the transport, inside the user's middleware */
+  /** the transport as given or made, under the pipeline: whose connections the client lists */
   readonly transport: Transport.Transport
-  /** the transport as given or made, whose connections the client lists */
-  private readonly base: Transport.Transport
   readonly jar: CookieJar | undefined
   private readonly baseUrl: URL | undefined
   private readonly headers: Headers.Headers
+  private readonly noHeaders: boolean
   private readonly params: ReadonlyArray<readonly [string, string]>
   private readonly auth: Auth | undefined
   private readonly followRedirects: boolean
-  private readonly maxRedirects: number
-  private readonly requestHooks: ReadonlyArray<RequestHook>
-  private readonly responseHooks: ReadonlyArray<ResponseHook>
-  private readonly retry: RetryPolicy | undefined
-  private readonly total: number
-  private readonly timeouts: Timeouts.Timeouts
-  /** a transport of the caller's own, whose streamed bodies this client wants as they came (see `Profile`) */
-  private readonly bodiesAsSent: boolean
-  /**
-   * The pool, when this client adds nothing to a request but its default headers and cookies (no auth, redirects,
-   * hooks, retries, params or total timeout): a request whose options `fitsDirect` is then one `Effect.async` on it,
-   * with the cookie jar updated from inside.
-   */
-  private readonly direct: PoolImpl | undefined
-  private readonly finishDirect: ((response: Response) => void) | undefined
-  private readonly detourDirect: (
-    method: string,
-    url: string,
-    options: RequestOptions<any> | undefined
-  ) => Effect.Effect<Response, HttpError.HttpError> | undefined
-  /** The same two for `stream`: the cookies of a streamed response are stored once its head is in. */
-  private readonly headDirect: ((response: StreamingResponse) => void) | undefined
-  private readonly detourStreaming: (
-    method: string,
-    url: string,
-    options: RequestOptions<any> | undefined
-  ) => Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> | undefined
+  /** what every request goes through: the client's steps around its transport */
+  private readonly pipeline: Chain.Pipeline
 
   constructor(options: ClientOptions, transport: Transport.Transport) {
-    this.base = transport
-    this.transport = withMiddleware(transport, options.middleware)
+    this.transport = transport
     this.jar = options.cookies === false ? undefined : options.cookies instanceof CookieJar ? options.cookies : new CookieJar()
     if (options.baseUrl !== undefined) {
       const base = new URL(String(options.baseUrl))
@@ -333,30 +163,24 @@ export class ClientImpl {
     }
     const profile = profileOf(options)
     const start = profile.headers()
-    this.bodiesAsSent = !profile.decompress && Transport.poolOf(transport) === undefined
     this.headers = options.headers === undefined ? start : Headers.merge(start, Headers.fromInput(options.headers))
+    this.noHeaders = Object.keys(this.headers).length === 0
     this.params = paramPairs(options.params)
     this.auth = toAuth(options.auth) ?? undefined
     this.followRedirects = options.followRedirects ?? false
-    this.maxRedirects = options.maxRedirects ?? 20
-    this.requestHooks = options.eventHooks?.request ?? []
-    this.responseHooks = options.eventHooks?.response ?? []
-    this.retry = toRetryPolicy(options.retry)
-    this.timeouts = Timeouts.resolve(options.timeout)
-    this.total = this.timeouts.total
-    const simple = this.auth === undefined && !this.followRedirects && this.requestHooks.length === 0 &&
-      this.responseHooks.length === 0 && this.retry === undefined && this.total === 0 && this.params.length === 0
-    this.direct = simple && this.transport === transport ? Transport.poolOf(transport) : undefined
-    const jar = this.jar
-    this.finishDirect = jar === undefined ? undefined : (response) => this.storeCookies(response.url, response)
-    // A jar with cookies in it may have one for this request: that takes the full path, which adds the header.
-    this.detourDirect = jar === undefined
-      ? () => undefined
-      : (method, url, options) => jar.isEmpty ? undefined : this.sendBuffered(this.buildRequest(method, url, options))
-    this.headDirect = jar === undefined ? undefined : (response) => this.storeCookies(response.url, response)
-    this.detourStreaming = jar === undefined
-      ? () => undefined
-      : (method, url, options) => jar.isEmpty ? undefined : this.sendStreaming(this.buildRequest(method, url, options))
+    this.pipeline = Chain.make({
+      timeouts: Timeouts.resolve(options.timeout),
+      auth: this.auth,
+      followRedirects: this.followRedirects,
+      maxRedirects: options.maxRedirects ?? 20,
+      retry: toRetryPolicy(options.retry),
+      requestHooks: options.eventHooks?.request ?? [],
+      responseHooks: options.eventHooks?.response ?? [],
+      jar: this.jar,
+      bodiesAsSent: !profile.decompress && Transport.poolOf(transport) === undefined,
+      middleware: options.middleware,
+      steps: Chain.stepsOf(options)
+    }, transport)
   }
 
   // ---- building --------------------------------------------------------------------------------------------------
@@ -368,13 +192,11 @@ export class ClientImpl {
     if (params.length > 0) target = appendParams(target, params)
     const userinfo = takeUserinfo(target)
     if (userinfo !== undefined) target = userinfo.url
-    const encoded = options === undefined ? Body.encode({}) : Body.encode(options)
-    let headers = options?.headers === undefined
-      ? this.headers
-      : Headers.merge(this.headers, Headers.fromInput(options.headers))
+    const encoded = Body.encode(options ?? NO_OPTIONS)
+    let headers = options?.headers === undefined ? this.headers : this.withHeaders(options.headers)
     if (userinfo !== undefined) headers = this.urlCredentials(headers, userinfo.authorization, options?.auth)
     let error: HttpError.HttpError | undefined
-    let body: Request["body"] = { _tag: "Empty" }
+    let body: Request["body"] = emptyBody
     if ("error" in encoded) {
       error = new LocalProtocolError({
         message: `${upper} ${target}: cannot encode the request body: ${encoded.error}`,
@@ -403,6 +225,12 @@ export class ClientImpl {
     return request
   }
 
+  /** The client's headers with a request's on top; a request's `Headers` alone when the client has none (Platform). */
+  private withHeaders(input: NonNullable<RequestOptions<unknown>["headers"]>): Headers.Headers {
+    if (this.noHeaders && Headers.isHeaders(input)) return input
+    return Headers.merge(this.headers, Headers.fromInput(input))
+  }
+
   /**
    * Credentials from the URL are Basic auth (as in curl and httpx) unless the request has an Auth (its own, or the
    * client's when it has none of its own; `auth: null` turns only the client's off, as in httpx) or sets an
@@ -425,20 +253,11 @@ export class ClientImpl {
   // ---- sending ---------------------------------------------------------------------------------------------------
 
   request<E>(method: string, url: string | URL, options?: RequestOptions<E>): Effect.Effect<Response, HttpError.HttpError | E> {
-    const direct = this.direct
-    if (direct !== undefined && (options === undefined || this.fitsDirect(options))) {
-      return direct.send(
-        method.toUpperCase(),
-        mergeUrl(this.baseUrl, url),
-        this.headers,
-        options?.headers as HeaderInput | undefined,
-        options?.content as string | Uint8Array | undefined,
-        this.finishDirect,
-        this.detourDirect,
-        options
-      )
-    }
-    return Effect.suspend(() => this.sendBuffered(this.buildRequest(method, url, options))) as Effect.Effect<Response, HttpError.HttpError | E>
+    // Built when the Effect runs: the jar, and anything else the steps read, as it is then.
+    return Effect.suspend(() => this.sendBuffered(this.buildRequest(method, url, options))) as Effect.Effect<
+      Response,
+      HttpError.HttpError | E
+    >
   }
 
   stream<E>(
@@ -446,19 +265,6 @@ export class ClientImpl {
     url: string | URL,
     options?: RequestOptions<E>
   ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope> {
-    const direct = this.direct
-    if (direct !== undefined && (options === undefined || this.fitsDirect(options))) {
-      return direct.streamDirect(
-        method.toUpperCase(),
-        mergeUrl(this.baseUrl, url),
-        this.headers,
-        options?.headers as HeaderInput | undefined,
-        options?.content as string | Uint8Array | undefined,
-        this.headDirect,
-        this.detourStreaming,
-        options
-      )
-    }
     return Effect.suspend(() => this.sendStreaming(this.buildRequest(method, url, options))) as Effect.Effect<
       StreamingResponse,
       HttpError.HttpError | E,
@@ -466,12 +272,26 @@ export class ClientImpl {
     >
   }
 
+  /** `request` through the pipeline, buffered. */
   sendBuffered(request: Request): Effect.Effect<Response, HttpError.HttpError> {
-    return this.execute(request, false) as Effect.Effect<Response, HttpError.HttpError>
+    const ready = this.admit(request)
+    return isRequest(ready) ? Chain.send(this.pipeline, ready) : Effect.fail(ready)
   }
 
+  /** `request` through the pipeline; the response's body belongs to the scope. */
   sendStreaming(request: Request): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> {
-    return this.execute(request, true) as Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>
+    const ready = this.admit(request)
+    return isRequest(ready) ? Chain.stream(this.pipeline, ready) : Effect.fail(ready)
+  }
+
+  /**
+   * `request` (from `buildRequest`) through the pipeline with no Scope, the response the caller's to release (see
+   * `Opening`): when the pipeline is the bare transport and that transport can. Undefined otherwise: send it with
+   * `sendStreaming`, which gives the same answer in a Scope.
+   */
+  open(request: Request): Opening | undefined {
+    const ready = this.admit(request)
+    return isRequest(ready) ? Chain.open(this.pipeline, ready) : undefined
   }
 
   /** What printing a client shows: never the credentials of its base URL, default headers or proxy. */
@@ -482,7 +302,7 @@ export class ClientImpl {
       headers: printableHeaders(this.headers),
       followRedirects: this.followRedirects,
       cookies: this.jar !== undefined,
-      transport: Transport.poolOf(this.base)?.toJSON() ?? "custom"
+      transport: Transport.poolOf(this.transport)?.toJSON() ?? "custom"
     }
   }
 
@@ -491,297 +311,34 @@ export class ClientImpl {
   }
 
   get pool(): Effect.Effect<ReadonlyArray<ConnectionInfo>> {
-    return this.base.connections ?? Effect.succeed([])
+    return this.transport.connections ?? Effect.succeed([])
   }
 
-  private execute(given: Request, streaming: boolean): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
+  /** The request as the pipeline takes it, or why it cannot be sent. */
+  private admit(given: Request): Request | HttpError.HttpError {
     const error = invalidOf(given)
-    if (error !== undefined) return Effect.fail(error)
-    const request = hasUserinfo(given.url) ? this.withoutUrlCredentials(given) : given
+    if (error !== undefined) return error
+    // What hooks see and the response keeps is printable without its secrets, whoever built it (a spread).
+    const request = printable(hasUserinfo(given.url) ? this.withoutUrlCredentials(given) : given)
     const timeoutError = request.timeout === undefined ? undefined : Timeouts.timeoutProblem(request.timeout)
-    if (timeoutError !== undefined) {
-      return Effect.fail(
-        new LocalProtocolError({
-          message: `${request.method} ${request.url}: ${timeoutError}`,
-          request: { method: request.method, url: request.url }
-        })
-      )
-    }
-    const auth = request.auth === undefined ? this.auth : (request.auth as Auth | null) ?? undefined
-    const follow = request.followRedirects ?? this.followRedirects
-    const simple = auth === undefined && !follow
-    let effect: Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> = simple
-      ? this.hop(request, streaming, [])
-      : auth === undefined
-      ? this.redirects(request, streaming, follow)
-      : streaming
-      ? this.withAuth(auth, request, streaming, follow)
-      // A buffered response holds no connection, so the flow's scope can end with the request.
-      : Effect.scoped(this.withAuth(auth, request, streaming, follow))
-    // A request's `timeout: null` lifts every limit, the client's total included.
-    const total = request.timeout === undefined
-      ? this.total
-      : request.timeout === null
-      ? 0
-      : Timeouts.resolve(request.timeout, this.timeouts).total
-    if (total > 0) {
-      effect = Effect.timeoutFail(effect, {
-        duration: Duration.millis(total),
-        onTimeout: () =>
-          new RequestTimeout({
-            message: `${request.method} ${request.url} did not complete within the total timeout of ${total} ms`,
-            request: { method: request.method, url: request.url }
-          })
-      })
-    }
-    return effect
-  }
-
-  /** Auth is the outer layer, as in httpx: a flow's second try runs the whole redirect chain again. */
-  private withAuth(
-    auth: Auth,
-    request: Request,
-    streaming: boolean,
-    follow: boolean
-  ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
-    return Effect.flatMap(Effect.scope, (scope) => {
-      let previous: StreamingResponse | undefined
-      const send = (next: Request): Effect.Effect<Sent, HttpError.HttpError> => {
-        // A flow that sends again is done with the earlier response: release its connection now.
-        const release = previous === undefined ? Effect.void : previous.close
-        previous = undefined
-        return Effect.zipRight(
-          release,
-          Effect.tap(
-            Effect.provideService(this.redirects(next, streaming, follow), Scope.Scope, scope),
-            (response) => {
-              if (streaming) previous = response as StreamingResponse
-            }
-          )
-        )
-      }
-      // A flow that fails after a send (a challenge it cannot answer) leaves that response unreturned: the caller
-      // cannot close it, and its scope may live long, so release it here.
-      return Effect.onError(
-        auth.flow(request, send as any) as Effect.Effect<Sent, HttpError.HttpError>,
-        () => Effect.suspend(() => previous === undefined ? Effect.void : previous.close)
-      )
+    if (timeoutError === undefined) return request
+    return new LocalProtocolError({
+      message: `${request.method} ${request.url}: ${timeoutError}`,
+      request: { method: request.method, url: request.url }
     })
-  }
-
-  /**
-   * The direct path for a request built elsewhere (the platform adapter's): one `Effect.async` on the pool from
-   * checkout to the head, with the response's cookies kept. Undefined when the request needs the full pipeline: the
-   * client adds more than its default headers, its jar has cookies to send now, or one of `headers` would replace a
-   * default (they go on the wire after the client's once-serialised defaults).
-   */
-  openDirect(
-    method: string,
-    href: string,
-    headers: Headers.Headers,
-    content: Uint8Array | undefined,
-    onHead: (response: OwnedResponse) => void
-  ): Effect.Effect<OwnedResponse, HttpError.HttpError> | undefined {
-    const pool = this.direct
-    if (pool === undefined || (this.jar !== undefined && !this.jar.isEmpty)) return undefined
-    const defaults = this.headers
-    for (const name in headers) if (defaults[name] !== undefined) return undefined
-    const keep = this.headDirect
-    // Only a client with a jar pays for the second callback.
-    const seen = keep === undefined ? onHead : (response: OwnedResponse) => {
-      keep(response)
-      onHead(response)
-    }
-    return pool.open(method, href, defaults, headers, content, seen)
-  }
-
-  /**
-   * Options the direct path carries as they are: raw content (bytes or a string) and headers given as a plain
-   * record of strings, none of which replaces one of the client's own (those are then sent after the client's
-   * once-serialised defaults, with no merged copy per request). Anything else takes the full path.
-   */
-  private fitsDirect(options: RequestOptions<any>): boolean {
-    if (
-      options.params !== undefined || options.auth !== undefined || options.timeout !== undefined ||
-      options.followRedirects !== undefined || options.json !== undefined || options.form !== undefined ||
-      options.files !== undefined || options.limits !== undefined
-    ) return false
-    const content = options.content
-    if (content !== undefined && typeof content !== "string" && !(content instanceof Uint8Array)) return false
-    const headers = options.headers
-    if (headers === undefined) return true
-    if (typeof headers !== "object" || headers === null || Symbol.iterator in headers || Headers.isHeaders(headers)) {
-      return false
-    }
-    const defaults = this.headers
-    for (const name in headers) {
-      const value = (headers as Record<string, unknown>)[name]
-      if (typeof value !== "string" || defaults[name.toLowerCase()] !== undefined) return false
-    }
-    return true
-  }
-
-  private redirects(
-    request: Request,
-    streaming: boolean,
-    follow: boolean
-  ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
-    if (!follow) return this.hop(request, streaming, [])
-    const history: Array<Response> = []
-    const loop = (current: Request): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> =>
-      Effect.flatMap(this.hop(current, streaming, history), (response) => {
-        const location = REDIRECT_STATUSES.has(response.status)
-          ? findHeader(flatOf(response), "location")
-          : undefined
-        if (location === undefined) return Effect.succeed(response)
-        if (history.length >= this.maxRedirects) {
-          return Effect.zipRight(
-            release(response),
-            Effect.fail(
-              new TooManyRedirects({
-                message: `${request.method} ${request.url}: more than ${this.maxRedirects} redirects ` +
-                  `(the last to ${withoutUserinfo(location)}); raise maxRedirects if this is expected`,
-                request: { method: request.method, url: request.url }
-              })
-            )
-          )
-        }
-        const next = redirectRequest(current, response, location)
-        return Effect.flatMap(streaming ? drain(response as StreamingResponse) : Effect.succeed(response as Response), (hop) => {
-          history.push(hop)
-          return HttpError.isHttpError(next) ? Effect.fail(next) : loop(next)
-        })
-      })
-    return loop(request)
-  }
-
-  /** One request on the wire: retries, cookies, hooks, transport. */
-  private hop(
-    request: Request,
-    streaming: boolean,
-    history: ReadonlyArray<Response>
-  ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
-    const retry = this.retry
-    if (retry === undefined || !isIdempotent(request.method)) return this.single(request, streaming, history)
-    if (request.body._tag === "Stream" && !request.body.replayable) return this.single(request, streaming, history)
-    // Built again for each attempt: the cookies come from the jar as it is then, with what a failed attempt stored.
-    const once = Effect.suspend(() => this.single(request, streaming, history))
-    return Effect.flatMap(Schedule.driver(retry.schedule), (driver) => {
-      const attempt: Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> = Effect.flatMap(
-        Effect.either(once),
-        (result) => {
-          if (Either.isLeft(result)) {
-            if (!retryableError(result.left)) return Effect.fail(result.left)
-            return Effect.matchEffect(driver.next(result.left), {
-              onFailure: () => Effect.fail(result.left),
-              onSuccess: () => attempt
-            })
-          }
-          const response = result.right
-          if (!retry.statuses.has(response.status)) return Effect.succeed(response)
-          const wait = parseRetryAfter(findHeader(flatOf(response), "retry-after"), Date.now())
-          // A server asking for a day (or a year) is not waited on: the caller gets its answer now, and decides.
-          if (wait !== undefined && wait > retry.maxRetryAfter) return Effect.succeed(response)
-          // The server's Retry-After is the wait, not an addition to the backoff: sleep whatever of it the
-          // schedule's own delay has not covered.
-          return Effect.flatMap(Clock.currentTimeMillis, (before) =>
-            Effect.matchEffect(driver.next(response), {
-              onFailure: () => Effect.succeed(response),
-              onSuccess: () =>
-                Effect.zipRight(
-                  release(response),
-                  wait === undefined ? attempt : Effect.flatMap(Clock.currentTimeMillis, (after) => {
-                    const rest = wait - (after - before)
-                    return rest > 0 ? Effect.zipRight(Effect.sleep(Duration.millis(rest)), attempt) : attempt
-                  })
-                )
-            }))
-        }
-      )
-      return attempt
-    })
-  }
-
-  private single(
-    request: Request,
-    streaming: boolean,
-    history: ReadonlyArray<Response>
-  ): Effect.Effect<Sent, HttpError.HttpError, Scope.Scope> {
-    // What hooks see and the response keeps is printable without its secrets, whoever built it (a flow's spread).
-    let outgoing = printable(request)
-    const jar = this.jar
-    if (jar !== undefined && !jar.isEmpty && request.headers.cookie === undefined) {
-      const cookie = jar.header(request.url)
-      if (cookie !== undefined) {
-        outgoing = copyRequest(request, { headers: Headers.set(request.headers, "cookie", cookie) })
-      }
-    }
-    const transport = this.transport
-    const hooks = this.requestHooks.length > 0 || this.responseHooks.length > 0
-    let sent: Effect.Effect<Sent, HttpError.HttpError, Scope.Scope>
-    if (!streaming && !hooks && transport.send !== undefined && !this.bodiesAsSent) {
-      sent = transport.send(outgoing)
-    } else if (!hooks) {
-      sent = streaming
-        ? this.handle(outgoing)
-        : Effect.scoped(Effect.flatMap(this.handle(outgoing), (response) => response.read))
-    } else {
-      const withHooks = Effect.zipRight(
-        Effect.forEach(this.requestHooks, (hook) => hook(outgoing), { discard: true }),
-        Effect.tap(this.handle(outgoing), (response) => {
-          // Cookies are stored before response hooks run, so a hook sees the jar as the next request will.
-          this.storeCookies(outgoing.url, response)
-          // A failing hook means the caller never gets this response: release it rather than leave it to the scope.
-          return Effect.onError(
-            Effect.forEach(this.responseHooks, (hook) => hook(response), { discard: true }),
-            () => response.close
-          )
-        })
-      )
-      sent = streaming ? withHooks : Effect.scoped(Effect.flatMap(withHooks, (response) => response.read))
-    }
-    return Effect.map(sent, (response) => {
-      if (!hooks) this.storeCookies(outgoing.url, response)
-      ;(response as unknown as HeadBase).setContext(outgoing, history.length === 0 ? NO_HISTORY : history.slice())
-      return response
-    })
-  }
-
-  private handle(request: Request): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> {
-    const handled = this.transport.handle(request)
-    return this.bodiesAsSent ? Effect.map(handled, asSent) : handled
-  }
-
-  private storeCookies(url: string, response: ResponseHead): void {
-    const jar = this.jar
-    if (jar === undefined) return
-    const flat = flatOf(response)
-    let lines: Array<string> | undefined
-    for (let i = 0; i < flat.length; i += 2) {
-      const name = flat[i]!
-      if (name.length === 10 && name.toLowerCase() === "set-cookie") (lines ??= []).push(flat[i + 1]!)
-    }
-    if (lines !== undefined) jar.store(url, lines)
   }
 }
 
-/** The response's body is to come as it was sent (see `StreamingBase.asSent`). */
-const asSent = (response: StreamingResponse): StreamingResponse => {
-  ;(response as StreamingBase).asSent = true
-  return response
+const isRequest = (u: Request | HttpError.HttpError): u is Request => !HttpError.isHttpError(u)
+
+/** The key under which a `Client` made by `Client.make` keeps its implementation (src/Client.ts). */
+const ImplKey = "impl"
+
+/** The implementation behind a `Client` made by `Client.make`; undefined for any other implementation of `Client`. */
+export const implOf = (client: object): ClientImpl | undefined => {
+  const impl = (client as { readonly [ImplKey]?: unknown })[ImplKey]
+  return impl instanceof ClientImpl ? impl : undefined
 }
-
-/** Read a redirect's body to the end so its connection can be reused, or close it: never pin it. */
-const drain = (response: StreamingResponse): Effect.Effect<Response> =>
-  Effect.catchAll(
-    response.read,
-    () => Effect.as(response.close, (response as unknown as StreamingBase).toBuffered(new Uint8Array(0)))
-  )
-
-const release = (response: Sent): Effect.Effect<void> =>
-  "close" in response && Effect.isEffect((response as StreamingResponse).close)
-    ? (response as StreamingResponse).close
-    : Effect.void
 
 export const makeClient = (
   options: ClientOptions = {}
@@ -794,7 +351,8 @@ export const makeClient = (
     // made, not when this Effect is built.
     const env = options.proxy !== undefined || options.trustEnv === false ? undefined : routesFromEnv(process.env)
     return Effect.map(
-      makePool(options, env, profileOf(options).decompress),
-      (pool) => new ClientImpl(options, Transport.fromPool(pool))
+      makePool({ ...options, timeout: withoutTotal(options.timeout) }, env, profileOf(options).decompress),
+      // The client's pipeline arms its total timeout: its own pool's exchanges do not arm it again.
+      (pool) => new ClientImpl(options, Transport.fromPool(pool, false))
     )
   })

@@ -4,16 +4,11 @@
  * options are checked by the pool (pool/options.ts).
  */
 import * as Headers from "@effect/platform/Headers"
-import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
-import type * as HttpError from "../../HttpError.js"
 import { InvalidUrl, LocalProtocolError } from "../../HttpError.js"
 import { fieldsProblem } from "../wire/requestHead.js"
 import { limitsProblem } from "../core/limits.js"
 import type { LimitsInput } from "../core/limits.js"
-import type { Request, StreamingResponse } from "../core/model.js"
 import type { Auth } from "../pipeline/auth.js"
 import type { CookieJar } from "../pipeline/cookieJar.js"
 import { countProblem } from "../pool/options.js"
@@ -23,6 +18,11 @@ import type { TimeoutInput } from "../core/timeouts.js"
 import { authorityProblem, CONTROL_CHARACTER, lacksScheme, parsedProblem, printableUrl } from "../core/url.js"
 import type { Middleware, Transport } from "../transport/transport.js"
 import type { FilesInput, FormInput } from "./body.js"
+import type { RequestHook, ResponseHook } from "../pipeline/hooks.js"
+import type { RetryPolicy } from "../pipeline/retry.js"
+
+export type { RequestHook, ResponseHook } from "../pipeline/hooks.js"
+export type { RetryPolicy } from "../pipeline/retry.js"
 
 // ---- the options (Client.ts re-exports them) ----------------------------------------------------------------------
 
@@ -57,42 +57,6 @@ export type ParamsInput =
  * @category models
  */
 export type AuthInput = Auth | readonly [username: string, password: string]
-
-/**
- * Runs before each hop is sent, with the request as it will go out; its failure is the request's.
- *
- * @since 0.2.0
- * @category models
- */
-export type RequestHook = (request: Request) => Effect.Effect<void, HttpError.HttpError>
-
-/**
- * Runs once each hop's head is in, before its body is read; its failure is the request's.
- *
- * @since 0.2.0
- * @category models
- */
-export type ResponseHook = (response: StreamingResponse) => Effect.Effect<void, HttpError.HttpError>
-
-/**
- * Retries of idempotent requests on transport errors and on 429/503 (honouring a Retry-After up to `maxRetryAfter`,
- * 60 seconds unless the object form says otherwise): a count with exponential backoff, or any Schedule.
- *
- * @since 0.1.0
- * @category models
- */
-export type RetryPolicy =
-  | number
-  | {
-    readonly times: number
-    /** first delay [0.5 seconds], doubled at each retry */
-    readonly backoff?: Duration.DurationInput | undefined
-    /** statuses to retry [429, 503] */
-    readonly statuses?: ReadonlyArray<number> | undefined
-    /** the longest Retry-After waited for [60 seconds]: a longer one returns the response as it is, at once */
-    readonly maxRetryAfter?: Duration.DurationInput | undefined
-  }
-  | Schedule.Schedule<unknown, unknown>
 
 /**
  * Per-request options. The body is one of `json`, `form` (urlencoded), `files` (multipart, with `form` fields) or

@@ -64,6 +64,12 @@ export const onlyGiven = (input: TimeoutInput | undefined): TimeoutInput => {
   return out
 }
 
+/** The same limits without a total, for a pool whose caller arms the total itself (the client's pipeline). */
+export const withoutTotal = <T extends TimeoutInput | undefined>(input: T): T =>
+  isRecord(input) && input.total !== undefined && input.total !== null
+    ? { ...(input as object), total: null } as T
+    : input
+
 /** Resolve user input against a base (the pool's or client's own timeouts); omitted fields keep the base. */
 export const resolve = (input: TimeoutInput | undefined, base: Timeouts = defaultTimeouts): Timeouts => {
   if (input === undefined) return base

@@ -157,10 +157,8 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
   private readWhole = false
   bodyDone = false
   failure: HttpError.HttpError | undefined = undefined
-  /** Sees a buffered response before the waiting fiber is resumed with it (the client's bookkeeping). */
-  finish: ((response: Response) => void) | undefined = undefined
-  /** Sees a streaming response's head before the waiting fiber is resumed with it. */
-  onStreamingHead: ((response: OwnedResponse) => void) | undefined = undefined
+  /** The client's request this exchange sends, which its response reports; undefined: made from the head. */
+  sent: Request | undefined = undefined
   /**
    * A reader has asked for body bytes. Until one does, the few bytes that arrive with the head are copied, rather
    * than read into a slab of their own that the reader (which may well bring its own buffer) would mostly not use.
@@ -227,6 +225,7 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
   }
 
   makeRequest(): Request {
+    if (this.sent !== undefined) return this.sent
     return sentRequest(this.method, this.target.href, this.headBytes, this.body)
   }
 
@@ -498,9 +497,7 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
   private buffered(): Effect.Effect<Response, HttpError.HttpError> {
     const problem = undecodable(this)
     if (problem !== undefined) return Effect.fail(problem)
-    const response = this.toResponse(takeContent(this))
-    if (this.finish !== undefined) this.finish(response)
-    return Effect.succeed(response)
+    return Effect.succeed(this.toResponse(takeContent(this)))
   }
 
   private rest(): Effect.Effect<Uint8Array, HttpError.HttpError> {
@@ -524,14 +521,7 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
 
   streamingResponse(): OwnedResponse {
     if (this.head !== undefined) return this.head
-    const head = this.head = new StreamingResponseImpl(this)
-    const onHead = this.onStreamingHead
-    if (onHead !== undefined) {
-      // Called once; not kept, since what it closes over may have to be collectable while the exchange lives on.
-      this.onStreamingHead = undefined
-      onHead(head)
-    }
-    return head
+    return this.head = new StreamingResponseImpl(this)
   }
 
   /** Letting go of the exchange would still do something: body bytes are to come, or a body with codings to decode. */

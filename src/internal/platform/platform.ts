@@ -26,7 +26,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Client } from "../../Client.js"
 import * as HttpError from "../../HttpError.js"
-import { ClientImpl, withProfile } from "../client/client.js"
+import { implOf, withProfile } from "../client/client.js"
 import type { ClientOptions, Profile } from "../client/client.js"
 import { supportedEncodings } from "../wire/decoding.js"
 import * as Multipart from "../client/multipart.js"
@@ -35,6 +35,7 @@ import { copy as copyRequest } from "../message/request.js"
 import { printableHeaders } from "../core/credentials.js"
 import { withoutUserinfo } from "../core/url.js"
 import type { OwnedResponse } from "../exchange/exchange.js"
+import type { Opening } from "../transport/transport.js"
 import { StreamingBase } from "../message/response.js"
 import type { Response, StreamingResponse } from "../message/response.js"
 import { onlyGiven } from "../core/timeouts.js"
@@ -173,16 +174,22 @@ const toRequest = (
   url: URL,
   encoded: Encoded
 ): Request => {
-  const target = new URL(url)
-  // The fragment is the client's own business (RFC 9110 §4.2.4): it never goes on the wire.
-  target.hash = ""
   let headers = request.headers
   if (encoded.contentType !== undefined) headers = Headers.set(headers, "content-type", encoded.contentType)
   const body = encoded.body
   if (body._tag === "Stream" && body.length !== undefined && headers["content-length"] === undefined) {
     headers = Headers.set(headers, "content-length", String(body.length))
   }
-  return copyRequest(client.buildRequest(request.method, target.href, { headers }), { body })
+  const built = client.buildRequest(request.method, hrefOf(url), { headers })
+  return body._tag === "Empty" ? built : copyRequest(built, { body })
+}
+
+/** The URL as it goes on the wire: the fragment is the client's own business (RFC 9110 §4.2.4). */
+const hrefOf = (url: URL): string => {
+  if (url.hash === "") return url.href
+  const target = new URL(url)
+  target.hash = ""
+  return target.href
 }
 
 // ---- errors ------------------------------------------------------------------------------------------------------
@@ -454,37 +461,34 @@ const closeOnAbort = (signal: AbortSignal, scope: Scope.CloseableScope): Effect.
   })
 
 /**
- * The short way, when the client adds nothing but its default headers and the request's body is already in memory:
- * one `Effect.async` on the pool, no Scope. The exchange is the response's to release. Platform aborts the signal
- * when it lets go of the response (interruption, the end of `stream`, an unread response collected, `withScope`);
- * that abandons an exchange still unfinished when the response is handed over. One that is finished by then (a small
- * body comes with its head) has nothing left to abandon, and gets no listener: an abort listener costs an AbortSignal
- * more than the rest of this path does. Undefined when the request needs the full way.
+ * The request's body, when it is in memory already: the encoding needs no Effect, and the request may take the
+ * short way. Undefined for the others.
  */
-const executeDirect = (
-  client: Client,
-  request: HttpClientRequest.HttpClientRequest,
-  url: URL,
-  signal: AbortSignal
-): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> | undefined => {
-  // Only a client made by httpfx has a pool to drive; any other implementation of Client takes the full way.
-  const impl = (client as { readonly impl?: unknown }).impl
-  if (!(impl instanceof ClientImpl) || signal.aborted) return undefined
+const inMemory = (request: HttpClientRequest.HttpClientRequest): Encoded | undefined => {
   const body = request.body
-  let content: Uint8Array | undefined
-  if (body._tag === "Uint8Array") content = body.body
-  else if (body._tag !== "Empty") return undefined
-  let opened: OwnedResponse | undefined
-  const onHead = (source: OwnedResponse) => {
-    opened = source
-  }
-  const open = impl.openDirect(request.method, hrefOf(url), request.headers, content, onHead)
-  if (open === undefined) return undefined
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.matchCauseEffect(restore(open), {
+  return body._tag === "Empty" ? emptyEncoded : body._tag === "Uint8Array" ? bytes(body.body) : undefined
+}
+
+const emptyEncoded: Encoded = { body: { _tag: "Empty" } }
+
+/**
+ * The short way, when the client's pipeline is its bare pool (`ClientImpl.open`): one `Effect.async` on the pool,
+ * no Scope. The exchange is the response's to release. Platform aborts the signal when it lets go of the response
+ * (interruption, the end of `stream`, an unread response collected, `withScope`); that abandons an exchange still
+ * unfinished when the response is handed over. One that is finished by then (a small body comes with its head) has
+ * nothing left to abandon, and gets no listener: an abort listener costs an AbortSignal more than the rest of this
+ * path does.
+ */
+const executeOpened = (
+  request: HttpClientRequest.HttpClientRequest,
+  opening: Opening,
+  signal: AbortSignal
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.matchCauseEffect(restore(opening.head), {
       onFailure: (cause) => {
-        // Interrupted between the head and here, the response never reaches platform: let its exchange go.
-        if (opened !== undefined) opened.abandon()
+        // Interrupted as the head came in, the response never reaches platform: let its exchange go.
+        opening.abandon()
         return Effect.failCause(Cause.map(cause, (error) => toRequestError(request, error)))
       },
       onSuccess: (source) => {
@@ -497,40 +501,48 @@ const executeDirect = (
       }
     })
   )
-}
 
-/** The URL as it goes on the wire: the fragment is the client's own business (RFC 9110 §4.2.4). */
-const hrefOf = (url: URL): string => {
-  if (url.hash === "") return url.href
-  const target = new URL(url)
-  target.hash = ""
-  return target.href
-}
+/** The way every request can take: the response in a Scope of its own, which the signal closes. */
+const executeScoped = (
+  client: Client,
+  request: HttpClientRequest.HttpClientRequest,
+  built: Request,
+  signal: AbortSignal
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Scope.make(), (scope) =>
+      Effect.matchCauseEffect(
+        restore(Scope.extend(client.send(built, { stream: true }), scope)),
+        {
+          onFailure: (cause) =>
+            Effect.zipRight(
+              Scope.close(scope, Exit.failCause(cause)),
+              Effect.failCause(Cause.map(cause, (error) => toRequestError(request, error)))
+            ),
+          onSuccess: (response) =>
+            Effect.as(closeOnAbort(signal, scope), new PlatformResponse(request, response, Scope.close(scope, Exit.void)))
+        }
+      ))
+  )
 
+/** Every platform request enters the client's pipeline: with no Scope when the pipeline can (see `executeOpened`). */
 const execute = (
   client: Client,
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
-  signal: AbortSignal
-): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
-  Effect.flatMap(encodeBody(request), (encoded) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Scope.make(), (scope) =>
-        Effect.matchCauseEffect(
-          restore(Scope.extend(client.send(toRequest(client, request, url, encoded), { stream: true }), scope)),
-          {
-            onFailure: (cause) =>
-              Effect.zipRight(
-                Scope.close(scope, Exit.failCause(cause)),
-                Effect.failCause(Cause.map(cause, (error) => toRequestError(request, error)))
-              ),
-            onSuccess: (response) =>
-              Effect.as(closeOnAbort(signal, scope), new PlatformResponse(request, response, Scope.close(scope, Exit.void)))
-          }
-        ))
-    ))
+  signal: AbortSignal,
+  encoded: Encoded
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
+  const built = toRequest(client, request, url, encoded)
+  const opening = signal.aborted ? undefined : implOf(client)?.open(built)
+  return opening === undefined ? executeScoped(client, request, built, signal) : executeOpened(request, opening, signal)
+}
 
 /** A platform HttpClient that sends with the given httpfx client. */
 export const fromClient = (client: Client): HttpClient.HttpClient =>
-  HttpClient.make((request, url, signal) =>
-    executeDirect(client, request, url, signal) ?? execute(client, request, url, signal))
+  HttpClient.make((request, url, signal) => {
+    const encoded = inMemory(request)
+    return encoded !== undefined
+      ? execute(client, request, url, signal, encoded)
+      : Effect.flatMap(encodeBody(request), (encoded) => execute(client, request, url, signal, encoded))
+  })

@@ -45,6 +45,8 @@ import type { Limits } from "../core/limits.js"
 import * as Timeouts from "../core/timeouts.js"
 import { absoluteForm, parseTarget } from "../core/url.js"
 import type { Target } from "../core/url.js"
+import type { Request } from "../message/request.js"
+import type { TimeoutInput } from "../core/timeouts.js"
 
 export type { ConnectionInfo } from "./options.js"
 
@@ -122,12 +124,27 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     url: string | URL,
     options?: PoolRequestOptions<E>
   ): Effect.Effect<Response, HttpError.HttpError | E> {
+    return this.buffered(method, url, options, undefined)
+  }
+
+  /** A client's request, buffered (the pipeline's transport): the response reports `request` as the one it answers. */
+  send(request: Request, timeout: TimeoutInput | undefined): Effect.Effect<Response, HttpError.HttpError> {
+    return this.buffered(request.method, request.url, optionsOf(request, timeout), request)
+  }
+
+  private buffered<E>(
+    method: string,
+    url: string | URL,
+    options: PoolRequestOptions<E> | undefined,
+    sent: Request | undefined
+  ): Effect.Effect<Response, HttpError.HttpError | E> {
     const content = options?.content
     if (content !== undefined && typeof content !== "string" && !(content instanceof Uint8Array)) {
       // Each run is a new exchange: an Effect may be run many times, and concurrently.
       return Effect.suspend(() => {
         const exchange = this.prepare(method, url, options, false)
         if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
+        exchange.sent = sent
         return this.sendStreamed<Response, E>(exchange, content as Stream.Stream<Uint8Array, E>, Phase.Complete)
       })
     }
@@ -135,55 +152,26 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     return Effect.async<Response, HttpError.HttpError>((resume) => {
       const exchange = this.prepare(method, url, options, false)
       if (!(exchange instanceof Exchange)) return resume(Effect.fail(exchange))
+      exchange.sent = sent
       return exchange.register(resume, Phase.Complete, this.acquire)
     })
   }
 
   /**
-   * `request` for the client's direct path, with a body in memory if any: `finish` sees the response before the
-   * caller is resumed with it, inside the same single `Effect.async`. `more` are fields after `headers` that share
-   * no name with them. When `detour` returns an Effect at run time, that runs instead.
+   * A client's request with no Scope (the platform adapter's): the exchange is made now, and `head` waits for the
+   * response head. From then on the caller owns the response and calls `abandon` when it lets go; when `head` fails
+   * or is interrupted, `abandon` lets the exchange go, even one whose head came in just as the caller gave up.
    */
-  send<C>(
-    method: string,
-    url: string,
-    headers: HeaderInput,
-    more: HeaderInput | undefined,
-    content: string | Uint8Array | undefined,
-    finish: ((response: Response) => void) | undefined,
-    detour: (method: string, url: string, context: C) => Effect.Effect<Response, HttpError.HttpError> | undefined,
-    context: C
-  ): Effect.Effect<Response, HttpError.HttpError> {
-    return Effect.async<Response, HttpError.HttpError>((resume) => {
-      // Decided when the Effect runs, not when it is built: the caller's state may have changed in between.
-      const other = detour(method, url, context)
-      if (other !== undefined) return resume(other)
-      const exchange = this.prepare(method, url, { headers, content }, false, more)
-      if (!(exchange instanceof Exchange)) return resume(Effect.fail(exchange))
-      exchange.finish = finish
-      return exchange.register(resume, Phase.Complete, this.acquire)
-    })
-  }
-
-  /**
-   * `stream` without a Scope, for the platform adapter: `onHead` sees the response before the caller is resumed
-   * with it, and from then on the caller owns the exchange (it calls `abandon` when it lets go). Headers and content
-   * as for `send`.
-   */
-  open(
-    method: string,
-    url: string,
-    headers: HeaderInput,
-    more: HeaderInput | undefined,
-    content: Uint8Array | undefined,
-    onHead: (response: OwnedResponse) => void
-  ): Effect.Effect<OwnedResponse, HttpError.HttpError> {
-    return Effect.async<OwnedResponse, HttpError.HttpError>((resume) => {
-      const exchange = this.prepare(method, url, { headers, content }, true, more)
-      if (!(exchange instanceof Exchange)) return resume(Effect.fail(exchange))
-      exchange.onStreamingHead = onHead
-      return exchange.register(resume, Phase.Head, this.acquire)
-    })
+  open(request: Request, timeout: TimeoutInput | undefined): Opening {
+    const exchange = this.prepare(request.method, request.url, optionsOf(request, timeout), true)
+    if (!(exchange instanceof Exchange)) return { head: Effect.fail(exchange), abandon: noop }
+    exchange.sent = request
+    return {
+      head: Effect.async<OwnedResponse, HttpError.HttpError>((resume) =>
+        exchange.register(resume, Phase.Head, this.acquire)
+      ),
+      abandon: () => exchange.abandon()
+    }
   }
 
   stream<E>(
@@ -191,39 +179,28 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     url: string | URL,
     options?: PoolRequestOptions<E>
   ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope> {
+    return this.streaming(method, url, options, undefined)
+  }
+
+  /** A client's request, streaming (the pipeline's transport): the response reports `request`. */
+  streamRequest(
+    request: Request,
+    timeout: TimeoutInput | undefined
+  ): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> {
+    return this.streaming(request.method, request.url, optionsOf(request, timeout), request)
+  }
+
+  private streaming<E>(
+    method: string,
+    url: string | URL,
+    options: PoolRequestOptions<E> | undefined,
+    sent: Request | undefined
+  ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope> {
     return Effect.scopeWith((scope) => {
       const exchange = this.prepare(method, url, options, true)
       if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
+      exchange.sent = sent
       return this.streamIn<E>(scope, exchange, options?.content as Stream.Stream<Uint8Array, E> | undefined)
-    })
-  }
-
-  /**
-   * `stream` for the client's direct path: headers and content as for `send`, and `onHead` sees the response before
-   * the caller is resumed with it. When `detour` returns an Effect at run time, that runs instead.
-   */
-  streamDirect<C>(
-    method: string,
-    url: string,
-    headers: HeaderInput,
-    more: HeaderInput | undefined,
-    content: string | Uint8Array | undefined,
-    onHead: ((response: OwnedResponse) => void) | undefined,
-    detour: (
-      method: string,
-      url: string,
-      context: C
-    ) => Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> | undefined,
-    context: C
-  ): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> {
-    return Effect.scopeWith((scope) => {
-      // Decided when the Effect runs, not when it is built: the caller's state may have changed in between.
-      const other = detour(method, url, context)
-      if (other !== undefined) return other
-      const exchange = this.prepare(method, url, { headers, content }, true, more)
-      if (!(exchange instanceof Exchange)) return Effect.fail(exchange)
-      exchange.onStreamingHead = onHead
-      return this.streamIn<never>(scope, exchange, undefined)
     })
   }
 
@@ -685,3 +662,23 @@ export const makePool = (
       (pool) => Effect.sync(() => pool.shutdown())
     )
   })
+
+/** A request sent with no Scope: see `PoolImpl.open`. */
+export interface Opening {
+  readonly head: Effect.Effect<OwnedResponse, HttpError.HttpError>
+  abandon(): void
+}
+
+const noop = () => {}
+
+/** What the pool takes of a client's request. */
+const optionsOf = (request: Request, timeout: TimeoutInput | undefined): PoolRequestOptions<never> => {
+  const body = request.body
+  const content = body._tag === "Empty" ? undefined : body._tag === "Bytes" ? body.bytes : body.stream
+  return {
+    headers: request.headers,
+    content: content as Uint8Array | Stream.Stream<Uint8Array, never> | undefined,
+    timeout,
+    limits: request.limits
+  }
+}
