@@ -186,6 +186,10 @@ export class ClientImpl {
   // ---- building --------------------------------------------------------------------------------------------------
 
   buildRequest<E>(method: string, url: string | URL, options?: RequestOptions<E>): Request {
+    if (options === undefined && this.params.length === 0) {
+      const plain = this.plainRequest(method, url)
+      if (plain !== undefined) return plain
+    }
     const upper = method.toUpperCase()
     let target = mergeUrl(this.baseUrl, url)
     const params = mergeParams(this.params, options?.params)
@@ -225,6 +229,16 @@ export class ClientImpl {
     return request
   }
 
+  /**
+   * A call with no options to a URL without credentials: the client's own headers and no body, with nothing to merge,
+   * encode or check (the most common call, built without the general path's work). Undefined for any other URL.
+   */
+  private plainRequest(method: string, url: string | URL): Request | undefined {
+    const target = mergeUrl(this.baseUrl, url)
+    if (hasUserinfo(target)) return undefined
+    return makeRequest({ method: method.toUpperCase(), url: target, headers: this.headers, body: emptyBody })
+  }
+
   /** The client's headers with a request's on top; a request's `Headers` alone when the client has none (Platform). */
   private withHeaders(input: NonNullable<RequestOptions<unknown>["headers"]>): Headers.Headers {
     if (this.noHeaders && Headers.isHeaders(input)) return input
@@ -254,6 +268,13 @@ export class ClientImpl {
 
   request<E>(method: string, url: string | URL, options?: RequestOptions<E>): Effect.Effect<Response, HttpError.HttpError | E> {
     // Built when the Effect runs: the jar, and anything else the steps read, as it is then.
+    if (options === undefined) {
+      // Nothing to admit but what `plainRequest` checked: straight into the pipeline.
+      return Effect.suspend(() => {
+        const plain = this.params.length === 0 ? this.plainRequest(method, url) : undefined
+        return plain === undefined ? this.sendBuffered(this.buildRequest(method, url)) : Chain.send(this.pipeline, plain)
+      })
+    }
     return Effect.suspend(() => this.sendBuffered(this.buildRequest(method, url, options))) as Effect.Effect<
       Response,
       HttpError.HttpError | E
@@ -265,6 +286,12 @@ export class ClientImpl {
     url: string | URL,
     options?: RequestOptions<E>
   ): Effect.Effect<StreamingResponse, HttpError.HttpError | E, Scope.Scope> {
+    if (options === undefined) {
+      return Effect.suspend(() => {
+        const plain = this.params.length === 0 ? this.plainRequest(method, url) : undefined
+        return plain === undefined ? this.sendStreaming(this.buildRequest(method, url)) : Chain.stream(this.pipeline, plain)
+      })
+    }
     return Effect.suspend(() => this.sendStreaming(this.buildRequest(method, url, options))) as Effect.Effect<
       StreamingResponse,
       HttpError.HttpError | E,
