@@ -18,6 +18,7 @@ import { toRetryPolicy } from "../pipeline/retry.js"
 import * as Body from "./body.js"
 import { routesFromEnv } from "../connection/proxy.js"
 import { supportedEncodings } from "../wire/decoding.js"
+import { serialiseOnce } from "../wire/requestHead.js"
 import { clientOptionsProblem } from "./options.js"
 import type { ConnectionInfo } from "../pool/pool.js"
 import { makePool } from "../pool/pool.js"
@@ -165,6 +166,7 @@ export class ClientImpl {
     const start = profile.headers()
     this.headers = options.headers === undefined ? start : Headers.merge(start, Headers.fromInput(options.headers))
     this.noHeaders = Object.keys(this.headers).length === 0
+    serialiseOnce(this.headers)
     this.params = paramPairs(options.params)
     this.auth = toAuth(options.auth) ?? undefined
     this.followRedirects = options.followRedirects ?? false

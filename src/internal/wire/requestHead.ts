@@ -161,21 +161,20 @@ interface Fields {
 
 const NO_FIELDS: Fields = { lines: "", hasHost: false, framing: 0, userLength: undefined, userCoding: undefined }
 
-// @effect/platform's Headers are immutable, and a client passes the same defaults object with every request:
-// validating and serialising such an object once is enough.
+// @effect/platform's Headers are immutable, and a client passes the same defaults object with every request that adds
+// none of its own: that object is serialised once, when the client is made (`serialiseOnce`). Other objects are
+// serialised each time they are sent: remembering each one (a request's own headers merged over the defaults is a new
+// object every time) would cost more in weak-map upkeep than serialising a few fields does.
 const HeadersTypeId = Symbol.for("@effect/platform/Headers")
 const serialised = new WeakMap<object, Fields | { readonly error: string }>()
 
-const fieldsOf = (headers: HeaderInput): Fields | { readonly error: string } => {
-  const immutable = HeadersTypeId in headers
-  if (immutable) {
-    const cached = serialised.get(headers)
-    if (cached !== undefined) return cached
-  }
-  const fields = serialise(headers)
-  if (immutable) serialised.set(headers, fields)
-  return fields
+/** Serialise `headers` once for all the requests that will carry this very object (a client's defaults). */
+export const serialiseOnce = (headers: HeaderInput): void => {
+  if (HeadersTypeId in headers && !serialised.has(headers)) serialised.set(headers, serialise(headers))
 }
+
+const fieldsOf = (headers: HeaderInput): Fields | { readonly error: string } =>
+  (HeadersTypeId in headers ? serialised.get(headers) : undefined) ?? serialise(headers)
 
 const serialise = (headers: HeaderInput): Fields | { readonly error: string } => {
   let lines = ""
