@@ -18,7 +18,7 @@ import { ca, h2Server } from "../h2/servers.js"
 const source = (
   url: string,
   headers: HeaderInput | undefined,
-  options: { readonly method?: string; readonly more?: HeaderInput; readonly body?: Uint8Array } = {}
+  options: { readonly method?: string; readonly body?: Uint8Array } = {}
 ): FieldSource => {
   const target = parseTarget(url) as Target
   const method = options.method ?? "GET"
@@ -26,7 +26,6 @@ const source = (
     method,
     target,
     headers,
-    more: options.more,
     body: options.body,
     streamBody: false,
     requestInfo: { method, url: target.href }
@@ -44,8 +43,7 @@ describe("HTTP/2 request fields", () => {
   it("are exactly the request's fields, pseudo-headers first, every value of a multi-valued field kept", () => {
     const fields = fieldsOf(source(
       "https://example.test/a/b?q=1",
-      { "X-Multi": ["one", "two"], Accept: "text/plain" },
-      { more: [["x-default", "d1"], ["X-Default", "d2"]] }
+      [["X-Multi", "one"], ["Accept", "text/plain"], ["x-multi", "two"], ["x-default", "d1"], ["X-Default", "d2"]]
     ))
     expect(fields).toEqual({
       ":method": "GET",

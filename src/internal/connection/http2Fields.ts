@@ -16,8 +16,6 @@ export interface FieldSource {
   readonly target: Target
   /** the caller's fields */
   readonly headers: HeaderInput | undefined
-  /** further fields, sharing no name with `headers` (a client's defaults) */
-  readonly more: HeaderInput | undefined
   readonly body: Uint8Array | undefined
   readonly streamBody: boolean
   readonly requestInfo: HttpError.RequestInfo
@@ -43,7 +41,6 @@ export const requestFields = (request: FieldSource): http2.OutgoingHttpHeaders |
   fields[":path"] = target.path
   const state: Collected = { nominated: undefined, problem: undefined, authorization: false, length: false }
   if (request.headers !== undefined) collect(fields, request.headers, state)
-  if (request.more !== undefined && state.problem === undefined) collect(fields, request.more, state)
   if (state.problem !== undefined) {
     return new LocalProtocolError({
       message: `${printableMethod(request.method)} ${target.href}: ${state.problem}`,

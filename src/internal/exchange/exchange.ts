@@ -102,8 +102,6 @@ interface ExchangeOptions {
   readonly headBytes: string
   /** the caller's fields, as given (HTTP/2 builds its fields from them) */
   readonly headers?: HeaderInput | undefined
-  /** fields after `headers`, sharing no name with them (a client's own over its defaults) */
-  readonly more?: HeaderInput | undefined
   /** the whole request body, or undefined (none, or a streamed one) */
   readonly body: Uint8Array | undefined
   /** the request body is a Stream, written with `sendStreamed` */
@@ -130,7 +128,6 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
   readonly target: Target
   readonly headBytes: string
   readonly headers: HeaderInput | undefined
-  readonly more: HeaderInput | undefined
   readonly body: Uint8Array | undefined
   readonly streamBody: boolean
   readonly streamLength: number
@@ -210,7 +207,6 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
     this.target = options.target
     this.headBytes = options.headBytes
     this.headers = options.headers
-    this.more = options.more
     this.body = options.body
     this.streamBody = options.streamBody
     this.streamLength = options.streamLength

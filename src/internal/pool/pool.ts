@@ -34,7 +34,6 @@ import { snapshotOf } from "../connection/connection.js"
 import type { Connection, ConnectionOwner } from "../connection/connection.js"
 import { Connector } from "../connection/connect.js"
 import { CHUNKED, declaredLength, encodeHead, encodeHeadWith, hasField, NO_BODY, printableMethod } from "../wire/requestHead.js"
-import type { HeaderInput } from "../wire/requestHead.js"
 import { proxyAuthorization, proxyFor, routesFrom } from "../connection/proxy.js"
 import type { ProxyConfig, ProxyRoutes } from "../connection/proxy.js"
 import type { Response, StreamingResponse } from "../message/response.js"
@@ -289,8 +288,7 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     method: string,
     url: string | URL,
     options: PoolRequestOptions<E> | undefined,
-    streaming: boolean,
-    more?: HeaderInput
+    streaming: boolean
   ): Exchange | HttpError.HttpError {
     const target = parseTarget(url)
     if ("_tag" in target) {
@@ -329,7 +327,7 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     let extra = ""
     // Credentials in the URL are Basic auth, unless the caller sent an Authorization of their own (as curl does).
     const credentials = target.authorization
-    if (credentials !== undefined && !hasField(options?.headers, "authorization") && !hasField(more, "authorization")) {
+    if (credentials !== undefined && !hasField(options?.headers, "authorization")) {
       extra = credentials
     }
     if (this.proxies !== undefined) {
@@ -348,10 +346,9 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
         target.hostEnd,
         options?.headers,
         length,
-        extra,
-        more
+        extra
       )
-      : encodeHead(method, path, target.host, options?.headers, length, extra, more)
+      : encodeHead(method, path, target.host, options?.headers, length, extra)
     if (typeof head !== "string") {
       return new LocalProtocolError({
         // The method may be what is wrong with the request: a CR or LF in it must not reach a log line raw.
@@ -375,7 +372,6 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
       target,
       headBytes: head,
       headers: options?.headers,
-      more,
       body,
       streamBody,
       streamLength: streamBody ? declaredLength(options?.headers) : -1,

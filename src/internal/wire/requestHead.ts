@@ -33,17 +33,12 @@ export const encodeHead = (
   headers: HeaderInput | undefined,
   bodyLength: number,
   /** field lines httpfx adds itself (Proxy-Authorization), already valid and CRLF-terminated */
-  extra = "",
-  /**
-   * More fields, after `headers`: the caller guarantees none has the name of one in `headers` (a client's own
-   * request headers over its defaults, which then keep their once-serialised block).
-   */
-  more?: HeaderInput | undefined
+  extra = ""
 ): string | { readonly error: string } => {
   const problem = targetProblem(path)
   if (problem !== undefined) return { error: problem }
   const hostLine = hostLineOf(host)
-  return encodeHeadWith(method, requestTailOf(path), hostLine, hostLine + "\r\n", headers, bodyLength, extra, more)
+  return encodeHeadWith(method, requestTailOf(path), hostLine, hostLine + "\r\n", headers, bodyLength, extra)
 }
 
 /** Why these fields cannot go in any request head, if they cannot: a client checks its default headers once. */
@@ -73,19 +68,13 @@ export const encodeHeadWith = (
   hostEnd: string,
   headers: HeaderInput | undefined,
   bodyLength: number,
-  extra: string,
-  more: HeaderInput | undefined
+  extra: string
 ): string | { readonly error: string } => {
   if (!knownMethods.has(method) && !TOKEN.test(method)) {
     return { error: `The method ${JSON.stringify(method)} is not a valid HTTP token` }
   }
-  let fields = headers === undefined ? NO_FIELDS : fieldsOf(headers)
+  const fields = headers === undefined ? NO_FIELDS : fieldsOf(headers)
   if ("error" in fields) return fields
-  if (more !== undefined) {
-    const added = serialise(more)
-    if ("error" in added) return added
-    fields = join(fields, added)
-  }
   const { framing, hasHost, userCoding, userLength } = fields
   // What follows the caller's fields and the Host line: httpfx's own fields, then framing.
   let rest = extra
@@ -217,14 +206,6 @@ const serialise = (headers: HeaderInput): Fields | { readonly error: string } =>
   }
   return { lines, hasHost, framing, userLength, userCoding }
 }
-
-const join = (a: Fields, b: Fields): Fields => ({
-  lines: a.lines + b.lines,
-  hasHost: a.hasHost || b.hasHost,
-  framing: a.framing | b.framing,
-  userLength: a.userLength ?? b.userLength,
-  userCoding: a.userCoding ?? b.userCoding
-})
 
 const isIterable = (u: HeaderInput): u is Iterable<readonly [string, string]> =>
   typeof (u as any)[Symbol.iterator] === "function"
