@@ -14,6 +14,7 @@ const src = path.resolve(import.meta.dirname, "../src")
 /** Bottom up. A folder under src/internal/ that is not here fails the test until it is given its place. */
 const LAYERS = [
   "core",
+  "observability",
   "wire",
   "message",
   "exchange",
