@@ -20,7 +20,8 @@ export type {
   Response,
   ResponseHead,
   RunForEachOptions,
-  StreamingResponse
+  StreamingResponse,
+  Timings
 } from "./internal/core/model.js"
 
 /**

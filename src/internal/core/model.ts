@@ -116,6 +116,33 @@ export interface ResponseHead {
   readonly isServerError: boolean
   /** 4xx or 5xx */
   readonly isError: boolean
+  /** where this hop's time went, phase by phase (see `Timings`) */
+  readonly timings: Timings
+}
+
+/**
+ * Where one request's time went, as got's `timings` and httpcore's trace do it, measured with a monotonic clock.
+ * A phase that did not happen is `Duration.zero`: `dns`, `connect` and `tls` on a reused connection, `tls` on
+ * `http://`, `download` while a streamed body is still being read.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Timings {
+  /** waiting for a connection: from the request reaching the pool to its checkout */
+  readonly poolWait: Duration.Duration
+  /** resolving the host name, for a connection opened for this request */
+  readonly dns: Duration.Duration
+  /** the TCP connect (and a proxy's tunnel) */
+  readonly connect: Duration.Duration
+  /** the TLS handshake */
+  readonly tls: Duration.Duration
+  /** writing the request, head and body */
+  readonly send: Duration.Duration
+  /** from the last byte sent to the response's head */
+  readonly firstByte: Duration.Duration
+  /** reading the body, from the head to its last byte */
+  readonly download: Duration.Duration
 }
 
 /**

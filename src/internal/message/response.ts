@@ -19,7 +19,8 @@ import type {
   Response,
   ResponseHead,
   RunForEachOptions,
-  StreamingResponse
+  StreamingResponse,
+  Timings
 } from "../core/model.js"
 import type * as ResponseModule from "../core/model.js"
 import { printJSON } from "./request.js"
@@ -137,6 +138,17 @@ const textDecoderFor = (charset: string): TextDecoder => {
 }
 
 
+/** The timings of a response nobody measured: every phase zero. */
+export const NO_TIMINGS: Timings = {
+  poolWait: Duration.zero,
+  dns: Duration.zero,
+  connect: Duration.zero,
+  tls: Duration.zero,
+  send: Duration.zero,
+  firstByte: Duration.zero,
+  download: Duration.zero
+}
+
 /** Where a response's `request` comes from: built only when someone asks. */
 interface RequestSource {
   makeRequest(): Request
@@ -203,6 +215,9 @@ export abstract class HeadBase implements ResponseHead {
   }
   get isError() {
     return this.status >= 400 && this.status < 600
+  }
+  get timings(): Timings {
+    return NO_TIMINGS
   }
   protected statusError(): HttpStatusError {
     const kind = this.isClientError ? "Client error" : "Server error"
