@@ -13,6 +13,7 @@ import { ConnectError, ConnectTimeout, ProxyError } from "../../HttpError.js"
 import type * as HttpError from "../../HttpError.js"
 import type { Exchange } from "../exchange/exchange.js"
 import { PhaseTimer } from "../exchange/deadlines.js"
+import { Opened } from "../exchange/timings.js"
 import type { Target } from "../core/url.js"
 import { Held } from "./connection.js"
 import type { Connection, ConnectionOwner, ConnectionState } from "./connection.js"
@@ -21,7 +22,7 @@ import { Http2Connection } from "./http2.js"
 import { proxyFor } from "./proxy.js"
 import type { ProxyConfig, ProxyRoutes } from "./proxy.js"
 import { describeConnectFailure, destroyQuietly, openSocket, ReadRelay } from "./socket.js"
-import type { NetworkOptions, OpenFailure, Opening } from "./socket.js"
+import type { NetworkOptions, OpenFailure, Opening, OpenMarks } from "./socket.js"
 
 /** How a pool connects: its network options, proxies, protocols and connect retries, fixed when it is made. */
 export class Connector {
@@ -67,7 +68,7 @@ const enum Timer {
 }
 
 /** A connection being opened: the connect step at work, in the pool as any connection is. */
-class OpeningConnection extends Held implements Connection {
+class OpeningConnection extends Held implements Connection, OpenMarks {
   readonly httpVersion = "HTTP/1.1" as const
   state: ConnectionState = "CONNECTING"
   readonly requestCount = 0
@@ -82,6 +83,11 @@ class OpeningConnection extends Held implements Connection {
   private readonly timer: PhaseTimer
   /** the connection that took this one's place, once the socket is open */
   private successor: Connection | undefined = undefined
+  /** when the current connect attempt began, and then each of its steps (see `OpenMarks`) */
+  private attemptAt = 0
+  lookupAt = 0
+  connectAt = 0
+  secureAt = 0
 
   constructor(
     private readonly connector: Connector,
@@ -102,18 +108,37 @@ class OpeningConnection extends Held implements Connection {
     this.exchange = exchange
     exchange.conn = this
     this.connect()
+    // Its checkout: the pool's wait for it ends here, and its connect phases begin.
+    exchange.checkoutAt = this.attemptAt
   }
 
   private connect(): void {
     this.timer.arm(Timer.Connect, this.exchange?.timeouts.connect ?? 0)
+    this.attemptAt = performance.now()
+    this.lookupAt = 0
+    this.connectAt = 0
+    this.secureAt = 0
     this.opening = openSocket(
       this.target,
       this.connector.network,
       this.proxy,
       this.onOpen,
       this.onOpenFailed,
+      this,
       this.reader
     )
+  }
+
+  /**
+   * How long the attempt that opened the socket took, phase by phase: a step it had no need of (DNS for an IP
+   * literal, TLS for http://) takes no time. Failed attempts before it count for none of the phases.
+   */
+  private openedTimes(): Opened {
+    const start = this.attemptAt
+    const looked = this.lookupAt > 0 ? this.lookupAt : start
+    const connected = this.connectAt > 0 ? this.connectAt : looked
+    const secured = this.secureAt > 0 ? this.secureAt : connected
+    return new Opened(looked - start, connected - looked, secured - connected, secured)
   }
 
   // ---- Node's callbacks: each catches what its code throws (see Http11Connection) ---------------------------------
@@ -175,6 +200,7 @@ class OpeningConnection extends Held implements Connection {
       ? new Http2Connection(this.owner, this.target, socket)
       : new Http11Connection(this.owner, this.target, socket, this.proxy !== undefined, this.reader)
     this.successor = connection
+    exchange.opened = this.openedTimes()
     // Not close(): the pool swaps the connections, and this one's slot goes to its successor.
     this.state = "CLOSED"
     this.owner.connected(this, connection, exchange)

@@ -351,8 +351,10 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
    */
   private awaitResponse(): void {
     const exchange = this.exchange
+    const now = performance.now()
+    if (exchange !== undefined) exchange.sentAt = now
     if (this.headTimeout > 0 && exchange !== undefined && !exchange.headReceived) {
-      this.headDeadline = performance.now() + this.headTimeout
+      this.headDeadline = now + this.headTimeout
       this.armHeadWait(this.headTimeout)
     } else {
       this.arm(Timer.Read, this.readTimeout)

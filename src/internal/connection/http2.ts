@@ -366,6 +366,7 @@ export class Http2Connection extends Held implements Connection {
     try {
       if (!this.live(entry)) return
       entry.requestSent = true
+      entry.exchange.sentAt = performance.now()
       if (entry.timer.kind !== Timer.Read) entry.armRead(!entry.exchange.headReceived)
     } catch (error) {
       this.crashed(entry, error)

@@ -55,5 +55,7 @@ export const mayResend = (
 export const resend = (owner: ConnectionOwner, exchange: Exchange): void => {
   exchange.retried = true
   exchange.conn = undefined
+  // Its timings are the attempt that answers: the connection opened for the first one is not this one's.
+  exchange.opened = undefined
   owner.acquire(exchange)
 }

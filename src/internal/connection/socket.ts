@@ -32,6 +32,18 @@ export interface Opening {
 export type OpenFailure = { readonly phase: "connect" | "proxy"; readonly error: unknown }
 
 /**
+ * When an opening passed each step, on `performance.now()`'s clock (0: not passed): the host name resolved (Node's
+ * "lookup", which an IP literal or a Unix socket never emits), the stream connected (through a proxy: once its
+ * tunnel or SOCKS5 handshake is done, or on connect for a forward proxy), TLS done. Written here, read by the
+ * connect step when the stream is open.
+ */
+export interface OpenMarks {
+  lookupAt: number
+  connectAt: number
+  secureAt: number
+}
+
+/**
  * Reads into memory the caller chooses: `buffer` is asked for the memory of the next read (once before the first,
  * then after every read), and `callback` gets the bytes, valid until that memory is read into again. Return false
  * from `callback` to stop reading (as `pause`).
@@ -99,10 +111,18 @@ export const openSocket = (
   proxy: ProxyConfig | undefined,
   onOpen: (socket: net.Socket) => void,
   onFail: (failure: OpenFailure) => void,
+  marks: OpenMarks,
   onRead?: ReadInto
 ): Opening => {
   const sockets: Array<net.Socket> = []
   let settled = false
+  // Node emits "lookup" once per address it resolved (several with autoSelectFamily): the first is the end of DNS.
+  const looked = () => {
+    marks.lookupAt = performance.now()
+  }
+  const connected = () => {
+    marks.connectAt = performance.now()
+  }
   const fail = (phase: OpenFailure["phase"]) => (error: unknown) => {
     if (settled) return
     settled = true
@@ -123,11 +143,13 @@ export const openSocket = (
   /** TLS over an already connected stream (a tunnel), or the stream itself for http. */
   const finish = (raw: net.Socket) => {
     try {
+      connected()
       raw.removeAllListeners("error")
       if (!target.secure) return open(raw)
       raw.on("error", fail("connect"))
       const secure = track(builtins.tls().connect({ ...tlsOptionsFor(target, options), socket: raw }), "connect")
       secure.once("secureConnect", () => {
+        marks.secureAt = performance.now()
         raw.removeAllListeners("error")
         open(secure)
       })
@@ -141,8 +163,10 @@ export const openSocket = (
       const connectOptions: net.TcpNetConnectOpts = { host: proxy.host, port: proxy.port, noDelay: true }
       if (options.localAddress !== undefined) connectOptions.localAddress = options.localAddress
       const raw = track(net.connect(connectOptions), "connect")
+      raw.once("lookup", looked)
       raw.once("connect", () => {
         try {
+          connected()
           if (proxy.kind === "socks5") {
             socks5Handshake(raw, target, proxy, (error) => (error === undefined ? finish(raw) : fail("proxy")(error)))
           } else if (target.secure) {
@@ -166,7 +190,12 @@ export const openSocket = (
       }
       const socket = track(builtins.tls().connect(base), "connect")
       socket.setNoDelay(true)
-      socket.once("secureConnect", () => open(socket))
+      socket.once("lookup", looked)
+      socket.once("connect", connected)
+      socket.once("secureConnect", () => {
+        marks.secureAt = performance.now()
+        open(socket)
+      })
     } else {
       let socket: net.Socket
       if (options.uds !== undefined) {
@@ -177,7 +206,10 @@ export const openSocket = (
         if (onRead !== undefined) tcp.onread = onRead
         socket = net.connect(tcp)
       }
-      track(socket, "connect").once("connect", () => open(socket))
+      track(socket, "connect").once("lookup", looked).once("connect", () => {
+        connected()
+        open(socket)
+      })
     }
   } catch (error) {
     // Thrown before any callback could run (options Node refuses, say): a failure all the same, reported after this

@@ -8,7 +8,8 @@
  * The jobs it ties together each live in their own module: `deadlines.ts` (the total timeout and the pool wait),
  * `bodyQueue.ts` (the body bytes and their limits), `responseDecoding.ts` (undoing codings as bytes arrive),
  * `streamingResponse.ts` (the StreamingResponse and its reads), `requestBody.ts` (a streamed request body),
- * `queuedWait.ts` (a queued request's fiber), `sentRequest.ts` (the Request it represents).
+ * `queuedWait.ts` (a queued request's fiber), `sentRequest.ts` (the Request it represents), `timings.ts` (where its
+ * time went).
  *
  * How an exchange ends (`done` is set by each, and each clears its deadlines):
  * - `complete`: the connection read the whole body (a body being decoded completes once zlib is done with it).
@@ -29,6 +30,7 @@ import { decodingError, responseTooLarge } from "../wire/bodyDecoding.js"
 import type { BodyDecoder } from "../wire/decoding.js"
 import type { Request } from "../message/request.js"
 import type { Response } from "../message/response.js"
+import type { Timings } from "../core/model.js"
 import { BufferedResponse } from "../message/response.js"
 import type { Limits } from "../core/limits.js"
 import type { Timeouts } from "../core/timeouts.js"
@@ -59,6 +61,8 @@ import type { Decoding } from "./responseDecoding.js"
 import { sentRequest } from "./sentRequest.js"
 import { StreamingResponseImpl } from "./streamingResponse.js"
 import type { IntoRead, OwnedResponse, StreamedExchange } from "./streamingResponse.js"
+import { timingsOf } from "./timings.js"
+import type { Marks, Opened } from "./timings.js"
 
 export { Phase, Version }
 export type { OwnedResponse }
@@ -121,8 +125,9 @@ interface ExchangeOptions {
 // `onHead` replaces it.
 const NO_HEADERS: Array<string> = []
 
-export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedExchange {
+export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedExchange, Marks {
   // the request
+  /** when it reached the pool (see timings.ts for this clock reading and the ones below) */
   readonly startedAt = performance.now()
   readonly method: string
   readonly target: Target
@@ -177,6 +182,17 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
   decoder: BodyDecoder | undefined = undefined
   codingProblem: string | undefined = undefined
 
+  // where its time went (see timings.ts): set by the pool, the connect step and the connections
+  /** given a connection, or one began opening for it */
+  checkoutAt = 0
+  /** the connection was opened for this request, this long phase by phase */
+  opened: Opened | undefined = undefined
+  /** its last byte is with the socket */
+  sentAt = 0
+  headAt = 0
+  /** the body is done: its last byte is in and, for a buffered body, decoded */
+  doneAt = 0
+
   // deadlines (see deadlines.ts)
   totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
   poolTimer: ReturnType<typeof setTimeout> | undefined = undefined
@@ -225,6 +241,11 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
     return sentRequest(this.method, this.target.href, this.headBytes, this.body)
   }
 
+  /** Its timings as they stand: `download` stays zero until the body is done. */
+  measuredTimings(): Timings {
+    return timingsOf(this)
+  }
+
   // ---- events from the connection -------------------------------------------------------------------------------
 
   ready(): void {
@@ -247,6 +268,7 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
     declared = -1,
     transferCodings: ReadonlyArray<string> = NO_CODINGS
   ): void {
+    this.headAt = performance.now()
     this.status = status
     this.reason = reason
     this.version = version
@@ -511,7 +533,8 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
       this,
       [],
       content,
-      performance.now() - this.startedAt
+      // Until the body was done: the clock was read then (this response is usually made in the same turn).
+      (this.doneAt > 0 ? this.doneAt : performance.now()) - this.startedAt
     )
   }
 
@@ -686,6 +709,8 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
   }
 
   private settleComplete(into: IntoRead | undefined): void {
+    // Once: a streamed body read whole after its last byte came is decoded then, on the reader's time.
+    if (this.doneAt === 0) this.doneAt = performance.now()
     switch (this.waiting) {
       case Phase.Complete:
         return this.settle(this.buffered())

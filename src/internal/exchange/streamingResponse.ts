@@ -11,6 +11,7 @@ import type * as Chunk from "effect/Chunk"
 import type * as Option from "effect/Option"
 import type * as HttpError from "../../HttpError.js"
 import type { Limits } from "../core/limits.js"
+import type { Timings } from "../core/model.js"
 import type { Request } from "../message/request.js"
 import type { BodyPull, BodyReadInto, Response, StreamingResponse } from "../message/response.js"
 import { StreamingBase } from "../message/response.js"
@@ -46,6 +47,8 @@ export interface StreamedExchange {
   readonly unfinished: boolean
   readonly wholeBodyIn: boolean
   makeRequest(): Request
+  /** where its time went so far (see timings.ts) */
+  measuredTimings(): Timings
   pull(guarded?: boolean): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpError.HttpError>>
   waitInto(into: IntoRead, resume: Resume): void
   await<A, E>(phase: Phase): Effect.Effect<A, E>

@@ -139,7 +139,7 @@ const textDecoderFor = (charset: string): TextDecoder => {
 
 
 /** The timings of a response nobody measured: every phase zero. */
-export const NO_TIMINGS: Timings = {
+const NO_TIMINGS: Timings = {
   poolWait: Duration.zero,
   dns: Duration.zero,
   connect: Duration.zero,
@@ -149,9 +149,13 @@ export const NO_TIMINGS: Timings = {
   download: Duration.zero
 }
 
-/** Where a response's `request` comes from: built only when someone asks. */
+/**
+ * Where a response's `request` comes from: built only when someone asks. A source that measured the exchange (the
+ * pool's) gives its timings too, likewise only when asked; other sources' responses have every phase zero.
+ */
 interface RequestSource {
   makeRequest(): Request
+  measuredTimings?(): Timings
 }
 
 /** Everything a head needs. Getters keep the per-response work lazy. */
@@ -216,8 +220,10 @@ export abstract class HeadBase implements ResponseHead {
   get isError() {
     return this.status >= 400 && this.status < 600
   }
+  /** Made when read, from what the source measured: a streamed body's `download` is set once it is done. */
   get timings(): Timings {
-    return NO_TIMINGS
+    const source = this.requestSource
+    return source.measuredTimings === undefined ? NO_TIMINGS : source.measuredTimings()
   }
   protected statusError(): HttpStatusError {
     const kind = this.isClientError ? "Client error" : "Server error"
@@ -499,6 +505,11 @@ export abstract class StreamingBase extends HeadBase implements StreamingRespons
 
   makeRequest(): Request {
     return this.request
+  }
+
+  /** What the response `read` makes reports: this one's timings. */
+  measuredTimings(): Timings {
+    return this.timings
   }
 
   get raiseForStatus(): Effect.Effect<StreamingResponse, HttpError.HttpStatusError> {

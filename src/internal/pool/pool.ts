@@ -454,6 +454,8 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
         this.idleCount--
       }
       if (connection.isReusable(now)) {
+        // Its checkout, for `timings.poolWait`: the clock was read for isReusable already.
+        exchange.checkoutAt = now
         connection.assign(exchange)
         if (connection.capacity > 0 && !connection.listed) this.list(connection)
         return true
