@@ -22,6 +22,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/client/client.js"
 import type {
@@ -33,7 +34,10 @@ import type {
   ResponseHook,
   RetryPolicy
 } from "./internal/client/options.js"
+import * as internalSse from "./internal/client/sse.js"
+import type { SseOptions } from "./internal/client/sse.js"
 import { CookieJar } from "./internal/pipeline/cookieJar.js"
+import type { ServerSentEvent } from "./internal/wire/eventStream.js"
 import type * as Pool from "./Pool.js"
 import type { ConnectionInfo } from "./Pool.js"
 import type { Request, Response, StreamingResponse } from "./Response.js"
@@ -63,6 +67,9 @@ export type {
   ResponseHook,
   RetryPolicy
 } from "./internal/client/options.js"
+// Declared where they are read: the event stream's parser (wire/eventStream.ts) and `sse` (client/sse.ts).
+export type { SseOptions } from "./internal/client/sse.js"
+export type { ServerSentEvent } from "./internal/wire/eventStream.js"
 
 /**
  * Client options: every `Pool.Options` field, plus `baseUrl`, `headers`, `params`, `auth`, `cookies` [true],
@@ -194,6 +201,15 @@ export interface Client<out E = HttpError.HttpError> {
     request: Request,
     options: { readonly stream: true }
   ): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>
+  /**
+   * The events of the event stream at `url` (WHATWG server-sent events), a GET through the client's pipeline with
+   * `Accept: text/event-stream`. It reconnects as EventSource does: when the body ends or the connection fails
+   * (a transport error), after the server's last `retry:` (else `options.retry`, else 3 seconds), sending
+   * `Last-Event-ID`. A 204 ends it; another non-2xx status fails it with `HttpStatusError`, another content type
+   * with `DecodingError`; a line or an event longer than `limits.maxBodySize` [8 MiB] with `ResponseTooLarge`. No
+   * read timeout applies unless the call or the client sets one. Interrupting it closes the connection.
+   */
+  sse(url: string | URL, options?: SseOptions): Stream.Stream<ServerSentEvent, HttpError.HttpError>
   /** The connections of the default transport (empty for others). */
   readonly pool: Effect.Effect<ReadonlyArray<ConnectionInfo>>
   /** The client's cookie jar (undefined with `cookies: false`): inspect it, seed it, or share it with another client. */
@@ -282,6 +298,9 @@ class ClientService implements Client<any> {
     return options?.stream === true
       ? Effect.suspend(() => this.impl.sendStreaming(request))
       : Effect.suspend(() => this.impl.sendBuffered(request))
+  }
+  sse(url: string | URL, options?: SseOptions): Stream.Stream<ServerSentEvent, HttpError.HttpError> {
+    return internalSse.sse(this.impl, url, options)
   }
   get pool() {
     return this.impl.pool
@@ -481,6 +500,18 @@ export const send: {
   ): Effect.Effect<StreamingResponse, HttpError.HttpError, Client | Scope.Scope>
 } = (request: Request, options?: { readonly stream?: boolean }): any =>
   Effect.flatMap(Client, (client) => client.send(request, options as { readonly stream: true }))
+
+/**
+ * `sse` with the client from the context.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const sse = (
+  url: string | URL,
+  options?: SseOptions
+): Stream.Stream<ServerSentEvent, HttpError.HttpError, Client> =>
+  Stream.unwrap(Effect.map(Client, (client) => client.sse(url, options)))
 
 /**
  * The connections of the default transport of the client from the context (empty for others).

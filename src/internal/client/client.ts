@@ -152,6 +152,10 @@ export class ClientImpl {
   private readonly followRedirects: boolean
   /** what every request goes through: the client's steps around its transport */
   private readonly pipeline: Chain.Pipeline
+  /** the client's `timeout` sets a read timeout (one duration, `null`, or a record naming `read`): `sse` keeps it */
+  readonly readTimeoutSet: boolean
+  /** the client's `limits.maxBodySize` as given, which bounds each event of `sse` */
+  readonly maxBodySize: number | undefined
 
   constructor(options: ClientOptions, transport: Transport.Transport) {
     this.transport = transport
@@ -170,6 +174,8 @@ export class ClientImpl {
     this.params = paramPairs(options.params)
     this.auth = toAuth(options.auth) ?? undefined
     this.followRedirects = options.followRedirects ?? false
+    this.readTimeoutSet = Timeouts.setsRead(options.timeout)
+    this.maxBodySize = options.limits?.maxBodySize
     this.pipeline = Chain.make({
       timeouts: Timeouts.resolve(options.timeout),
       auth: this.auth,

@@ -155,7 +155,8 @@ export class StreamConsumed extends Data.TaggedError("StreamConsumed")<ErrorProp
 
 /**
  * A response body passed `limits.maxBodySize` (decoded bytes, buffered or streamed), declared a `Content-Length`
- * above it, or grew past the largest buffer this platform can allocate. `limit` is the number of bytes allowed.
+ * above it, or grew past the largest buffer this platform can allocate; or, for `client.sse`, a line or an event of the
+ * event stream was longer than that limit. `limit` is the number of bytes (characters for `sse`) allowed.
  *
  * @since 0.2.0
  * @category errors

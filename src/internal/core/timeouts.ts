@@ -50,6 +50,10 @@ const toMillis = (input: Duration.DurationInput | null | undefined, fallback: nu
 const isRecord = (input: unknown): input is Exclude<TimeoutInput, Duration.DurationInput | null> =>
   typeof input === "object" && input !== null && !Duration.isDuration(input) && !Array.isArray(input)
 
+/** Whether `input` sets a read timeout: one duration, `null` (none), or a record that names `read`. */
+export const setsRead = (input: TimeoutInput | undefined): boolean =>
+  input !== undefined && (!isRecord(input) || input.read !== undefined)
+
 const PHASES = ["connect", "read", "write", "pool", "total", "head"] as const
 
 /**
