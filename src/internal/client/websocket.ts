@@ -53,7 +53,7 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
-export const acceptFor = (key: string): string => createHash("sha1").update(key + GUID).digest("base64")
+const acceptFor = (key: string): string => createHash("sha1").update(key + GUID).digest("base64")
 
 /** The http(s) URL the handshake goes to, or why `url` cannot be a WebSocket URL. */
 const httpUrlOf = (url: string | URL): string | HttpError.HttpError => {

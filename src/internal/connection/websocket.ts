@@ -47,7 +47,7 @@ export interface WebSocket {
 }
 
 /** How long `close` and the scope wait for the server's close frame, then for it to end the TCP connection. */
-export const CLOSE_WAIT_MS = 1_000
+const CLOSE_WAIT_MS = 1_000
 /** Messages held for a reader that is behind, in bytes, before the socket stops reading (and the server's sends wait). */
 const HIGH_WATER_BYTES = 1024 * 1024
 /** … or in messages. */
@@ -104,7 +104,8 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
     socket.on("close", this.onSocketClose)
     socket.on("drain", this.onDrain)
     if (head !== undefined) this.onData(head)
-    if (this.state !== State.Closed) socket.resume()
+    // Read on even after a failure in `head`: the server's end of the connection has to be seen for it to close.
+    socket.resume()
   }
 
   // ---- the caller's side ---------------------------------------------------------------------------------------
@@ -189,17 +190,21 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
 
   onMessage(data: string | Uint8Array): void {
     if (this.end !== undefined) return
-    const reader = this.reader
-    if (reader !== undefined) {
-      this.reader = undefined
-      return reader(Effect.succeed(Chunk.of(data)))
-    }
+    // Queued even for a waiting reader: it gets every message of this read at once (see `onData`).
     this.queue.push(data)
     this.queuedBytes += data.length
     if (!this.paused && (this.queuedBytes >= HIGH_WATER_BYTES || this.queue.length >= HIGH_WATER_COUNT)) {
       this.paused = true
       this.socket.pause()
     }
+  }
+
+  /** A waiting reader takes what the last read queued. */
+  private deliver(): void {
+    const reader = this.reader
+    if (reader === undefined || this.queue.length === 0) return
+    this.reader = undefined
+    reader(Effect.succeed(this.take()))
   }
 
   onPing(payload: Buffer): void {
@@ -229,10 +234,13 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
 
   private onData(chunk: Buffer): void {
     this.guard(() => {
+      // The server broke the protocol already: what it sends on is dropped until it closes.
+      if (this.decoder.error !== undefined) return
       // Pongs answered while a read is decoded go out together.
       this.socket.cork()
       const ok = this.decoder.execute(chunk)
       this.socket.uncork()
+      this.deliver()
       if (!ok) this.protocolError()
     })
   }
