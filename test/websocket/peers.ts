@@ -20,7 +20,7 @@ const tlsDir = path.join(import.meta.dirname, "..", "fixtures", "tls")
 export const ca = fs.readFileSync(path.join(tlsDir, "ca.crt"))
 const serverTls = { cert: fs.readFileSync(path.join(tlsDir, "server.crt")), key: fs.readFileSync(path.join(tlsDir, "server.key")) }
 
-export interface WsPeer {
+interface WsPeer {
   /** ws://127.0.0.1:PORT (or wss://) */
   readonly url: string
   readonly server: WebSocketServer

@@ -43,7 +43,7 @@ export interface WebSocketOptions {
 }
 
 /** What the handshake needs of the client: its requests, built and sent through its pipeline. */
-export interface Sender {
+interface Sender {
   buildRequest(method: string, url: string | URL, options?: RequestOptions<never>): Request
   sendStreaming(request: Request): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope>
 }

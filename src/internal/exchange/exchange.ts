@@ -124,7 +124,7 @@ interface ExchangeOptions {
  * The connection a 101 handed over (RFC 9110 §15.2.2): its socket, paused, and the bytes that came after the head.
  * The exchange owns it until the caller's scope closes, which destroys it.
  */
-export interface Upgraded {
+interface Upgraded {
   readonly socket: Socket
   readonly head: Buffer | undefined
 }
