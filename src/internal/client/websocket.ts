@@ -6,7 +6,7 @@
 import * as Headers from "@effect/platform/Headers"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { createHash, randomBytes } from "node:crypto"
+import * as builtins from "../core/builtins.js"
 import {
   HttpStatusError,
   InvalidUrl,
@@ -53,7 +53,7 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
-const acceptFor = (key: string): string => createHash("sha1").update(key + GUID).digest("base64")
+const acceptFor = (key: string): string => builtins.crypto().createHash("sha1").update(key + GUID).digest("base64")
 
 /** The http(s) URL the handshake goes to, or why `url` cannot be a WebSocket URL. */
 const httpUrlOf = (url: string | URL): string | HttpError.HttpError => {
@@ -105,7 +105,7 @@ export const connect = (
   Effect.suspend(() => {
     const httpUrl = httpUrlOf(url)
     if (typeof httpUrl !== "string") return Effect.fail(httpUrl)
-    const key = randomBytes(16).toString("base64")
+    const key = builtins.crypto().randomBytes(16).toString("base64")
     const handshake: Record<string, string> = {
       upgrade: "websocket",
       connection: "Upgrade",

@@ -5,7 +5,7 @@
  * naming the close code to send (1002 protocol error, 1007 invalid UTF-8, 1009 too big).
  */
 import { isUtf8 } from "node:buffer"
-import { randomFillSync } from "node:crypto"
+import * as builtins from "../core/builtins.js"
 
 export const Opcode = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const
 export type Opcode = (typeof Opcode)[keyof typeof Opcode]
@@ -125,7 +125,8 @@ let maskOffset = MASK_POOL_SIZE
 
 const nextMask = (): number => {
   if (maskOffset >= MASK_POOL_SIZE) {
-    randomFillSync(maskPool ??= Buffer.allocUnsafeSlow(MASK_POOL_SIZE))
+    // node:crypto is loaded on first use (core/builtins.ts): a program without WebSockets never pays for it.
+    builtins.crypto().randomFillSync(maskPool ??= Buffer.allocUnsafeSlow(MASK_POOL_SIZE))
     maskOffset = 0
   }
   const offset = maskOffset
