@@ -36,6 +36,8 @@ import type {
 } from "./internal/client/options.js"
 import * as internalSse from "./internal/client/sse.js"
 import type { SseOptions } from "./internal/client/sse.js"
+import type { WebSocket } from "./internal/connection/websocket.js"
+import type { WebSocketOptions } from "./internal/client/websocket.js"
 import { CookieJar } from "./internal/pipeline/cookieJar.js"
 import type { ServerSentEvent } from "./internal/wire/eventStream.js"
 import type * as Pool from "./Pool.js"
@@ -70,6 +72,9 @@ export type {
 // Declared where they are read: the event stream's parser (wire/eventStream.ts) and `sse` (client/sse.ts).
 export type { SseOptions } from "./internal/client/sse.js"
 export type { ServerSentEvent } from "./internal/wire/eventStream.js"
+// Declared with the WebSocket (internal/connection/websocket.ts) and its handshake (internal/client/websocket.ts).
+export type { WebSocket } from "./internal/connection/websocket.js"
+export type { WebSocketOptions } from "./internal/client/websocket.js"
 
 /**
  * Client options: every `Pool.Options` field, plus `baseUrl`, `headers`, `params`, `auth`, `cookies` [true],
@@ -210,6 +215,21 @@ export interface Client<out E = HttpError.HttpError> {
    * read timeout applies unless the call or the client sets one. Interrupting it closes the connection.
    */
   sse(url: string | URL, options?: SseOptions): Stream.Stream<ServerSentEvent, HttpError.HttpError>
+  /**
+   * A WebSocket (RFC 6455) to a `ws:` or `wss:` URL (or a path under `baseUrl`), opened with a handshake the client
+   * sends as it sends any request (default headers, cookies, auth, proxies, TLS options, timeouts) over a connection
+   * of its own pool, which then leaves the pool. Closing the scope closes the WebSocket (1000). A 4xx or 5xx answer
+   * is an `HttpStatusError` with the response; another answer or a handshake that breaks RFC 6455, a
+   * `WebSocketError`.
+   */
+  websocket(
+    url: string | URL,
+    options?: WebSocketOptions
+  ): Effect.Effect<
+    WebSocket,
+    HttpError.RequestError | HttpError.HttpStatusError | HttpError.WebSocketError | E,
+    Scope.Scope
+  >
   /** The connections of the default transport (empty for others). */
   readonly pool: Effect.Effect<ReadonlyArray<ConnectionInfo>>
   /** The client's cookie jar (undefined with `cookies: false`): inspect it, seed it, or share it with another client. */
@@ -301,6 +321,9 @@ class ClientService implements Client<any> {
   }
   sse(url: string | URL, options?: SseOptions): Stream.Stream<ServerSentEvent, HttpError.HttpError> {
     return internalSse.sse(this.impl, url, options)
+  }
+  websocket(url: string | URL, options?: WebSocketOptions): Effect.Effect<WebSocket, any, Scope.Scope> {
+    return this.impl.websocket(url, options)
   }
   get pool() {
     return this.impl.pool
@@ -523,3 +546,27 @@ export const pool: Effect.Effect<ReadonlyArray<ConnectionInfo>, never, Client> =
   Client,
   (client) => client.pool
 )
+
+/**
+ * `websocket` with the client from the context: a WebSocket that closes (1000) with the scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Client } from "httpfx"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const socket = yield* Client.websocket("ws://127.0.0.1:8080/echo")
+ *   yield* socket.send("hello")
+ *   return yield* Stream.runHead(socket.messages)
+ * }))
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const websocket = (
+  url: string | URL,
+  options?: WebSocketOptions
+): Effect.Effect<WebSocket, HttpError.HttpError, Client | Scope.Scope> =>
+  Effect.flatMap(Client, (client) => client.websocket(url, options))

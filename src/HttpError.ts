@@ -13,7 +13,8 @@ import type {
   StreamConsumed,
   TimeoutError,
   TooManyRedirects,
-  TransportError
+  TransportError,
+  WebSocketError
 } from "./internal/core/errors.js"
 
 // Declared below the layers that raise them (internal/core); HttpStatusError with the response it carries.
@@ -33,6 +34,7 @@ export {
   StreamConsumed,
   TooManyRedirects,
   UnsupportedProtocol,
+  WebSocketError,
   WriteError,
   WriteTimeout
 } from "./internal/core/errors.js"
@@ -61,6 +63,7 @@ export type HttpError =
   | HttpStatusError
   | StreamConsumed
   | ResponseTooLarge
+  | WebSocketError
 
 const timeoutTags: ReadonlySet<string> = new Set([
   "ConnectTimeout",
@@ -88,7 +91,8 @@ const allTags: ReadonlySet<string> = new Set([
   "DecodingError",
   "HttpStatusError",
   "StreamConsumed",
-  "ResponseTooLarge"
+  "ResponseTooLarge",
+  "WebSocketError"
 ])
 
 const tagIn = (tags: ReadonlySet<string>) => (u: unknown): boolean =>

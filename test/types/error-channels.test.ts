@@ -31,6 +31,16 @@ describe("error channels", () => {
     expectTypeOf(client.stream("GET", "/")).toEqualTypeOf<
       Effect.Effect<Response.StreamingResponse, HttpError.RequestError, Scope.Scope>
     >()
+    expectTypeOf(client.websocket("ws://h/")).toEqualTypeOf<
+      Effect.Effect<
+        Client.WebSocket,
+        HttpError.RequestError | HttpError.HttpStatusError | HttpError.WebSocketError,
+        Scope.Scope
+      >
+    >()
+    expectTypeOf<Client.WebSocket["messages"]>().toEqualTypeOf<
+      Stream.Stream<string | Uint8Array, HttpError.WebSocketError>
+    >()
     // @ts-expect-error a plain GET never checks the status
     Effect.catchTag(client.get("/"), "HttpStatusError", () => Effect.void)
     // @ts-expect-error nor follows redirects

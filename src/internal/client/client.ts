@@ -32,6 +32,9 @@ import type { Opening } from "../transport/transport.js"
 import { hasUserinfo, takeUserinfo, withoutUserinfo } from "../core/url.js"
 import { printableHeaders } from "../core/credentials.js"
 import { version } from "../core/version.js"
+import type { WebSocket } from "../connection/websocket.js"
+import { connect as connectWebSocket } from "./websocket.js"
+import type { WebSocketOptions } from "./websocket.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
@@ -305,6 +308,11 @@ export class ClientImpl {
       HttpError.HttpError | E,
       Scope.Scope
     >
+  }
+
+  /** A WebSocket to `url` (RFC 6455), its handshake sent through the pipeline; it closes with the scope. */
+  websocket(url: string | URL, options?: WebSocketOptions): Effect.Effect<WebSocket, HttpError.HttpError, Scope.Scope> {
+    return connectWebSocket(this, url, options)
   }
 
   /** `request` through the pipeline, buffered. */

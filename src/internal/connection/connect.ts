@@ -27,6 +27,8 @@ import type { NetworkOptions, OpenFailure, Opening, OpenMarks } from "./socket.j
 /** How a pool connects: its network options, proxies, protocols and connect retries, fixed when it is made. */
 export class Connector {
   readonly network: NetworkOptions
+  /** for a connection an upgrade takes over: HTTP/1.1 only, whatever the pool speaks (RFC 8441 is not spoken) */
+  readonly upgradeNetwork: NetworkOptions
 
   constructor(
     network: Omit<NetworkOptions, "alpn">,
@@ -39,6 +41,7 @@ export class Connector {
     readonly retries: number
   ) {
     this.network = { ...network, alpn: !http2 ? ["http/1.1"] : http1 ? ["h2", "http/1.1"] : ["h2"] }
+    this.upgradeNetwork = { ...network, alpn: ["http/1.1"], tunnel: true }
   }
 
   /** The proxy the route to `target` goes through, if any. */
@@ -77,6 +80,8 @@ class OpeningConnection extends Held implements Connection, OpenMarks {
   private readonly proxy: ProxyConfig | undefined
   /** reads of a socket that will speak HTTP/1.1 for sure go into memory its connection picks (see Http11Connection) */
   private readonly reader: ReadRelay | undefined
+  /** opened for an upgrade request, whose socket will leave the pool: HTTP/1.1 only, read through 'data' events */
+  private readonly upgrade: boolean
   private exchange: Exchange | undefined
   private opening: Opening | undefined = undefined
   private attempts = 0
@@ -98,10 +103,12 @@ class OpeningConnection extends Held implements Connection, OpenMarks {
     super()
     const proxy = connector.proxyFor(target)
     this.proxy = proxy
-    const forward = !target.secure && proxy?.kind === "http"
+    const upgrade = exchange.upgrade
+    const forward = !target.secure && !upgrade && proxy?.kind === "http"
+    this.upgrade = upgrade
     // What ALPN (or h2c by prior knowledge, which a forward proxy never is) may pick; see `protocolOf`.
-    this.awaitable = connector.http2 && (target.secure || (!connector.http1 && !forward))
-    this.reader = !target.secure && proxy === undefined && connector.http1 ? new ReadRelay() : undefined
+    this.awaitable = !upgrade && connector.http2 && (target.secure || (!connector.http1 && !forward))
+    this.reader = !upgrade && !target.secure && proxy === undefined && connector.http1 ? new ReadRelay() : undefined
     this.onOpen = this.onOpen.bind(this)
     this.onOpenFailed = this.onOpenFailed.bind(this)
     this.timer = new PhaseTimer((kind) => this.onTimer(kind))
@@ -120,7 +127,7 @@ class OpeningConnection extends Held implements Connection, OpenMarks {
     this.secureAt = 0
     this.opening = openSocket(
       this.target,
-      this.connector.network,
+      this.upgrade ? this.connector.upgradeNetwork : this.connector.network,
       this.proxy,
       this.onOpen,
       this.onOpenFailed,
@@ -213,8 +220,8 @@ class OpeningConnection extends Held implements Connection, OpenMarks {
    */
   private protocolOf(socket: net.Socket): "h2" | "http/1.1" | undefined {
     const connector = this.connector
-    if (!connector.http2) return "http/1.1"
-    const forward = !this.target.secure && this.proxy?.kind === "http"
+    if (!connector.http2 || this.upgrade) return "http/1.1"
+    const forward = !this.target.secure && !this.upgrade && this.proxy?.kind === "http"
     const h2 = this.target.secure ? (socket as tls.TLSSocket).alpnProtocol === "h2" : !connector.http1 && !forward
     if (h2) return "h2"
     return connector.http1 || forward ? "http/1.1" : undefined

@@ -255,7 +255,7 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
     this.headTimeout = exchange.timeouts.head
     this.headDeadline = 0
     this.headTimed = false
-    this.parser.reset(exchange.method === "HEAD", exchange.limits.maxHeadSize)
+    this.parser.reset(exchange.method === "HEAD", exchange.limits.maxHeadSize, exchange.upgrade)
     const socket = this.socket
     if (socket.isPaused()) socket.resume()
     let flushed: boolean
@@ -478,7 +478,10 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
       )
       return
     }
-    if (this.completed) this.finish(exchange, consumed === chunk.length)
+    if (this.completed) {
+      if (this.parser.upgraded) return this.switched(exchange, chunk, consumed)
+      this.finish(exchange, consumed === chunk.length)
+    }
     else if (this.headDeadline !== 0) this.headStillDue(exchange)
   }
 
@@ -533,6 +536,30 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
       this.close()
     }
     exchange.complete()
+  }
+
+  /**
+   * A 101 answered the exchange's upgrade request: the socket now speaks another protocol and belongs to the
+   * exchange (and through it to the caller's scope). The connection leaves the pool for good, without closing the
+   * socket; the bytes that came after the head are the new protocol's first.
+   */
+  private switched(exchange: Exchange, chunk: Buffer, consumed: number): void {
+    this.exchange = undefined
+    this.completed = false
+    this.state = "CLOSED"
+    this.disarm()
+    const socket = this.socket
+    // Nobody reads until the new protocol's code attaches: the bytes wait in the socket, not in a lost 'data' event.
+    socket.pause()
+    socket.off("data", this.onData)
+    socket.off("end", this.onEnd)
+    socket.off("close", this.onClose)
+    socket.off("drain", this.onDrain)
+    // The error listener stays until the new owner has one (a socket error with no listener would throw).
+    socket.off("error", this.onError)
+    socket.on("error", ignoreError)
+    this.owner.closed(this)
+    exchange.switched(socket, consumed < chunk.length ? Buffer.from(chunk.subarray(consumed)) : undefined)
   }
 
   private ended(): void {
@@ -688,6 +715,8 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
     if (current !== during) failInternally(current, error)
   }
 }
+
+const ignoreError = (): void => {}
 
 /**
  * Fail an exchange still in flight because our own code threw in a callback (see `Http11Connection.crashed`).

@@ -22,6 +22,11 @@ export interface NetworkOptions {
   readonly tls?: TlsOptions | undefined
   /** ALPN protocols to offer, most preferred first. */
   readonly alpn: ReadonlyArray<string>
+  /**
+   * Through an HTTP proxy, tunnel (CONNECT) to a plain http target too, rather than send it requests in absolute-form:
+   * for a connection that will switch protocols, which a forward proxy would not carry.
+   */
+  readonly tunnel?: boolean | undefined
 }
 
 /** A stream being opened; `abort` destroys whatever sockets exist so far. */
@@ -169,7 +174,7 @@ export const openSocket = (
           connected()
           if (proxy.kind === "socks5") {
             socks5Handshake(raw, target, proxy, (error) => (error === undefined ? finish(raw) : fail("proxy")(error)))
-          } else if (target.secure) {
+          } else if (target.secure || options.tunnel === true) {
             httpTunnel(raw, target, proxy, (error) => (error === undefined ? finish(raw) : fail("proxy")(error)))
           } else {
             // A forward proxy: requests go to it in absolute-form (RFC 9112 §3.2.2) on this very stream.

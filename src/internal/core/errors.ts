@@ -166,6 +166,19 @@ export class ResponseTooLarge extends Data.TaggedError("ResponseTooLarge")<Error
 }> {}
 
 /**
+ * A WebSocket failed: its handshake was refused or broke RFC 6455, the server broke the protocol (then `code` is the
+ * close code sent to it, 1002, 1007 or 1009), the server closed it with a code other than 1000 or 1001 (`code` is
+ * that code), or the connection ended without a closing handshake (`code` 1006).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class WebSocketError extends Data.TaggedError("WebSocketError")<ErrorProps & {
+  /** the close code, when there is one (RFC 6455 §7.4) */
+  readonly code?: number | undefined
+}> {}
+
+/**
  * @since 0.1.0
  * @category models
  */

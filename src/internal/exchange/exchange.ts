@@ -23,6 +23,7 @@
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
+import type { Socket } from "node:net"
 import * as Option from "effect/Option"
 import { ReadError } from "../../HttpError.js"
 import type * as HttpError from "../../HttpError.js"
@@ -119,7 +120,24 @@ interface ExchangeOptions {
   readonly streaming: boolean
   /** the body is delivered as the server sent it: no coding is undone (the pool's `decompress: false`) */
   readonly asSent: boolean
+  /** the request asks to switch protocols (it has an Upgrade field): a 101 hands the socket over (see `switched`) */
+  readonly upgrade?: boolean | undefined
 }
+
+/**
+ * The connection a 101 handed over (RFC 9110 §15.2.2): its socket, paused, and the bytes that came after the head.
+ * The exchange owns it until the caller's scope closes, which destroys it.
+ */
+interface Upgraded {
+  readonly socket: Socket
+  readonly head: Buffer | undefined
+}
+
+const UpgradedKey = Symbol.for("httpfx/Response/upgraded")
+
+/** The connection a 101 response to an upgrade request handed over, if `response` is one (see `Exchange.switched`). */
+export const upgradedOf = (response: object): Upgraded | undefined =>
+  (response as { readonly [UpgradedKey]?: Upgraded })[UpgradedKey]
 
 // Shared by every exchange until it has headers of its own (a queued request holds none), and never written to:
 // `onHead` replaces it.
@@ -140,6 +158,9 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
   readonly limits: Limits
   readonly streaming: boolean
   readonly asSent: boolean
+  readonly upgrade: boolean
+  /** the socket a 101 handed over, until the caller's scope lets go of it */
+  private upgraded: Upgraded | undefined = undefined
   conn: ExchangeConnection | undefined = undefined
   owner: ExchangeOwner | undefined = undefined
   /** in the pool's wait queue */
@@ -230,6 +251,7 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
     this.limits = options.limits
     this.streaming = options.streaming
     this.asSent = options.asSent
+    this.upgrade = options.upgrade === true
   }
 
   get requestInfo(): HttpError.RequestInfo {
@@ -372,6 +394,20 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
     this.settleComplete(into)
   }
 
+  /**
+   * A 101 answered the upgrade request: the connection has left its pool, and its socket is this exchange's until the
+   * caller's scope closes. The response (already handed to the waiting fiber by `onHead`) carries it.
+   */
+  switched(socket: Socket, head: Buffer | undefined): void {
+    const upgraded: Upgraded = { socket, head }
+    this.upgraded = upgraded
+    Object.defineProperty(this.streamingResponse(), UpgradedKey, { value: upgraded })
+    this.bodyDone = true
+    this.done = true
+    this.conn = undefined
+    clearTotal(this)
+  }
+
   fail(error: HttpError.HttpError): void {
     if (this.done && this.failure !== undefined) return
     stopDecoding(this)
@@ -405,6 +441,13 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
    * with an unfinished exchange cannot be reused, so it is closed.
    */
   abandon(): void {
+    const upgraded = this.upgraded
+    if (upgraded !== undefined) {
+      this.upgraded = undefined
+      this.releaseScope()
+      upgraded.socket.destroy()
+      return
+    }
     const decoding = stopDecoding(this)
     // Whatever happens to the socket now, not one more byte goes into the reader's buffer.
     this.into = undefined

@@ -330,7 +330,10 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     if (credentials !== undefined && !hasField(options?.headers, "authorization")) {
       extra = credentials
     }
-    if (this.proxies !== undefined) {
+    // Only a response with a scope to own the connection can take it over (`stream`, not `send`).
+    const upgrade = streaming && hasField(options?.headers, "upgrade")
+    // A connection an upgrade takes over is tunnelled through an HTTP proxy (see Connector), never forwarded to it.
+    if (this.proxies !== undefined && !upgrade) {
       const proxy = this.connector.forwardProxy(target)
       if (proxy !== undefined) {
         // A forward proxy needs the absolute-form target (RFC 9112 §3.2.2) and its own credentials.
@@ -378,7 +381,8 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
       timeouts,
       limits: options?.limits === undefined ? this.limits : resolveLimits(options.limits, this.limits),
       streaming,
-      asSent: !this.decompress
+      asSent: !this.decompress,
+      upgrade
     })
   }
 
@@ -417,10 +421,13 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
 
   private serve(exchange: Exchange): boolean {
     const origin = exchange.target.origin
-    const stack = this.available.get(origin)
-    if (stack !== undefined && stack.length > 0 && this.assignListed(stack, exchange)) return true
-    // The connection being opened may take this request too (it may be HTTP/2): wait for it to tell.
-    if (this.awaiting.size > 0 && this.awaiting.has(origin)) return false
+    // An upgrade takes its connection out of the pool: a new one, HTTP/1.1 for sure (see Connector.open).
+    if (!exchange.upgrade) {
+      const stack = this.available.get(origin)
+      if (stack !== undefined && stack.length > 0 && this.assignListed(stack, exchange)) return true
+      // The connection being opened may take this request too (it may be HTTP/2): wait for it to tell.
+      if (this.awaiting.size > 0 && this.awaiting.has(origin)) return false
+    }
     const count = this.perHost.get(origin) ?? 0
     if (count >= this.maxPerHost) return false
     if (this.all.size >= this.maxConnections) {

@@ -93,9 +93,16 @@ export class ResponseParser {
   transferCodings: ReadonlyArray<string> = NO_CODINGS
   bodyKind: BodyKind = BodyKind.None
   contentLength = -1
+  /**
+   * The head just parsed was a 101 to a request that asked to upgrade: the connection now speaks another protocol,
+   * and the bytes after the head (from the offset `execute` returned) are that protocol's.
+   */
+  upgraded = false
 
   private readonly handler: ResponseHandler
   private noBody = false
+  /** the request asked to switch protocols (RFC 9110 §7.8): a 101 ends the HTTP/1.1 exchange */
+  private upgrade = false
   /** the largest head accepted, in bytes (`limits.maxHeadSize`) */
   private maxHead = MAX_HEAD
   private state = S_HEAD
@@ -150,8 +157,10 @@ export class ResponseParser {
     this.handler = handler
   }
 
-  reset(noBody: boolean, maxHeadSize: number = MAX_HEAD): void {
+  reset(noBody: boolean, maxHeadSize: number = MAX_HEAD, upgrade = false): void {
     this.noBody = noBody
+    this.upgrade = upgrade
+    this.upgraded = false
     this.maxHead = maxHeadSize
     this.state = S_HEAD
     this.error = undefined
@@ -364,6 +373,17 @@ export class ResponseParser {
     return false
   }
 
+  /** A 101 to an upgrade request: the head is the last HTTP/1.1 on this connection (RFC 9110 §15.2.2). */
+  private switched(): number {
+    this.bodyKind = BodyKind.None
+    this.contentLength = -1
+    this.keepAlive = false
+    this.upgraded = true
+    this.handler.onHead(101, this.reason, this.versionMinor, this.fields)
+    this.complete(0, [])
+    return COMPLETE
+  }
+
   private complete(pos: number, trailers: Array<string>): number {
     this.state = S_DONE
     this.handler.onComplete(trailers)
@@ -518,7 +538,10 @@ export class ResponseParser {
   private headEnd(): number {
     const status = this.status
     if (status < 200) {
-      if (status === 101) return this.fail("unexpected 101 Switching Protocols (no upgrade was requested)")
+      if (status === 101) {
+        if (this.upgrade) return this.switched()
+        return this.fail("unexpected 101 Switching Protocols (no upgrade was requested)")
+      }
       // RFC 9110 §15.2: interim responses precede the final one on the same connection; skip them.
       this.startHead()
       return CONTINUE

@@ -1,0 +1,347 @@
+/**
+ * A WebSocket over a socket an HTTP/1.1 upgrade handed over (RFC 6455 §5–§7): frames in through the decoder
+ * (wire/websocketFrame.ts), messages out to one reader with backpressure, pings answered, and the closing handshake
+ * either way. The socket side is plain synchronous code driven by socket events, each callback catching what it
+ * throws; the reader and the writers wait through one `Effect.async` each.
+ */
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type * as net from "node:net"
+import { WebSocketError } from "../../HttpError.js"
+import {
+  closePayload,
+  CloseCode,
+  encodeFrame,
+  FrameDecoder,
+  isValidCloseCode,
+  Opcode
+} from "../wire/websocketFrame.js"
+import type { FrameHandler } from "../wire/websocketFrame.js"
+
+/**
+ * What `client.websocket` gives: the subprotocol the server picked (empty when none), the messages as one stream, and
+ * `send` and `close`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface WebSocket {
+  /** the subprotocol the server picked from `protocols`, or "" */
+  readonly protocol: string
+  /**
+   * The server's messages, text as strings and binary as bytes, for one reader at a time. Ends when the server
+   * closes with 1000 or 1001 (or no code), or after `close`; fails with `WebSocketError` on another close code
+   * (`code`), a protocol violation (1002, 1007, 1009) or a connection lost without a close frame (1006).
+   * Interrupting a reader that waits for a message closes the WebSocket (1000).
+   */
+  readonly messages: Stream.Stream<string | Uint8Array, WebSocketError>
+  /** A text frame for a string, a binary frame for bytes; waits while the socket's buffer is full. */
+  send(data: string | Uint8Array): Effect.Effect<void, WebSocketError>
+  /**
+   * The closing handshake (RFC 6455 §7.1.2): a close frame with `code` [1000] and `reason` (at most 123 bytes of
+   * UTF-8), then up to 1 second for the server's close before the socket is ended. Closing twice is closing once.
+   */
+  close(code?: number, reason?: string): Effect.Effect<void>
+}
+
+/** How long `close` and the scope wait for the server's close frame, then for it to end the TCP connection. */
+const CLOSE_WAIT_MS = 1_000
+/** Messages held for a reader that is behind, in bytes, before the socket stops reading (and the server's sends wait). */
+const HIGH_WATER_BYTES = 1024 * 1024
+/** … or in messages. */
+const HIGH_WATER_COUNT = 1024
+
+const enum State {
+  Open = 0,
+  /** our close frame is sent; the server's is awaited */
+  Closing = 1,
+  /** the closing handshake is done or the connection is lost: the socket is ended or destroyed */
+  Closed = 2
+}
+
+type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
+
+export class WebSocketConnection implements WebSocket, FrameHandler {
+  readonly messages: Stream.Stream<string | Uint8Array, WebSocketError>
+  private state = State.Open
+  private readonly decoder: FrameDecoder
+  private queue: Array<string | Uint8Array> = []
+  private queuedBytes = 0
+  private paused = false
+  /** how the messages end: undefined while open, `null` for a normal end, else the error */
+  private end: WebSocketError | null | undefined = undefined
+  private reader: Resume<Chunk.Chunk<string | Uint8Array>, Option.Option<WebSocketError>> | undefined = undefined
+  /** writers waiting for the socket's buffer to empty: told true when it did, false when the socket is gone */
+  private drainWaiters: Array<(drained: boolean) => void> = []
+  private closeWaiters: Array<() => void> = []
+  /** the socket has closed */
+  private gone = false
+  private closeTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  private readonly pullEffect: Effect.Effect<Chunk.Chunk<string | Uint8Array>, Option.Option<WebSocketError>>
+
+  constructor(
+    private readonly socket: net.Socket,
+    head: Buffer | undefined,
+    readonly protocol: string,
+    /** the ws:// or wss:// URL, for messages */
+    private readonly url: string,
+    maxMessageSize: number
+  ) {
+    this.decoder = new FrameDecoder(this, maxMessageSize)
+    this.onData = this.onData.bind(this)
+    this.onEnd = this.onEnd.bind(this)
+    this.onError = this.onError.bind(this)
+    this.onSocketClose = this.onSocketClose.bind(this)
+    this.onDrain = this.onDrain.bind(this)
+    this.pullEffect = Effect.async((resume) => this.pull(resume))
+    this.messages = Stream.repeatEffectChunkOption(this.pullEffect)
+    socket.setNoDelay(true)
+    socket.on("data", this.onData)
+    socket.on("end", this.onEnd)
+    socket.on("error", this.onError)
+    socket.on("close", this.onSocketClose)
+    socket.on("drain", this.onDrain)
+    if (head !== undefined) this.onData(head)
+    // Read on even after a failure in `head`: the server's end of the connection has to be seen for it to close.
+    socket.resume()
+  }
+
+  // ---- the caller's side ---------------------------------------------------------------------------------------
+
+  send(data: string | Uint8Array): Effect.Effect<void, WebSocketError> {
+    return Effect.suspend(() => {
+      if (this.state !== State.Open) {
+        return Effect.fail(this.error(`cannot send on ${this.url}: the WebSocket is closed or closing`, undefined))
+      }
+      const frame = typeof data === "string"
+        ? encodeFrame(Opcode.Text, Buffer.from(data, "utf8"))
+        : encodeFrame(Opcode.Binary, data)
+      if (this.socket.write(frame)) return Effect.void
+      // Written in order already; the caller waits for the socket's buffer to empty before sending more.
+      return Effect.async<void, WebSocketError>((resume) => {
+        const waiter = (drained: boolean) =>
+          resume(drained ? Effect.void : Effect.fail(this.error(`${this.url}: the connection closed while sending`, undefined)))
+        this.drainWaiters.push(waiter)
+        return Effect.sync(() => {
+          const index = this.drainWaiters.indexOf(waiter)
+          if (index >= 0) this.drainWaiters.splice(index, 1)
+        })
+      })
+    })
+  }
+
+  close(code: number = CloseCode.Normal, reason: string = ""): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (!isValidCloseCode(code) || code === 1015) {
+        return Effect.dieMessage(`WebSocket.close: ${code} is not a close code an endpoint may send (RFC 6455 §7.4)`)
+      }
+      if (Buffer.byteLength(reason) > 123) {
+        return Effect.dieMessage("WebSocket.close: the reason is longer than 123 bytes of UTF-8 (RFC 6455 §5.5)")
+      }
+      if (this.state === State.Open) this.startClose(code, reason)
+      return this.closed
+    })
+  }
+
+  /** Waits until the socket is closed (the closing handshake done, or its time up). */
+  private get closed(): Effect.Effect<void> {
+    if (this.gone) return Effect.void
+    return Effect.async<void>((resume) => {
+      const waiter = () => resume(Effect.void)
+      this.closeWaiters.push(waiter)
+      return Effect.sync(() => {
+        const index = this.closeWaiters.indexOf(waiter)
+        if (index >= 0) this.closeWaiters.splice(index, 1)
+      })
+    })
+  }
+
+  private pull(resume: Resume<Chunk.Chunk<string | Uint8Array>, Option.Option<WebSocketError>>): Effect.Effect<void> | void {
+    if (this.queue.length > 0) return resume(Effect.succeed(this.take()))
+    if (this.end !== undefined) return resume(Effect.fail(this.end === null ? Option.none() : Option.some(this.end)))
+    if (this.reader !== undefined) {
+      return resume(Effect.fail(Option.some(this.error(`the messages of ${this.url} are already being read`, undefined))))
+    }
+    this.reader = resume
+    return Effect.sync(() => {
+      // The reader was interrupted while it waited: nobody reads this WebSocket any more, so it closes.
+      if (this.reader !== resume) return
+      this.reader = undefined
+      this.guard(() => {
+        if (this.state === State.Open) this.startClose(CloseCode.Normal, "")
+      })
+    })
+  }
+
+  private take(): Chunk.Chunk<string | Uint8Array> {
+    const taken = this.queue
+    this.queue = []
+    this.queuedBytes = 0
+    if (this.paused && this.state !== State.Closed) {
+      this.paused = false
+      this.socket.resume()
+    }
+    return Chunk.unsafeFromArray(taken)
+  }
+
+  // ---- the decoder's side --------------------------------------------------------------------------------------
+
+  onMessage(data: string | Uint8Array): void {
+    if (this.end !== undefined) return
+    // Queued even for a waiting reader: it gets every message of this read at once (see `onData`).
+    this.queue.push(data)
+    this.queuedBytes += data.length
+    if (!this.paused && (this.queuedBytes >= HIGH_WATER_BYTES || this.queue.length >= HIGH_WATER_COUNT)) {
+      this.paused = true
+      this.socket.pause()
+    }
+  }
+
+  /** A waiting reader takes what the last read queued. */
+  private deliver(): void {
+    const reader = this.reader
+    if (reader === undefined || this.queue.length === 0) return
+    this.reader = undefined
+    reader(Effect.succeed(this.take()))
+  }
+
+  onPing(payload: Buffer): void {
+    if (this.state === State.Open) this.socket.write(encodeFrame(Opcode.Pong, payload))
+  }
+
+  onPong(_payload: Buffer): void {}
+
+  onClose(code: number | undefined, reason: string): void {
+    if (this.state === State.Open) {
+      // RFC 6455 §5.5.1: answer with a close frame, echoing the code; then the server ends the TCP connection.
+      this.socket.write(encodeFrame(Opcode.Close, closePayload(code, "")))
+      if (code === undefined || code === CloseCode.Normal || code === CloseCode.GoingAway) this.finish(null)
+      else {
+        this.finish(this.error(
+          `${this.url}: the server closed the WebSocket with code ${code}${reason === "" ? "" : ` (${reason})`}`,
+          code
+        ))
+      }
+    } else {
+      this.finish(null)
+    }
+    this.endSocket()
+  }
+
+  // ---- the socket's callbacks: each catches what its code throws ------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    this.guard(() => {
+      // The server broke the protocol already: what it sends on is dropped until it closes.
+      if (this.decoder.error !== undefined) return
+      // Pongs answered while a read is decoded go out together.
+      this.socket.cork()
+      const ok = this.decoder.execute(chunk)
+      this.socket.uncork()
+      this.deliver()
+      if (!ok) this.protocolError()
+    })
+  }
+
+  private onEnd(): void {
+    this.guard(() => this.lost("the server ended the connection without a closing handshake"))
+  }
+
+  private onError(error: Error): void {
+    this.guard(() => this.lost(`the connection failed: ${error.message}`))
+  }
+
+  private onSocketClose(): void {
+    this.guard(() => {
+      this.lost("the connection closed without a closing handshake")
+      this.socketGone()
+    })
+  }
+
+  private onDrain(): void {
+    this.guard(() => {
+      const waiters = this.drainWaiters
+      this.drainWaiters = []
+      for (const waiter of waiters) waiter(true)
+    })
+  }
+
+  private guard(f: () => void): void {
+    try {
+      f()
+    } catch (error) {
+      try {
+        const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+        this.finish(this.error(`${this.url}: the WebSocket was closed after an internal error (${what})`, undefined))
+      } catch {
+        // Nothing safer is left to do: the socket goes below.
+      }
+      this.socket.destroy()
+    }
+  }
+
+  // ---- closing -------------------------------------------------------------------------------------------------
+
+  private startClose(code: number, reason: string): void {
+    this.state = State.Closing
+    this.socket.write(encodeFrame(Opcode.Close, closePayload(code, reason)))
+    // The reader stays: messages the server sent before its close frame are still delivered.
+    this.closeTimer = setTimeout(() => this.guard(() => this.socket.destroy()), CLOSE_WAIT_MS)
+  }
+
+  /** The server broke the protocol: tell it why (RFC 6455 §7.1.7), fail the reader with the same code, and go. */
+  private protocolError(): void {
+    const decoder = this.decoder
+    const code = decoder.errorCode
+    if (this.state === State.Open) this.socket.write(encodeFrame(Opcode.Close, closePayload(code, "")))
+    this.finish(this.error(`${this.url}: ${decoder.error} (closed with ${code})`, code))
+    this.endSocket()
+  }
+
+  /** The connection ended or failed before the closing handshake was done. */
+  private lost(why: string): void {
+    if (this.state === State.Closed) return
+    this.finish(this.state === State.Closing ? null : this.error(`${this.url}: ${why}`, CloseCode.Abnormal))
+    this.state = State.Closed
+    this.socket.destroy()
+  }
+
+  /** The closing handshake is done on our side: end the TCP connection, destroying it if it lingers. */
+  private endSocket(): void {
+    this.state = State.Closed
+    this.socket.end()
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
+    this.closeTimer = setTimeout(() => this.guard(() => this.socket.destroy()), CLOSE_WAIT_MS)
+    this.closeTimer.unref()
+  }
+
+  private socketGone(): void {
+    this.state = State.Closed
+    this.gone = true
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
+    this.closeTimer = undefined
+    const drains = this.drainWaiters
+    this.drainWaiters = []
+    for (const waiter of drains) waiter(false)
+    const waiters = this.closeWaiters
+    this.closeWaiters = []
+    for (const waiter of waiters) waiter()
+  }
+
+  /** The messages end: normally (`null`) or with `error`, once; a waiting reader hears at once. */
+  private finish(end: WebSocketError | null): void {
+    if (this.end !== undefined) return
+    this.end = end
+    const reader = this.reader
+    if (reader === undefined) return
+    this.reader = undefined
+    if (this.queue.length > 0) return reader(Effect.succeed(this.take()))
+    reader(Effect.fail(end === null ? Option.none() : Option.some(end)))
+  }
+
+  private error(message: string, code: number | undefined): WebSocketError {
+    return new WebSocketError({ message, request: { method: "GET", url: this.url }, code })
+  }
+}
