@@ -1,7 +1,7 @@
 // An exchange's deadlines (the total timeout and the wait for a pooled connection) are armed in one place and
 // cleared on every way the exchange ends: no timer outlives it. Driven directly, without a socket or a pool, so that
 // the timers counted are the exchange's own.
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, vi } from "@effect/vitest"
 import { Effect, Either, Fiber } from "effect"
 import { ReadError } from "../../src/HttpError.js"
 import type { HttpError } from "../../src/index.js"
@@ -10,7 +10,7 @@ import { defaultTimeouts } from "../../src/internal/core/timeouts.js"
 import type { Timeouts } from "../../src/internal/core/timeouts.js"
 import { parseTarget } from "../../src/internal/core/url.js"
 import type { Target } from "../../src/internal/core/url.js"
-import { armPoolWait, armTotal } from "../../src/internal/exchange/deadlines.js"
+import { armPoolWait, armTotal, PhaseTimer } from "../../src/internal/exchange/deadlines.js"
 import { Exchange, Phase, Version } from "../../src/internal/exchange/exchange.js"
 import type { ExchangeConnection } from "../../src/internal/exchange/exchange.js"
 
@@ -29,6 +29,11 @@ const exchangeWith = (timeouts: Partial<Timeouts>, streaming = false): Exchange 
     streaming,
     asSent: false
   })
+
+/** Phases as a connection numbers them (any non-zero kinds will do: the timer only tells them apart). */
+const PHASE_WRITE = 2
+const PHASE_READ = 3
+const PHASE_IDLE = 4
 
 /** The Node timers alive now (ref'd ones: what would keep the process running). */
 const timers = (): number => process.getActiveResourcesInfo().filter((type) => type === "Timeout").length
@@ -190,4 +195,30 @@ describe("deadlines: the wait for a pooled connection", () => {
         expect(expired).toBe(0)
       }))
   }
+})
+
+describe("deadlines: a connection's phase timer", () => {
+  it.live("a phase without a limit keeps the timer: a connection with no timeouts makes one, not one per request", () =>
+    Effect.gen(function*() {
+      const fired: Array<number> = []
+      const timer = new PhaseTimer((kind) => void fired.push(kind))
+      const made = vi.spyOn(globalThis, "setTimeout")
+      try {
+        // What each request does on a connection with no write or read timeout: the phases of the exchange, then the
+        // keep-alive expiry once the response is in.
+        for (let request = 0; request < 3; request++) {
+          timer.arm(PHASE_WRITE, 0)
+          timer.arm(PHASE_READ, 0)
+          timer.arm(PHASE_IDLE, 30)
+        }
+        expect(made).toHaveBeenCalledTimes(1)
+      } finally {
+        made.mockRestore()
+      }
+      // The next request's phase without a limit: the expiry armed before it never fires for it.
+      timer.arm(PHASE_READ, 0)
+      yield* Effect.sleep("60 millis")
+      expect(fired).toEqual([])
+      timer.disarm()
+    }))
 })

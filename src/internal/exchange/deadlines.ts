@@ -80,6 +80,9 @@ export const clearDeadlines = (exchange: Timed): void => {
   clearPoolWait(exchange)
 }
 
+/** `ms` of a timer running `delay`'s action: never refreshed by `arm`, nor left running by it. */
+const DELAY = -1
+
 /**
  * One Node timer timing one phase at a time (connect, write, read, idle …) for a connection or a stream. It is
  * refreshed rather than recreated while the duration repeats: a keep-alive connection arms it for every request, so
@@ -103,10 +106,14 @@ export class PhaseTimer {
     }
   }
 
-  /** Time `kind` for `ms`; 0 or less means no limit for that phase. */
+  /**
+   * Time `kind` for `ms`; 0 or less means no limit for that phase. A phase without a limit suspends the timer rather
+   * than clearing it: a connection with no read timeout still arms its keep-alive expiry after every response, and
+   * would otherwise allocate a timer per request for it.
+   */
   arm(kind: number, ms: number): void {
     this.kind = kind
-    if (ms <= 0) return this.disarm()
+    if (ms <= 0) return this.ms === DELAY ? this.disarm() : this.suspend()
     if (this.timer !== undefined && this.ms === ms) {
       this.timer.refresh()
       return
@@ -142,8 +149,7 @@ export class PhaseTimer {
   /** Run `action` once after `ms`, in place of any phase (a backoff between connect attempts). */
   delay(ms: number, action: () => void): void {
     this.disarm()
-    // -1: never mistaken by arm() for a timer it may refresh
-    this.ms = -1
+    this.ms = DELAY
     this.timer = setTimeout(() => {
       this.timer = undefined
       action()
