@@ -7,6 +7,7 @@
 import type * as HttpError from "../../HttpError.js"
 import type { Exchange, ExchangeConnection } from "../exchange/exchange.js"
 import type { Target } from "../core/url.js"
+import type { ConnectionGauges } from "../observability/metrics.js"
 
 export type ConnectionState = "CONNECTING" | "ACTIVE" | "IDLE" | "CLOSED"
 
@@ -23,6 +24,8 @@ export class Held {
   counted = false
   /** counted among the connections still connecting that requests for its origin wait for (`awaitable`) */
   awaited = false
+  /** counted open in its server's `http.client.open_connections` (idle when `counted`), until it closes */
+  gauges: ConnectionGauges | undefined = undefined
 }
 
 /** The pool's view of a connection, whatever its protocol. */

@@ -97,6 +97,8 @@ export interface ExchangeConnection {
  */
 export interface ExchangeOwner {
   dequeue(exchange: Exchange): void
+  /** The exchange ended (completed, failed or let go), once: the pool counts requests in flight and their time. */
+  ended?(exchange: Exchange): void
 }
 
 /** What an exchange is made from: the request as the pool prepared it. */
@@ -377,7 +379,7 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
   /** The body ended; the connection has already gone back to the pool (or been closed). */
   complete(): void {
     this.bodyDone = true
-    this.done = true
+    this.end()
     const into = this.into
     this.into = undefined
     this.conn = undefined
@@ -412,7 +414,7 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
     if (this.done && this.failure !== undefined) return
     stopDecoding(this)
     this.failure = error
-    this.done = true
+    this.end()
     this.into = undefined
     this.releaseScope()
     this.conn = undefined
@@ -463,7 +465,7 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
       this.waiting = Phase.None
       return
     }
-    this.done = true
+    this.end()
     clearPoolWait(this)
     if (this.queued) this.owner?.dequeue(this)
     const conn = this.conn
@@ -472,6 +474,13 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
     // Another fiber may be reading this body: it must end with an error, not wait for bytes that will never come.
     if (!this.bodyDone && this.failure === undefined) this.failure = this.closedEarly()
     if (this.resume !== undefined) this.settleFailed(this.failure!)
+  }
+
+  /** Finished from the pool's point of view; its owner hears it the first time. */
+  private end(): void {
+    if (this.done) return
+    this.done = true
+    this.owner?.ended?.(this)
   }
 
   clearPoolTimer(): void {

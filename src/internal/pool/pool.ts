@@ -41,6 +41,7 @@ import type { ConnectionInfo, Options as PoolOptions, RequestOptions as PoolRequ
 import { limitsProblem, resolveLimits } from "../core/limits.js"
 import { poolOptionsProblem } from "./options.js"
 import type { Limits } from "../core/limits.js"
+import { connectionGauges, INTERRUPTED, requestEnded, requestStarted } from "../observability/metrics.js"
 import * as Timeouts from "../core/timeouts.js"
 import { absoluteForm, parseTarget } from "../core/url.js"
 import type { Target } from "../core/url.js"
@@ -402,6 +403,8 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
 
   /** Give the exchange a connection now, or queue it (FIFO) until one frees up. */
   acquire(exchange: Exchange): void {
+    // In flight from the first time it comes here (a resend comes back) until the exchange tells `ended`.
+    if (exchange.owner === undefined) requestStarted()
     exchange.owner = this
     if (this.isClosed) {
       exchange.fail(
@@ -459,6 +462,7 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
       if (connection.counted) {
         connection.counted = false
         this.idleCount--
+        connection.gauges?.toActive()
       }
       if (connection.isReusable(now)) {
         // Its checkout, for `timings.poolWait`: the clock was read for isReusable already.
@@ -575,6 +579,19 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     }
   }
 
+  // ---- what exchanges report ------------------------------------------------------------------------------------
+
+  /**
+   * An exchange that came here ended: it is no longer in flight, and its time from reaching the pool is recorded
+   * with its status, or its error (`INTERRUPTED` when its caller let go before any response).
+   */
+  ended(exchange: Exchange): void {
+    const status = exchange.headReceived ? exchange.status : 0
+    const failure = exchange.failure
+    const error = failure !== undefined ? failure._tag : status === 0 ? INTERRUPTED : undefined
+    requestEnded(exchange.method, status, error, (performance.now() - exchange.startedAt) / 1000)
+  }
+
   // ---- what connections report -----------------------------------------------------------------------------------
 
   /** A connection has a free slot: a waiter gets it first; beyond maxKeepaliveConnections idle ones are closed. */
@@ -584,6 +601,7 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     if (!connection.counted && connection.state === "IDLE") {
       connection.counted = true
       this.idleCount++
+      connection.gauges?.toIdle()
     }
     if (this.waitCount > 0) this.processQueue()
     if (connection.counted && this.idleCount > this.maxKeepalive) connection.close()
@@ -591,6 +609,11 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
 
   closed(connection: Connection): void {
     if (!this.all.delete(connection)) return
+    const gauges = connection.gauges
+    if (gauges !== undefined) {
+      connection.gauges = undefined
+      gauges.closed(connection.counted)
+    }
     this.forget(connection)
     const origin = connection.target.origin
     const count = (this.perHost.get(origin) ?? 1) - 1
@@ -625,6 +648,10 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
       )
       return
     }
+    // Counted open from now: OpenTelemetry counts connections, not attempts to open one.
+    const gauges = connectionGauges(connection.target.hostname)
+    connection.gauges = gauges
+    gauges.opened()
     if (exchange !== undefined) connection.assign(exchange)
     // It may have room for waiters (HTTP/2), or they may now open connections of their own.
     this.released(connection)
