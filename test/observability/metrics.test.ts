@@ -18,6 +18,7 @@ import type * as http2 from "node:http2"
 import * as net from "node:net"
 import { eventually, httpServer, httpsServer, scriptedServer } from "../utils/servers.js"
 import { ca, h2Server, serverCert, serverKey } from "../h2/servers.js"
+import { wsServer } from "../websocket/peers.js"
 
 const ADDRESS = "127.0.0.1"
 
@@ -238,6 +239,17 @@ describe("http.client.active_requests", () => {
       held.answer()
       yield* Fiber.join(fiber)
       expect(yield* inFlight).toBe(before)
+    })))
+
+  it.live("a WebSocket handshake counts until its 101, and the upgraded connection leaves the open count", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const peer = yield* wsServer()
+      const client = yield* Client.make()
+      const before = yield* inFlight
+      const socket = yield* client.websocket(peer.url)
+      yield* socket.send("ping")
+      expect(yield* inFlight).toBe(before)
+      expect(idleNow() + openConnections("active", ADDRESS).unsafeValue([]).value).toBe(0)
     })))
 
   it.live("counts a request that waits in the pool's queue for a connection", () =>

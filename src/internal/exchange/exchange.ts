@@ -405,7 +405,7 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
     this.upgraded = upgraded
     Object.defineProperty(this.streamingResponse(), UpgradedKey, { value: upgraded })
     this.bodyDone = true
-    this.done = true
+    this.end()
     this.conn = undefined
     clearTotal(this)
   }
