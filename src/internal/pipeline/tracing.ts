@@ -154,8 +154,23 @@ const captureRequest = (span: Tracer.Span, request: Request, settings: Settings)
   if (settings.requestHeaders.length === 0) return
   const flat: Array<string> = []
   for (const name in request.headers) flat.push(name, request.headers[name]!)
-  const attributes = headerAttributes("request", settings.requestHeaders, flat)
-  for (const name in attributes) span.attribute(name, attributes[name])
+  captured(span, headerAttributes("request", settings.requestHeaders, flat))
+}
+
+/**
+ * Captured fields are lists of values (OpenTelemetry's `string[]`). @effect/opentelemetry's spans turn any attribute
+ * that is not a string, number or boolean into its JSON text: the OpenTelemetry span under one (its `span`) is given
+ * the list itself.
+ */
+const captured = (span: Tracer.Span, attributes: Record<string, Array<string>>): void => {
+  const otel = (span as { readonly span?: { readonly setAttribute?: unknown } }).span
+  const setList = typeof otel?.setAttribute === "function"
+    ? (otel.setAttribute as (name: string, value: Array<string>) => unknown).bind(otel)
+    : undefined
+  for (const name in attributes) {
+    span.attribute(name, attributes[name])
+    setList?.(name, attributes[name]!)
+  }
 }
 
 const PROTOCOL_VERSIONS: Readonly<Record<string, string>> = { "HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2": "2" }
@@ -166,8 +181,7 @@ const describeResponse = (span: Tracer.Span, response: Sent, settings: Settings 
   span.attribute(NETWORK_PROTOCOL_VERSION, PROTOCOL_VERSIONS[response.httpVersion] ?? response.httpVersion)
   if (response.status >= 400) span.attribute(ERROR_TYPE, String(response.status))
   if (settings !== undefined && settings.responseHeaders.length > 0) {
-    const attributes = headerAttributes("response", settings.responseHeaders, flatOf(response))
-    for (const name in attributes) span.attribute(name, attributes[name])
+    captured(span, headerAttributes("response", settings.responseHeaders, flatOf(response)))
   }
 }
 
