@@ -174,4 +174,30 @@ describe("httpfx spans in OpenTelemetry", () => {
     expect(own.attributes["server.address"]).toBe("127.0.0.1")
     expect(seen).toEqual([{ path: "/ok", traceparent: [traceparentOf(platform)] }])
   }, 60_000)
+
+  it("examples/tracing.ts prints the call's span tree: a span per hop under the call's, each the traceparent the server saw", async () => {
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ["--conditions=httpfx-source", "--import", "tsx", "examples/tracing.ts"],
+        { cwd: root, timeout: 60_000 },
+        (error, out, stderr) => error !== null ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(out)
+      )
+    })
+    const sent = [...stdout.matchAll(/^server: GET (\S+) traceparent: 00-[0-9a-f]{32}-([0-9a-f]{16})-01$/gm)]
+    expect(sent.map((match) => match[1])).toEqual(["/old", "/new"])
+    const tree = [...stdout.matchAll(/^( *)(\S+(?: GET)?) \[([0-9a-f]{16})\]/gm)].map((match) => ({
+      depth: match[1]!.length / 2,
+      name: match[2],
+      spanId: match[3]
+    }))
+    expect(tree).toEqual([
+      { depth: 0, name: "example", spanId: expect.any(String) },
+      { depth: 1, name: "http.client GET", spanId: expect.any(String) },
+      { depth: 2, name: "http.client GET", spanId: sent[0]![2] },
+      { depth: 2, name: "http.client GET", spanId: sent[1]![2] }
+    ])
+    expect(stdout).toContain("http.request.resend_count = 1")
+    expect(stdout).toMatch(/^ {2}firstByte/m)
+  }, 60_000)
 })
