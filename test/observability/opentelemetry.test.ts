@@ -45,7 +45,8 @@ const results = (): Promise<Results> =>
       process.execPath,
       ["--conditions=httpfx-source", "--import", "tsx", "test/fixtures/otel-spans.ts"],
       { cwd: root, timeout: 60_000 },
-      (error, stdout, stderr) => error !== null ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))
+      (error, stdout, stderr) =>
+        error !== null ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))
     )
   })
 
@@ -59,7 +60,7 @@ const http = (spans: ReadonlyArray<SpanJson>) => spans.filter((span) => span.nam
 const traceparentOf = (span: SpanJson) => `00-${span.traceId}-${span.spanId}-01`
 
 describe("httpfx spans in OpenTelemetry", () => {
-  it("a call is one client span, child of the caller's, with OpenTelemetry's attributes; the server saw its traceparent", async () => {
+  it("a call is one client span under the caller's, with OpenTelemetry's attributes and its traceparent", async () => {
     const { spans, seen, port } = await scenario("single")
     const caller = spans.find((span) => span.name === "caller")!
     const calls = http(spans)
@@ -80,7 +81,7 @@ describe("httpfx spans in OpenTelemetry", () => {
     expect(seen).toEqual([{ path: "/ok", traceparent: [traceparentOf(span)] }])
   }, 60_000)
 
-  it("each redirect hop is a span under the call's, with http.request.resend_count and its own traceparent", async () => {
+  it("each redirect hop is a span under the call's, with resend_count and its own traceparent", async () => {
     const { spans, seen, port } = await scenario("redirect")
     const all = http(spans)
     expect(all.length).toBe(3)
@@ -122,7 +123,7 @@ describe("httpfx spans in OpenTelemetry", () => {
     expect(span!.status).toBe(ERROR)
   }, 60_000)
 
-  it("a 4xx response sets error.type to its status code and the span's status to error; the call succeeds", async () => {
+  it("a 4xx response sets error.type to its status code and the span's status to error", async () => {
     const { value, spans } = await scenario("missing")
     expect(value).toBe(404)
     const [span] = http(spans)
@@ -140,7 +141,7 @@ describe("httpfx spans in OpenTelemetry", () => {
     expect(JSON.stringify(spans)).not.toMatch(/secret|user:|abc|zz/)
   }, 60_000)
 
-  it("captureHeaders records the listed fields as lists of values, never Authorization, Cookie or Set-Cookie", async () => {
+  it("captureHeaders records the listed fields as lists, never Authorization, Cookie or Set-Cookie", async () => {
     const { spans } = await scenario("capture")
     const [span] = http(spans)
     const captured = Object.keys(span!.attributes).filter((name) => name.includes(".header."))
@@ -162,7 +163,7 @@ describe("httpfx spans in OpenTelemetry", () => {
     expect(http(spans).length).toBe(1)
   }, 60_000)
 
-  it("under Platform.layer the server sees one traceparent, platform's, and httpfx's span is a child of platform's", async () => {
+  it("under Platform.layer one traceparent, platform's; httpfx's span is a child of platform's", async () => {
     const { value, spans, seen, port } = await scenario("platform")
     expect(value).toBe(200)
     const named = http(spans)
@@ -175,7 +176,7 @@ describe("httpfx spans in OpenTelemetry", () => {
     expect(seen).toEqual([{ path: "/ok", traceparent: [traceparentOf(platform)] }])
   }, 60_000)
 
-  it("examples/tracing.ts prints the call's span tree: a span per hop under the call's, each the traceparent the server saw", async () => {
+  it("examples/tracing.ts prints a span per hop under the call's, each the traceparent sent", async () => {
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(
         process.execPath,

@@ -94,7 +94,7 @@ describe("tracing under Effect's own tracer", () => {
 })
 
 describe("tracing under a tracer that records", () => {
-  it.scoped("a call is a client span named http.client <METHOD>, child of the caller's, its traceparent the span's", () =>
+  it.scoped("a call is a client span http.client <METHOD> under the caller's; its traceparent is the span's", () =>
     Effect.gen(function*() {
       const { spans, tracer } = yield* recorder
       const server = yield* headerServer()

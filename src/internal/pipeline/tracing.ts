@@ -64,18 +64,21 @@ export interface Settings {
   readonly responseHeaders: ReadonlyArray<string>
 }
 
+/** `Client.Options.captureHeaders` */
+interface Capture {
+  readonly request?: ReadonlyArray<string> | undefined
+  readonly response?: ReadonlyArray<string> | undefined
+}
+
 /** The settings of `Client.Options`' `tracePropagation` and `captureHeaders`. */
-export const settingsOf = (
-  tracePropagation: boolean | undefined,
-  captureHeaders: { readonly request?: ReadonlyArray<string> | undefined; readonly response?: ReadonlyArray<string> | undefined } | undefined
-): Settings => ({
+export const settingsOf = (tracePropagation: boolean | undefined, captureHeaders: Capture | undefined): Settings => ({
   propagate: tracePropagation !== false,
   requestHeaders: captureList(captureHeaders?.request),
   responseHeaders: captureList(captureHeaders?.response)
 })
 
 /** How the call step sees the chain below it, decided when the client is made. */
-export interface Below {
+interface Below {
   /** whether this request may go on the wire more than once: a `hop` step below then makes each one's span */
   readonly resends: (request: Request) => boolean
   /** whether code below may look at the current span: hooks, an Auth's flow, middleware, a transport not the pool */
@@ -283,6 +286,10 @@ const withTraceparent = (request: Request, value: string | undefined): Request =
     ? request
     : copyRequest(request, { headers: withField(request.headers, "traceparent", value) })
 
+/** The request with the traceparent of a span that is not made, in the trace of the fiber's current span. */
+const unrecorded = (request: Request, fiber: Fiber.RuntimeFiber<unknown, unknown>): Request =>
+  withTraceparent(request, unrecordedTraceparent(parentOf(fiber.currentSpan)))
+
 const propagated = (request: Request, span: Tracer.Span, settings: Settings): Request =>
   settings.propagate && request.headers.traceparent === undefined
     ? withTraceparent(request, traceparentOf(span.traceId, span.spanId, span.sampled))
@@ -326,9 +333,7 @@ const traceCall = <A extends Sent, R>(
   const resends = below.resends(request)
   if (tracer === nativeTracer) {
     // Nothing records this span: only its traceparent is needed, which the hops add when there are hops.
-    return send(
-      settings.propagate && !resends ? withTraceparent(request, unrecordedTraceparent(parentOf(fiber.currentSpan))) : request
-    )
+    return send(settings.propagate && !resends ? unrecorded(request, fiber) : request)
   }
   const parent = parentOf(fiber.currentSpan)
   const clock = clockOf(fiber)
@@ -356,7 +361,7 @@ const traceHop = <A extends Sent, R>(
 ): Effect.Effect<A, HttpError.HttpError, R> => {
   if (!isTracing(fiber)) return send(request)
   if (fiber.currentTracer === nativeTracer) {
-    return send(settings.propagate ? withTraceparent(request, unrecordedTraceparent(parentOf(fiber.currentSpan))) : request)
+    return send(settings.propagate ? unrecorded(request, fiber) : request)
   }
   const call = Context.getOrElse(fiber.currentContext, CurrentCall, () => undefined)
   if (call === undefined) return send(request)
