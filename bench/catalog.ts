@@ -58,6 +58,12 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
   variantOf("raw-socket", "into", "raw socket, one reused buffer (floor)", onlyDownload),
   { name: "undici-pool", label: "undici Pool.request", file: "clients/undici-pool.ts", args: [] },
   { name: "httpfx-client", label: "httpfx Client.get", file: "clients/httpfx-client.ts", args: [] },
+  {
+    name: "httpfx-client-traced",
+    label: "httpfx Client.get, recording tracer",
+    file: "clients/httpfx-client-traced.ts",
+    args: []
+  },
   { name: "httpfx-pool", label: "httpfx Pool.request", file: "clients/httpfx-pool.ts", args: [] },
   variantOf("httpfx-client", "foreach", "httpfx Client + runForEach", onlyDownload),
   variantOf("httpfx-pool", "foreach", "httpfx Pool + runForEach", onlyDownload),

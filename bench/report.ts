@@ -633,6 +633,7 @@ const clientNotes: Record<string, string> = {
     "the floor of a body read through memory the client reuses (download only): the raw socket with Node's `onread`, every read landing in the same 256 KiB buffer, so nothing is allocated per read",
   "undici-pool": "`new Pool(origin, { connections: C, pipelining: 1 })`, `pool.request`, body read with `arrayBuffer()` (counted with `for await` for the download)",
   "httpfx-client": "`Client.make(…)`, `client.request` (buffered); `client.stream` + `Stream.runForEach` for the download",
+  "httpfx-client-traced": "the same calls as `httpfx-client` under a tracer that records every span (`Tracer.make` keeping Effect's own spans, the last 1,024 of them): what tracing costs when something records it; the row above is the cost with no tracer installed",
   "httpfx-pool": "`Pool.make(…)`, `pool.request` (buffered); `pool.stream` + `Stream.runForEach` for the download",
   "httpfx-client-foreach":
     "the download only: `client.stream`, the body read with the response's own `runForEach(f)`, which pulls chunk after chunk without building a Stream pipeline",

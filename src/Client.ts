@@ -27,6 +27,7 @@ import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/client/client.js"
 import type {
   AuthInput,
+  CaptureHeaders,
   HeadersInput,
   ParamsInput,
   RequestHook,
@@ -61,6 +62,7 @@ export type TypeId = typeof TypeId
 // client's own copy of it is checked against it (test/types/client-options.test.ts).
 export type {
   AuthInput,
+  CaptureHeaders,
   HeadersInput,
   ParamsInput,
   ParamValue,
@@ -78,7 +80,8 @@ export type { WebSocketOptions } from "./internal/client/websocket.js"
 
 /**
  * Client options: every `Pool.Options` field, plus `baseUrl`, `headers`, `params`, `auth`, `cookies` [true],
- * `followRedirects` [false], `maxRedirects` [20], `transport` [the pool], `eventHooks`, `retry` and `trustEnv` [true].
+ * `followRedirects` [false], `maxRedirects` [20], `transport` [the pool], `eventHooks`, `retry`, `trustEnv` [true],
+ * `tracePropagation` [true] and `captureHeaders`.
  *
  * @since 0.1.0
  * @category models
@@ -115,6 +118,17 @@ export interface Options extends Pool.Options {
    * variable fails `Client.make` with an InvalidUrl that names it
    */
   readonly trustEnv?: boolean | undefined
+  /**
+   * send a W3C `traceparent` (from the span of the request being sent) with every request that has none of its own
+   * [true]; `Platform.layer` leaves it to @effect/platform's HttpClient, which adds its own
+   */
+  readonly tracePropagation?: boolean | undefined
+  /**
+   * header fields recorded on the request's span as `http.request.header.<name>` / `http.response.header.<name>`
+   * (OpenTelemetry's names; the list of the field's values) [none]; Authorization, Cookie, Proxy-Authorization and
+   * Set-Cookie are never recorded
+   */
+  readonly captureHeaders?: CaptureHeaders | undefined
 }
 
 /**

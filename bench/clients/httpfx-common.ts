@@ -53,7 +53,9 @@ const countForEach = (
 
 export const runHttpfx = (
   name: string,
-  make: (config: ClientConfig) => Effect.Effect<Sender, never, Scope.Scope>
+  make: (config: ClientConfig) => Effect.Effect<Sender, never, Scope.Scope>,
+  /** what the whole run happens under (a tracer) */
+  around: <A, E>(program: Effect.Effect<A, E>) => Effect.Effect<A, E> = (program) => program
 ): void =>
   main(name, (config) => {
     const url = config.url.href
@@ -82,5 +84,5 @@ export const runHttpfx = (
         )
       return yield* measureEffect(measuredAs, config, config.workload.mode === "download" ? streamed : buffered)
     })
-    return Effect.runPromise(Effect.scoped(program))
+    return Effect.runPromise(around(Effect.scoped(program)))
   })

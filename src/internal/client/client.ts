@@ -15,6 +15,7 @@ import { basic as basicAuth, isAuth } from "../pipeline/auth.js"
 import * as Chain from "../pipeline/chain.js"
 import { CookieJar } from "../pipeline/cookieJar.js"
 import { toRetryPolicy } from "../pipeline/retry.js"
+import * as Tracing from "../pipeline/tracing.js"
 import * as Body from "./body.js"
 import { routesFromEnv } from "../connection/proxy.js"
 import { supportedEncodings } from "../wire/decoding.js"
@@ -190,7 +191,8 @@ export class ClientImpl {
       jar: this.jar,
       bodiesAsSent: !profile.decompress && Transport.poolOf(transport) === undefined,
       middleware: options.middleware,
-      steps: Chain.stepsOf(options)
+      steps: Chain.stepsOf(options),
+      tracing: Tracing.settingsOf(options.tracePropagation, options.captureHeaders)
     }, transport)
   }
 

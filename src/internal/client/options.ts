@@ -108,6 +108,22 @@ export interface ClientOptions extends PoolOptions {
   } | undefined
   readonly retry?: RetryPolicy | undefined
   readonly trustEnv?: boolean | undefined
+  readonly tracePropagation?: boolean | undefined
+  readonly captureHeaders?: CaptureHeaders | undefined
+}
+
+/**
+ * The header fields a span records (`Client.Options.captureHeaders`), by name, any case. Authorization, Cookie,
+ * Proxy-Authorization and Set-Cookie are never recorded, even when listed.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface CaptureHeaders {
+  /** request fields, recorded as `http.request.header.<name>` */
+  readonly request?: ReadonlyArray<string> | undefined
+  /** response fields, recorded as `http.response.header.<name>` */
+  readonly response?: ReadonlyArray<string> | undefined
 }
 
 // ---- checks -------------------------------------------------------------------------------------------------------

@@ -3,26 +3,32 @@
  * point (`request` and the verbs, `stream`, `send`, `Platform.layer`) enters the same chain. Its order, outermost
  * first (OkHttp's: follow-ups, bridge, network interceptors, then the call to the server):
  *
- *   1. timeout          timeout.ts     the total timeout, armed once for the whole call
- *   2. auth             authStep.ts    an Auth's flow (auth.ts); its second try runs the redirect chain again
- *   3. redirects        redirects.ts   follows 301/302/303/307/308; every response carries the hops before it
- *   4. retry            retry.ts       the one retry policy, for each hop on its own
- *   5. response hooks   hooks.ts       run once the response's cookies are stored
- *   6. cookies          cookies.ts     the jar's Cookie on the way down (cookieJar.ts), Set-Cookie on the way up
- *   7. request hooks    hooks.ts       see the request with the Cookie the jar added
- *   8. bridge           bridge.ts      the response reports the request the client sent; bodies as sent (Platform)
- *   9. internal steps   (tests)        `withSteps`
- *  10. user middleware  `Client.Options.middleware`, the first given outermost: sees every hop, retry and auth
+ *   1. call span        tracing.ts     the call's span (`http.client GET`), around everything, the timeout included
+ *   2. timeout          timeout.ts     the total timeout, armed once for the whole call
+ *   3. auth             authStep.ts    an Auth's flow (auth.ts); its second try runs the redirect chain again
+ *   4. redirects        redirects.ts   follows 301/302/303/307/308; every response carries the hops before it
+ *   5. retry            retry.ts       the one retry policy, for each hop on its own
+ *   6. hop span         tracing.ts     each request on the wire (hop, retry, auth round trip) as a span of its own
+ *                                      under the call's, with its traceparent; only in chains that can resend
+ *   7. response hooks   hooks.ts       run once the response's cookies are stored
+ *   8. cookies          cookies.ts     the jar's Cookie on the way down (cookieJar.ts), Set-Cookie on the way up
+ *   9. request hooks    hooks.ts       see the request with the Cookie the jar added (and its traceparent)
+ *  10. bridge           bridge.ts      the response reports the request the client sent; bodies as sent (Platform)
+ *  11. internal steps   (tests)        `withSteps`
+ *  12. user middleware  `Client.Options.middleware`, the first given outermost: sees every hop, retry and auth
  *                       round trip with its final headers
- *  11. the transport    the pool (transport/transport.ts `fromPool`), a mock, or the caller's own
+ *  13. the transport    the pool (transport/transport.ts `fromPool`), a mock, or the caller's own
  *
  * Default headers, params and the body's encoding are the request's own: `buildRequest` (client/client.ts) merges
  * them, so hooks, auth flows and `buildRequest` see them; decompression is the pool's (`Profile.decompress`).
  *
  * A step a client has nothing for is left out when the client is made (no auth, redirects, retry, hooks or jar, no
- * total timeout): with nothing installed the chain is the transport itself, which is the fast path. A request that
- * brings its own timeout, auth or redirect policy enters the `full` chain instead, where those three are installed
- * and pass straight through when neither the request nor the client sets them.
+ * total timeout): with nothing installed the chain is the call span over the transport itself, which is the fast
+ * path. A request that brings its own timeout, auth or redirect policy enters the `full` chain instead, where those
+ * three are installed and pass straight through when neither the request nor the client sets them.
+ *
+ * The one-hop rule: a chain that can send a call only once (no auth, redirects or retry installed, or a `full` chain's
+ * request that turns them off) has no hop span; its call span is the span of that one request, with its traceparent.
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -43,6 +49,7 @@ import { redirects } from "./redirects.js"
 import { retry } from "./retry.js"
 import type { RetrySettings } from "./retry.js"
 import { timeout } from "./timeout.js"
+import * as Tracing from "./tracing.js"
 
 /** One step of the pipeline: the same shape as a user's `Transport.Middleware`. */
 export type Step = Transport.Middleware
@@ -62,6 +69,8 @@ interface Settings {
   readonly middleware: ReadonlyArray<Transport.Middleware> | undefined
   /** httpfx's own steps, installed between the bridge and the user's middleware (see `withSteps`) */
   readonly steps: ReadonlyArray<Step>
+  /** spans and propagation (a client always has them); undefined: neither, the chain without its tracing steps */
+  readonly tracing?: Tracing.Settings | undefined
 }
 
 export interface Pipeline {
@@ -69,6 +78,8 @@ export interface Pipeline {
   readonly plain: Transport.Transport
   /** for the others: timeout, auth and redirects installed whatever the client says */
   readonly full: Transport.Transport
+  /** `plain`'s way to send with no Scope, when it is the call span over a transport that can (see `open`) */
+  readonly open: ((request: Request) => Opening | undefined) | undefined
 }
 
 /** `steps` composed around `transport`, the first outermost. No steps: the transport itself. */
@@ -94,7 +105,6 @@ const withMiddleware = (
 /** The steps between the retries and the transport, outermost first: they run once per request on the wire. */
 const perSend = (settings: Settings, transport: Transport.Transport): Array<Step> => {
   const steps: Array<Step> = []
-  if (settings.retry !== undefined) steps.push(retry(settings.retry))
   if (settings.responseHooks.length > 0) steps.push(responseHooks(settings.responseHooks))
   if (settings.jar !== undefined) steps.push(cookies(settings.jar))
   if (settings.requestHooks.length > 0) steps.push(requestHooks(settings.requestHooks))
@@ -107,19 +117,46 @@ const perSend = (settings: Settings, transport: Transport.Transport): Array<Step
   return steps
 }
 
+/** Whether code below the retries may look at the current span: hooks, httpfx's own steps, middleware, a transport. */
+const observes = (settings: Settings, transport: Transport.Transport): boolean =>
+  settings.requestHooks.length > 0 || settings.responseHooks.length > 0 || settings.steps.length > 0 ||
+  (settings.middleware !== undefined && settings.middleware.length > 0) || Transport.poolOf(transport) === undefined
+
 /** The chains of a client: decided here once, when the client is made. */
 export const make = (settings: Settings, transport: Transport.Transport): Pipeline => {
-  const inner = compose(withMiddleware(transport, settings.middleware), perSend(settings, transport))
+  const tracing = settings.tracing
+  const below = compose(withMiddleware(transport, settings.middleware), perSend(settings, transport))
+  const hops = compose(below, [
+    ...(settings.retry === undefined ? [] : [retry(settings.retry)]),
+    ...(tracing === undefined ? [] : [Tracing.hop(tracing)])
+  ])
   const outer: Array<Step> = []
   if (settings.timeouts.total > 0) outer.push(timeout(settings.timeouts))
   if (settings.auth !== undefined) outer.push(authenticate(settings.auth))
   if (settings.followRedirects) outer.push(redirects(true, settings.maxRedirects))
-  const full = compose(inner, [
+  const resends = settings.retry !== undefined || settings.auth !== undefined || settings.followRedirects
+  const plainInner = compose(resends ? hops : below, outer)
+  const full = compose(hops, [
+    ...(tracing === undefined ? [] : [
+      Tracing.call(tracing, {
+        resends: (request) =>
+          settings.retry !== undefined || (request.followRedirects ?? settings.followRedirects) ||
+          (request.auth === undefined ? settings.auth !== undefined : request.auth !== null),
+        // A hop step is below, which the call tells whether it is one of many.
+        observable: true
+      })
+    ]),
     timeout(settings.timeouts),
     authenticate(settings.auth),
     redirects(settings.followRedirects, settings.maxRedirects)
   ])
-  return { plain: compose(inner, outer), full }
+  const opener = plainInner === transport ? Transport.openerOf(transport) : undefined
+  if (tracing === undefined) return { plain: plainInner, full, open: opener }
+  return {
+    plain: Tracing.call(tracing, { resends: () => resends, observable: observes(settings, transport) })(plainInner),
+    full,
+    open: opener === undefined ? undefined : Tracing.open(tracing, opener)
+  }
 }
 
 const chainFor = (pipeline: Pipeline, request: Request): Transport.Transport =>
@@ -140,13 +177,11 @@ export const stream = (
 ): Effect.Effect<StreamingResponse, HttpError.HttpError, Scope.Scope> => chainFor(pipeline, request).handle(request)
 
 /**
- * Send `request` with no Scope, the response the caller's to release: only when the chain is the bare transport
- * and that transport can (the pool). Undefined otherwise: then use `stream`.
+ * Send `request` with no Scope, the response the caller's to release: only when the chain is the call span over the
+ * bare transport and that transport can (the pool). Undefined otherwise: then use `stream`.
  */
-export const open = (pipeline: Pipeline, request: Request): Opening | undefined => {
-  const opener = Transport.openerOf(chainFor(pipeline, request))
-  return opener === undefined ? undefined : opener(request)
-}
+export const open = (pipeline: Pipeline, request: Request): Opening | undefined =>
+  pipeline.open === undefined || chainFor(pipeline, request) !== pipeline.plain ? undefined : pipeline.open(request)
 
 // ---- internal steps ------------------------------------------------------------------------------------------------
 

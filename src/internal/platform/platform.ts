@@ -68,7 +68,9 @@ export const clientOptions = (options: PlatformOptions = {}): ClientOptions => {
       ...rest,
       timeout: onlyGiven(options.timeout),
       cookies: options.cookies ?? false,
-      trustEnv: options.trustEnv ?? false
+      trustEnv: options.trustEnv ?? false,
+      // platform's HttpClient sends its own traceparent (and b3): no second copy
+      tracePropagation: false
     },
     decompress === true ? decompressing : asSent
   )

@@ -1,6 +1,7 @@
 /**
  * Serialising a request head (RFC 9112 §3), refusing anything that would let a caller's data change the framing.
  */
+import * as Headers from "@effect/platform/Headers"
 import { printableValue } from "../core/credentials.js"
 import { hostLineOf, requestTailOf, targetProblem } from "../core/url.js"
 
@@ -163,7 +164,26 @@ export const serialiseOnce = (headers: HeaderInput): void => {
 }
 
 const fieldsOf = (headers: HeaderInput): Fields | { readonly error: string } =>
-  (HeadersTypeId in headers ? serialised.get(headers) : undefined) ?? serialise(headers)
+  (HeadersTypeId in headers
+    ? (headers as { readonly [WithField]?: Fields })[WithField] ?? serialised.get(headers)
+    : undefined) ?? serialise(headers)
+
+/** Where `withField` keeps a Headers object's serialised block: not enumerable, so no copy of the object takes it. */
+const WithField = Symbol.for("httpfx/Headers/serialised")
+
+/**
+ * `headers` (Headers) with one more field that httpfx made and knows to be valid, named in lower case and absent from
+ * `headers` (a `traceparent`). When `headers` were serialised once (a client's defaults), the new object's block is
+ * theirs and one line more: the request that adds a field to the defaults does not serialise them again.
+ */
+export const withField = (headers: Headers.Headers, name: string, value: string): Headers.Headers => {
+  const out = Headers.set(headers, name, value)
+  const base = serialised.get(headers)
+  if (base !== undefined && !("error" in base)) {
+    Object.defineProperty(out, WithField, { value: { ...base, lines: base.lines + name + ": " + value + "\r\n" } })
+  }
+  return out
+}
 
 const serialise = (headers: HeaderInput): Fields | { readonly error: string } => {
   let lines = ""
