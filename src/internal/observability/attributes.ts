@@ -5,7 +5,7 @@
  */
 import { withoutUserinfo } from "../core/url.js"
 
-const HTTP_REQUEST_METHOD = "http.request.method"
+export const HTTP_REQUEST_METHOD = "http.request.method"
 const HTTP_REQUEST_METHOD_ORIGINAL = "http.request.method_original"
 export const HTTP_REQUEST_RESEND_COUNT = "http.request.resend_count"
 export const HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
