@@ -223,6 +223,28 @@ describe("tracing under a tracer that records", () => {
     }))
 })
 
+describe("phase events from measured timings", () => {
+  it.live("a new connection: connect, send, firstByte and download events, in order, inside the span", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = yield* recorder
+      const server = yield* headerServer()
+      const client = yield* Client.make()
+      const response = yield* client.get(server.url).pipe(Effect.withTracer(tracer))
+      const span = spans[0]! as Tracer.Span & { readonly events: Array<[string, bigint, unknown]> }
+      const names = span.events.map(([name]) => name)
+      for (const phase of ["connect", "send", "firstByte", "download"]) expect(names).toContain(phase)
+      expect(Duration.toNanos(response.timings.connect).pipe(Option.getOrThrow)).toBeGreaterThan(0n)
+      const times = span.events.map(([, at]) => at)
+      expect([...times].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(times)
+      expect(span.status._tag).toBe("Ended")
+      if (span.status._tag === "Ended") {
+        expect(times[0]!).toBeGreaterThanOrEqual(span.status.startTime)
+        // the events are placed from the span's start by the measured durations: within a millisecond of its end
+        expect(times[times.length - 1]!).toBeLessThanOrEqual(span.status.endTime + 1_000_000n)
+      }
+    }).pipe(Effect.scoped))
+})
+
 describe("withField", () => {
   it("gives the head that serialising the whole object would", () => {
     const defaults = Headers.fromInput({ "user-agent": "ua", accept: "*/*" })
