@@ -16,7 +16,7 @@ import type { WebSocket } from "../connection/websocket.js"
 import { WebSocketConnection } from "../connection/websocket.js"
 
 /** How a socket is opened: `client.websocket` of the layer's client. */
-export type Open = (url: string, protocols: ReadonlyArray<string>) => Effect.Effect<WebSocket, unknown, Scope.Scope>
+type Open = (url: string, protocols: ReadonlyArray<string>) => Effect.Effect<WebSocket, unknown, Scope.Scope>
 
 const CONNECTING = 0
 const OPEN = 1
