@@ -42,7 +42,15 @@ const variantOf = (
   skips
 })
 
-export const clientSpecs: ReadonlyArray<ClientSpec> = [
+const wsSkip = "n/a (an HTTP client: the WebSocket echo runs client.websocket and the ws client)"
+const httpSkip = "n/a (a WebSocket client: WebSocket echo only)"
+const httpSkips = { get1k: httpSkip, post1k: httpSkip, get100k: httpSkip, download64m: httpSkip, queue10k: httpSkip }
+const withoutWebSockets = (spec: ClientSpec): ClientSpec => ({
+  ...spec,
+  skips: { "ws-echo": wsSkip, "ws-echo-1m": wsSkip, ...spec.skips }
+})
+
+const httpClientSpecs: ReadonlyArray<ClientSpec> = [
   {
     name: "raw-socket",
     label: "raw socket (floor)",
@@ -116,8 +124,22 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
   { name: "got", label: "got", file: "clients/got.ts", args: [], skips: { queue10k: queueSkip } }
 ]
 
+export const clientSpecs: ReadonlyArray<ClientSpec> = [
+  ...httpClientSpecs.map(withoutWebSockets),
+  { name: "ws", label: "ws WebSocket", file: "clients/ws.ts", args: [], skips: httpSkips },
+  {
+    name: "httpfx-websocket",
+    label: "httpfx client.websocket",
+    file: "clients/httpfx-websocket.ts",
+    args: [],
+    skips: httpSkips
+  }
+]
+
 // The client every ratio is relative to.
 export const BASELINE = "undici-pool"
+// … except in the WebSocket echo, where it is the `ws` package's client.
+export const baselineOf = (workload: WorkloadName): string => workload.startsWith("ws-") ? "ws" : BASELINE
 
 export const labelOf = (name: string): string => clientSpecs.find((spec) => spec.name === name)?.label ?? name
 
@@ -196,6 +218,27 @@ export const workloadPlans: Record<WorkloadName, WorkloadPlan> = {
     warmupMs: loopWarmupMs,
     quickRequests: 2,
     quickWarmup: 1
+  },
+  "ws-echo": {
+    title: "WebSocket echo, 32 bytes",
+    concurrency: [1],
+    requests: 4000,
+    measureMs: loopMeasureMs,
+    warmup: 2000,
+    warmupMs: loopWarmupMs,
+    quickRequests: 1000,
+    quickWarmup: 300
+  },
+  "ws-echo-1m": {
+    title: "WebSocket echo, 1 MiB",
+    concurrency: [1],
+    // Each round trip masks, sends, receives and copies 1 MiB each way: a few ms, so a few hundred in 2 s.
+    requests: 50,
+    measureMs: loopMeasureMs,
+    warmup: 20,
+    warmupMs: loopWarmupMs,
+    quickRequests: 20,
+    quickWarmup: 5
   },
   queue10k: {
     title: "10,000 requests queued at once over 100 connections",

@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { BASELINE, clientSpecs, labelOf, MAX_REQUESTS, workloadPlans } from "./catalog.js"
+import { BASELINE, baselineOf, clientSpecs, labelOf, MAX_REQUESTS, workloadPlans } from "./catalog.js"
 import { workloads } from "./shared.js"
 import type { BenchResult, WorkloadName } from "./shared.js"
 
@@ -159,7 +159,7 @@ const summarize = (group: Group, clients: ReadonlyArray<string>): ReadonlyArray<
       cpuRatio: undefined
     }
   })
-  const baseline = rows.find((row) => row.client === BASELINE)?.stats?.cpu.median
+  const baseline = rows.find((row) => row.client === baselineOf(group.workload))?.stats?.cpu.median
   return rows.map((row) => ({
     ...row,
     cpuRatio: baseline !== undefined && row.stats !== undefined ? row.stats.cpu.median / baseline : undefined
@@ -242,7 +242,7 @@ const groupSubtitle = (group: Group, rounds: number): string => {
 }
 
 const headers = (group: Group): { readonly head: ReadonlyArray<string>; readonly align: string } => {
-  const vs = `CPU vs ${labelOf(BASELINE)}`
+  const vs = `CPU vs ${labelOf(baselineOf(group.workload))}`
   switch (workloads[group.workload].mode) {
     case "loop":
       return {
@@ -358,7 +358,7 @@ export const renderTable = (group: Group, report: Pick<Report, "rounds" | "clien
   const notes: Array<string> = []
   const blanks = " |".repeat(head.length - 2)
   for (const row of summarize(group, report.clients)) {
-    const name = row.client === BASELINE ? `**${row.label}**` : row.label
+    const name = row.client === baselineOf(group.workload) ? `**${row.label}**` : row.label
     const cells = rowCells(group, row)
     if (row.skipped !== undefined) {
       lines.push(`| ${name} | ${cell(row.skipped)} |${blanks}`)
@@ -512,7 +512,8 @@ client and server, requests per second say as much about the server and the sche
 ## Overview: CPU per request relative to ${labelOf(BASELINE)}
 
 Median CPU time (user + system) of the client process per request (per download for download64m), divided by
-${labelOf(BASELINE)}'s in the same workload. Lower is better.
+${labelOf(BASELINE)}'s in the same workload (in the WebSocket echo, per round trip, divided by the ${labelOf("ws")} client's).
+Lower is better.
 
 ${renderOverview(report)}
 
@@ -650,6 +651,10 @@ const clientNotes: Record<string, string> = {
     "the floor of `@effect/platform`'s `HttpClient` (request loops only): `HttpClient.make` over a backend that answers at once with a canned response (the bench server's head, a fresh copy of the body per read), no network, driven by the same application code as the other platform rows; what platform's own machinery (request, URL, client span, trace headers, AbortController, interruptible response) costs per request, below any transport",
   "platform-floor-async":
     "the same floor with the canned response handed back on the next turn of the event loop (`setImmediate`), as a transport's answer comes: the request's fiber suspends and resumes, and what platform keeps for the request lives across that turn, as it does over a network",
+  "ws":
+    "the `ws` package's WebSocket client (WebSocket echo only; the reference there): one socket per worker, `perMessageDeflate: false`, a round trip is `send` of a binary message and its `message` event",
+  "httpfx-websocket":
+    "httpfx's `client.websocket` (WebSocket echo only): one socket per worker, `socket.send` and the next message pulled from `socket.messages` (`Stream.toPull`), one Effect per round trip",
   "node-http": "`http.request` with `new http.Agent({ keepAlive: true, maxSockets: C })`, body collected from `data` events",
   "undici-fetch": "undici's `fetch` on `new Agent({ connections: C })`",
   "node-fetch-global": "Node's built-in `fetch` with no options (its bundled undici, default global dispatcher)",

@@ -6,6 +6,7 @@
 // that dies without cleaning up still takes the server down with it).
 import { createServer } from "node:http"
 import type { ServerResponse } from "node:http"
+import { WebSocketServer } from "ws"
 import { LOOPBACK_HOST } from "./shared.js"
 
 // Bodies are allocated once so the server spends as little CPU as possible per
@@ -59,6 +60,14 @@ server.on("connection", () => {
   connections++
 })
 
+// The WebSocket workloads: the `ws` package's server echoes every message at /ws as it came (binary as binary).
+// No permessage-deflate (ws's server default): both clients' messages go uncompressed.
+const echo = new WebSocketServer({ server, path: "/ws", maxPayload: 64 * 1024 * 1024 })
+echo.on("connection", (socket) => {
+  socket.on("error", () => {})
+  socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }))
+})
+
 // Clients keep connections open between warm-up and measurement, and slow
 // clients may pause between requests; a short timeout would add reconnects.
 server.keepAliveTimeout = 60_000
@@ -66,6 +75,7 @@ server.keepAliveTimeout = 60_000
 server.headersTimeout = 65_000
 
 const shutdown = (): void => {
+  for (const socket of echo.clients) socket.terminate()
   server.closeAllConnections()
   server.close()
   process.exit(0)

@@ -1,9 +1,10 @@
 // Definitions shared by the runner, the server and every client process.
 // Kept free of runtime dependencies so that importing it costs nothing.
 
-export type WorkloadName = "get1k" | "post1k" | "get100k" | "download64m" | "queue10k"
+export type WorkloadName = "get1k" | "post1k" | "get100k" | "download64m" | "queue10k" | "ws-echo" | "ws-echo-1m"
 
-// How the harness drives a workload:
+// How the harness drives a workload (a WebSocket echo is a "loop" whose requests are round trips of one message,
+// over one WebSocket per worker):
 // - "loop": C workers, each sending its next request when the last one is done;
 // - "burst": every request is issued at once and queues for C connections;
 // - "download": one streamed download at a time; the body is counted chunk by
@@ -34,7 +35,17 @@ export const workloads: Record<WorkloadName, Workload> = {
     requestBytes: 0,
     responseBytes: 64 * 1024 * 1024
   },
-  queue10k: { name: "queue10k", mode: "burst", method: "GET", path: "/1k", requestBytes: 0, responseBytes: 1024 }
+  queue10k: { name: "queue10k", mode: "burst", method: "GET", path: "/1k", requestBytes: 0, responseBytes: 1024 },
+  // A binary message to the server's `ws` echo at /ws and back.
+  "ws-echo": { name: "ws-echo", mode: "loop", method: "GET", path: "/ws", requestBytes: 32, responseBytes: 32 },
+  "ws-echo-1m": {
+    name: "ws-echo-1m",
+    mode: "loop",
+    method: "GET",
+    path: "/ws",
+    requestBytes: 1024 * 1024,
+    responseBytes: 1024 * 1024
+  }
 }
 
 export const workloadNames = Object.keys(workloads) as ReadonlyArray<WorkloadName>

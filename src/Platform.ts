@@ -37,6 +37,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as Socket from "@effect/platform/Socket"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
@@ -45,6 +46,7 @@ import type * as Scope from "effect/Scope"
 import * as Client from "./Client.js"
 import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/platform/platform.js"
+import * as internalWebSocket from "./internal/platform/webSocket.js"
 
 /**
  * `Client.Options`, with defaults of platform-node's Node client rather than httpx's; each option opts in:
@@ -159,3 +161,50 @@ export const toRequestError: (
   request: HttpClientRequest.HttpClientRequest,
   error: unknown
 ) => HttpClientError.RequestError = internal.toRequestError
+
+/**
+ * `@effect/platform`'s `Socket.WebSocketConstructor` on httpfx's `client.websocket`, so `Socket.makeWebSocket`,
+ * `Socket.layerWebSocket` and what runs on them (RPC over WebSockets) use httpfx's connections: its TLS options,
+ * proxies (CONNECT or SOCKS), cookies, auth and handshake timeout. A drop-in for `NodeSocket.layerWebSocketConstructor`.
+ *
+ * The sockets come from one httpfx client made with these options, with the defaults of `layer()` (no timeouts, no
+ * added headers, no cookies, no proxy from the environment): it is closed with the layer, and so is every socket still
+ * open (1000). Each socket has a scope of its own, closed when the socket closes.
+ *
+ * What platform sees is a WHATWG WebSocket: binary messages arrive as `ArrayBuffer`s; a handshake that fails is an
+ * `error` event then a `close` with 1006 (platform's `SocketGenericError` with reason `"Open"`); a close frame from
+ * the server is a clean `close` event with its code and reason (platform's `SocketCloseError` for a code other than
+ * 1000); a protocol violation by the server is an `error` then a `close` with 1006.
+ *
+ * @example
+ * ```ts
+ * import * as Socket from "@effect/platform/Socket"
+ * import { Effect } from "effect"
+ * import { Platform } from "httpfx"
+ *
+ * const program = Effect.gen(function*() {
+ *   const socket = yield* Socket.makeWebSocket("ws://127.0.0.1:8080/echo")
+ *   const write = yield* socket.writer
+ *   yield* write("hello")
+ *   yield* socket.runRaw((message) => console.log(message))
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Platform.layerWebSocketConstructor())))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export function layerWebSocketConstructor(): Layer.Layer<Socket.WebSocketConstructor>
+export function layerWebSocketConstructor(
+  options?: Client.Options
+): Layer.Layer<Socket.WebSocketConstructor, HttpError.InvalidUrl | HttpError.LocalProtocolError>
+export function layerWebSocketConstructor(
+  options?: Client.Options
+): Layer.Layer<Socket.WebSocketConstructor, HttpError.InvalidUrl | HttpError.LocalProtocolError> {
+  const made = Effect.flatMap(
+    Client.make(internal.clientOptions(options)),
+    (client) => internalWebSocket.makeConstructor((url, protocols) => client.websocket(url, { protocols }))
+  )
+  return Layer.scoped(Socket.WebSocketConstructor, options === undefined ? Effect.orDie(made) : made)
+}

@@ -134,6 +134,16 @@ export const checkResponse = (config: ClientConfig, status: number, bodyBytes: n
   }
 }
 
+// Throws unless a WebSocket echo came back as long as the message sent (-1: it came back as text).
+export const checkEcho = (config: ClientConfig, bytes: number): void => {
+  if (bytes !== config.workload.responseBytes) {
+    throw new Error(`the echo has ${bytes} bytes, expected ${config.workload.responseBytes}`)
+  }
+}
+
+// The ws:// URL of the workload's route on the (loopback, checked) server.
+export const webSocketUrl = (config: ClientConfig): string => "ws" + config.url.href.slice("http".length)
+
 const warmupBudget = (config: ClientConfig): Budget =>
   new Budget(config.warmup, config.warmupMs, Math.max(config.warmup, config.maxRequests))
 

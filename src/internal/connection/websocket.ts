@@ -80,6 +80,8 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
   private gone = false
   private closeTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private readonly pullEffect: Effect.Effect<Chunk.Chunk<string | Uint8Array>, Option.Option<WebSocketError>>
+  /** the server's close frame once it came (its code, undefined when it had none): the WHATWG close event says it */
+  received: { readonly code: number | undefined; readonly reason: string } | undefined = undefined
 
   constructor(
     private readonly socket: net.Socket,
@@ -214,6 +216,7 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
   onPong(_payload: Buffer): void {}
 
   onClose(code: number | undefined, reason: string): void {
+    this.received = { code, reason }
     if (this.state === State.Open) {
       // RFC 6455 §5.5.1: answer with a close frame, echoing the code; then the server ends the TCP connection.
       this.socket.write(encodeFrame(Opcode.Close, closePayload(code, "")))

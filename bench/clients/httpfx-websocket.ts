@@ -1,0 +1,29 @@
+// httpfx's client.websocket in the WebSocket echo: one WebSocket per worker, its messages read through one pull
+// (Stream.toPull) for the whole run, as an application reading replies in turn would; a round trip is `send` and
+// the next message.
+import { Chunk, Effect, Stream } from "effect"
+import { Client } from "../../src/index.js"
+import { checkEcho, main, measureEffect, webSocketUrl } from "./harness.js"
+
+main("httpfx-websocket", (config) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const client = yield* Client.make()
+    const peers = yield* Effect.forEach(Array.from({ length: config.concurrency }), () =>
+      Effect.flatMap(client.websocket(webSocketUrl(config)), (socket) =>
+        Effect.map(Stream.toPull(socket.messages), (pull) => ({ socket, pull }))))
+    const idle = [...peers]
+    const roundTrip = Effect.suspend(() => {
+      const peer = idle.pop()!
+      return peer.socket.send(config.payload).pipe(
+        Effect.zipRight(peer.pull),
+        Effect.map((messages) => {
+          idle.push(peer)
+          if (messages.length !== 1) throw new Error(`${messages.length} messages came back for one sent`)
+          const message = Chunk.unsafeHead(messages)
+          checkEcho(config, typeof message === "string" ? -1 : message.length)
+        })
+      )
+    })
+    return yield* measureEffect("httpfx-websocket", config, () => roundTrip)
+  })))
+)
