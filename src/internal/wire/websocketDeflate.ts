@@ -11,7 +11,7 @@ import * as builtins from "../core/builtins.js"
 export const DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"
 
 /** What the server's answer agreed. */
-export interface DeflateParams {
+interface DeflateParams {
   readonly serverNoContextTakeover: boolean
   readonly clientNoContextTakeover: boolean
   /** 8–15 */

@@ -202,7 +202,7 @@ const S_CLOSED = 3
 const MAX_HEADER = 10
 
 /** What the decoder needs of permessage-deflate (wire/websocketDeflate.ts), when it was negotiated. */
-export interface Inflater {
+interface Inflater {
   /** The inflated bytes of a whole compressed message. */
   inflate(message: Buffer): Inflated
 }
