@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import type * as net from "node:net"
 import * as path from "node:path"
 import { WebSocketServer } from "ws"
-import type { WebSocket as ServerSocket } from "ws"
+import type { PerMessageDeflateOptions, WebSocket as ServerSocket } from "ws"
 import { rawServer } from "../utils/servers.js"
 import type { TestServer } from "../utils/servers.js"
 
@@ -37,6 +37,8 @@ export const wsServer = (
   options: {
     readonly tls?: boolean
     readonly handleProtocols?: (protocols: Set<string>) => string | false
+    /** the server's permessage-deflate (off by default, as in `ws`) */
+    readonly perMessageDeflate?: boolean | PerMessageDeflateOptions
     readonly onConnection?: (socket: ServerSocket, request: http.IncomingMessage) => void
   } = {}
 ): Effect.Effect<WsPeer, never, Scope.Scope> =>
@@ -48,7 +50,8 @@ export const wsServer = (
       const httpsServer = options.tls ? https.createServer(serverTls) : undefined
       const server = new WebSocketServer({
         ...(httpsServer ? { server: httpsServer } : { host: "127.0.0.1", port: 0 }),
-        ...(options.handleProtocols ? { handleProtocols: options.handleProtocols } : {})
+        ...(options.handleProtocols ? { handleProtocols: options.handleProtocols } : {}),
+        ...(options.perMessageDeflate !== undefined ? { perMessageDeflate: options.perMessageDeflate } : {})
       })
       server.on("connection", (socket, request) => {
         requests.push(request)
@@ -113,8 +116,8 @@ export const closeBody = (code: number, reason = ""): Buffer => {
 export interface RawPeer extends TestServer {
   /** ws://127.0.0.1:PORT */
   readonly wsUrl: string
-  /** the unmasked payloads of the frames the client sent, by opcode, in order */
-  readonly received: Array<{ readonly opcode: number; readonly payload: Buffer }>
+  /** the unmasked payloads of the frames the client sent, by opcode (and whether RSV1 was set), in order */
+  readonly received: Array<{ readonly opcode: number; readonly payload: Buffer; readonly rsv1: boolean }>
 }
 
 /**
@@ -128,7 +131,7 @@ export const rawWsServer = (
     `Sec-WebSocket-Accept: ${acceptOf(key)}\r\n\r\n`
 ): Effect.Effect<RawPeer, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const received: Array<{ opcode: number; payload: Buffer }> = []
+    const received: Array<{ opcode: number; payload: Buffer; rsv1: boolean }> = []
     const server = yield* rawServer((socket) => {
       let buffered: Buffer = Buffer.alloc(0)
       let open = false
@@ -154,7 +157,7 @@ export const rawWsServer = (
   })
 
 /** Client frames (masked) out of `bytes`; returns what is left of an incomplete frame. */
-const readFrames = (bytes: Buffer, into: Array<{ opcode: number; payload: Buffer }>): Buffer => {
+const readFrames = (bytes: Buffer, into: Array<{ opcode: number; payload: Buffer; rsv1: boolean }>): Buffer => {
   while (bytes.length >= 2) {
     let length = bytes[1]! & 0x7f
     let at = 2
@@ -173,7 +176,7 @@ const readFrames = (bytes: Buffer, into: Array<{ opcode: number; payload: Buffer
     if (bytes.length < at + length) return bytes
     const payload = Buffer.from(bytes.subarray(at, at + length))
     if (masked) for (let i = 0; i < length; i++) payload[i]! ^= bytes[maskAt + (i & 3)]!
-    into.push({ opcode: bytes[0]! & 0x0f, payload })
+    into.push({ opcode: bytes[0]! & 0x0f, payload, rsv1: (bytes[0]! & 0x40) !== 0 })
     bytes = bytes.subarray(at + length)
   }
   return bytes

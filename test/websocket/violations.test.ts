@@ -224,8 +224,8 @@ describe("handshake", () => {
     failsHandshake(
       (key) =>
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        `Sec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n`,
-      "permessage-deflate"
+        `Sec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n\r\n`,
+      "x-webkit-deflate-frame"
     ))
 
   it.live("a subprotocol the client did not offer fails the handshake", () =>

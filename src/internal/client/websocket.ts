@@ -23,6 +23,7 @@ import type { StreamingResponse } from "../message/response.js"
 import { WebSocketConnection } from "../connection/websocket.js"
 import type { WebSocket } from "../connection/websocket.js"
 import { DEFAULT_MAX_MESSAGE_SIZE } from "../wire/websocketFrame.js"
+import { DEFLATE_OFFER, parseDeflateAnswer, PerMessageDeflate } from "../wire/websocketDeflate.js"
 import type { HeadersInput, RequestOptions } from "./options.js"
 
 /**
@@ -40,6 +41,11 @@ export interface WebSocketOptions {
   readonly timeout?: TimeoutInput | undefined
   /** the largest message accepted, all its fragments together, in bytes [64 MiB]; past it the socket closes with 1009 */
   readonly maxMessageSize?: number | undefined
+  /**
+   * Offer permessage-deflate (RFC 7692) [true]: when the server accepts, messages of 1 KiB or more are sent
+   * compressed and compressed messages are inflated (`maxMessageSize` then holds the inflated size)
+   */
+  readonly compression?: boolean | undefined
 }
 
 /** What the handshake needs of the client: its requests, built and sent through its pipeline. */
@@ -114,6 +120,8 @@ export const connect = (
     }
     const protocols = options.protocols ?? []
     if (protocols.length > 0) handshake["sec-websocket-protocol"] = protocols.join(", ")
+    const compression = options.compression !== false
+    if (compression) handshake["sec-websocket-extensions"] = DEFLATE_OFFER
     const request = client.buildRequest("GET", httpUrl, {
       // The handshake's own fields win over the caller's: they are what makes it a handshake.
       headers: options.headers === undefined
@@ -138,7 +146,8 @@ export const connect = (
     }
     return Effect.flatMap(
       client.sendStreaming(request),
-      (response) => opened(response, key, protocols, where, options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE)
+      (response) =>
+        opened(response, key, protocols, where, options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, compression)
     )
   })
 
@@ -148,7 +157,8 @@ const opened = (
   key: string,
   protocols: ReadonlyArray<string>,
   where: HttpError.RequestInfo,
-  maxMessageSize: number
+  maxMessageSize: number,
+  compression: boolean
 ): Effect.Effect<WebSocket, HttpError.HttpError, Scope.Scope> => {
   if (response.status !== 101) return refused(response, where)
   const upgraded = upgradedOf(response)
@@ -176,8 +186,12 @@ const opened = (
       "key calls for (is this a WebSocket server?)")
   }
   const extensions = headers["sec-websocket-extensions"]
+  let deflate: PerMessageDeflate | undefined
   if (extensions !== undefined && extensions.trim() !== "") {
-    return fail(`the server chose the extension ${JSON.stringify(extensions)}, which was not offered`)
+    if (!compression) return fail(`the server chose the extension ${JSON.stringify(extensions)}, which was not offered`)
+    const params = parseDeflateAnswer(extensions)
+    if (typeof params === "string") return fail(params)
+    deflate = new PerMessageDeflate(params, maxMessageSize)
   }
   const protocol = headers["sec-websocket-protocol"]?.trim() ?? ""
   if (protocol !== "" && !protocols.includes(protocol)) {
@@ -185,7 +199,9 @@ const opened = (
       (protocols.length === 0 ? " (none was)" : ` (offered: ${protocols.join(", ")})`))
   }
   return Effect.acquireRelease(
-    Effect.sync(() => new WebSocketConnection(upgraded.socket, upgraded.head, protocol, where.url, maxMessageSize)),
+    Effect.sync(() =>
+      new WebSocketConnection(upgraded.socket, upgraded.head, protocol, where.url, maxMessageSize, deflate)
+    ),
     (socket) => socket.close()
   )
 }

@@ -19,6 +19,8 @@ import {
   Opcode
 } from "../wire/websocketFrame.js"
 import type { FrameHandler } from "../wire/websocketFrame.js"
+import { COMPRESS_THRESHOLD } from "../wire/websocketDeflate.js"
+import type { PerMessageDeflate } from "../wire/websocketDeflate.js"
 
 /**
  * What `client.websocket` gives: the subprotocol the server picked (empty when none), the messages as one stream, and
@@ -89,9 +91,11 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
     readonly protocol: string,
     /** the ws:// or wss:// URL, for messages */
     private readonly url: string,
-    maxMessageSize: number
+    maxMessageSize: number,
+    /** permessage-deflate, when the server accepted it; its zlib streams close with the socket */
+    private readonly deflate?: PerMessageDeflate | undefined
   ) {
-    this.decoder = new FrameDecoder(this, maxMessageSize)
+    this.decoder = new FrameDecoder(this, maxMessageSize, deflate)
     this.onData = this.onData.bind(this)
     this.onEnd = this.onEnd.bind(this)
     this.onError = this.onError.bind(this)
@@ -117,9 +121,10 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
       if (this.state !== State.Open) {
         return Effect.fail(this.error(`cannot send on ${this.url}: the WebSocket is closed or closing`, undefined))
       }
-      const frame = typeof data === "string"
-        ? encodeFrame(Opcode.Text, Buffer.from(data, "utf8"))
-        : encodeFrame(Opcode.Binary, data)
+      const frame = this.frameOf(typeof data === "string" ? Opcode.Text : Opcode.Binary, data)
+      if (frame === undefined) {
+        return Effect.fail(this.error(`cannot send on ${this.url}: the WebSocket closed after an internal error`, undefined))
+      }
       if (this.socket.write(frame)) return Effect.void
       // Written in order already; the caller waits for the socket's buffer to empty before sending more.
       return Effect.async<void, WebSocketError>((resume) => {
@@ -132,6 +137,23 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
         })
       })
     })
+  }
+
+  /**
+   * A data frame, compressed when permessage-deflate was negotiated and the message is big enough; zlib runs
+   * synchronously, so messages go out in the order they were sent. Undefined when zlib failed (the socket is gone).
+   */
+  private frameOf(opcode: Opcode, data: string | Uint8Array): Buffer | undefined {
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data
+    const deflate = this.deflate
+    if (deflate === undefined || !deflate.compresses || bytes.length < COMPRESS_THRESHOLD) {
+      return encodeFrame(opcode, bytes)
+    }
+    let frame: Buffer | undefined
+    this.guard(() => {
+      frame = encodeFrame(opcode, deflate.deflate(bytes), true)
+    })
+    return frame
   }
 
   close(code: number = CloseCode.Normal, reason: string = ""): Effect.Effect<void> {
@@ -323,6 +345,7 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
   private socketGone(): void {
     this.state = State.Closed
     this.gone = true
+    this.deflate?.close()
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
     this.closeTimer = undefined
     const drains = this.drainWaiters

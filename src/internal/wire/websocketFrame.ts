@@ -6,6 +6,7 @@
  */
 import { isUtf8 } from "node:buffer"
 import * as builtins from "../core/builtins.js"
+import type { Inflated } from "./websocketDeflate.js"
 
 export const Opcode = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const
 export type Opcode = (typeof Opcode)[keyof typeof Opcode]
@@ -138,12 +139,13 @@ const nextMask = (): number => {
  * One frame as a client sends it (RFC 6455 §5.2, §5.3): FIN set, masked with a fresh random key, the payload copied
  * masked into the same buffer as the header, so it goes out in one write.
  */
-export const encodeFrame = (opcode: Opcode, payload: Uint8Array): Buffer => {
+export const encodeFrame = (opcode: Opcode, payload: Uint8Array, compressed = false): Buffer => {
   const length = payload.length
   const lengthBytes = length < 126 ? 0 : length < 65536 ? 2 : 8
   const headerSize = 2 + lengthBytes + 4
   const frame = Buffer.allocUnsafe(headerSize + length)
-  frame[0] = 0x80 | opcode
+  // RSV1: the message is compressed (RFC 7692 §6)
+  frame[0] = compressed ? 0xc0 | opcode : 0x80 | opcode
   if (lengthBytes === 0) {
     frame[1] = 0x80 | length
   } else if (lengthBytes === 2) {
@@ -199,6 +201,12 @@ const S_CLOSED = 3
 /** The longest header a server sends: 2 bytes, 8 of length, no mask. */
 const MAX_HEADER = 10
 
+/** What the decoder needs of permessage-deflate (wire/websocketDeflate.ts), when it was negotiated. */
+interface Inflater {
+  /** The inflated bytes of a whole compressed message. */
+  inflate(message: Buffer): Inflated
+}
+
 /** A server's frames, decoded incrementally into messages and control frames. */
 export class FrameDecoder {
   /** why decoding stopped, for people */
@@ -219,13 +227,18 @@ export class FrameDecoder {
   /** the opcode of the message whose fragments are arriving; 0 when none is open */
   private messageOpcode = 0
   private pieces: Array<Buffer> = []
+  /** the message's bytes on the wire */
   private messageSize = 0
+  /** the message has RSV1 set: its pieces are inflated together once it is all in */
+  private compressed = false
   private readonly utf8 = new Utf8Validator()
 
   constructor(
     private readonly handler: FrameHandler,
     /** the largest message, all fragments together */
-    private readonly maxMessageSize: number = DEFAULT_MAX_MESSAGE_SIZE
+    private readonly maxMessageSize: number = DEFAULT_MAX_MESSAGE_SIZE,
+    /** permessage-deflate, when the server accepted it */
+    private readonly inflater?: Inflater | undefined
   ) {}
 
   /**
@@ -274,8 +287,11 @@ export class FrameDecoder {
     const b0 = this.header[0]!
     const b1 = this.header[1]!
     if (this.headerLength === 2) {
-      if ((b0 & 0x70) !== 0) return this.fail(CloseCode.ProtocolError, "a frame has reserved bits set (RSV1-3) and no extension was negotiated")
       const opcode = b0 & 0x0f
+      if ((b0 & 0x70) !== 0) {
+        const why = this.reservedBits(b0 & 0x70, opcode)
+        if (why !== undefined) return this.fail(CloseCode.ProtocolError, why)
+      }
       if (opcode > 2 && opcode < 8 || opcode > 10) {
         return this.fail(CloseCode.ProtocolError, `a frame has the reserved opcode ${opcode}`)
       }
@@ -287,6 +303,20 @@ export class FrameDecoder {
     }
     const length = b1 & 0x7f
     return length === 126 ? 4 : length === 127 ? 10 : 2
+  }
+
+  /** Why reserved bits break the protocol here, or undefined when they are RSV1 on a message's first frame (RFC 7692 §6). */
+  private reservedBits(rsv: number, opcode: number): string | undefined {
+    if (rsv !== 0x40 || this.inflater === undefined) {
+      return rsv === 0x40
+        ? "a frame has RSV1 set (compressed) but permessage-deflate was not negotiated"
+        : "a frame has reserved bits set (RSV2-3) and no extension was negotiated"
+    }
+    if (opcode >= 8) return "a control frame has RSV1 set (control frames are never compressed, RFC 7692 §6.1)"
+    if (opcode === Opcode.Continuation) {
+      return "a continuation frame has RSV1 set (only a message's first frame says it is compressed, RFC 7692 §6.1)"
+    }
+    return undefined
   }
 
   private startFrame(): boolean {
@@ -316,6 +346,7 @@ export class FrameDecoder {
         }
         this.messageOpcode = opcode
         this.messageSize = 0
+        this.compressed = (b0 & 0x40) !== 0
         this.utf8.reset()
       }
       if (this.messageSize + length > this.maxMessageSize) return this.tooBig(this.messageSize + length)
@@ -330,7 +361,7 @@ export class FrameDecoder {
       this.control.push(bytes)
       return true
     }
-    if (this.messageOpcode === Opcode.Text && !this.utf8.write(bytes)) {
+    if (this.messageOpcode === Opcode.Text && !this.compressed && !this.utf8.write(bytes)) {
       return this.failed(CloseCode.InvalidData, "a text message is not valid UTF-8")
     }
     this.pieces.push(bytes)
@@ -354,9 +385,17 @@ export class FrameDecoder {
     this.pieces = []
     const messageOpcode = this.messageOpcode
     this.messageOpcode = 0
-    const bytes = pieces.length === 1 ? pieces[0]! : pieces.length === 0 ? EMPTY : Buffer.concat(pieces, this.messageSize)
+    let bytes = pieces.length === 1 ? pieces[0]! : pieces.length === 0 ? EMPTY : Buffer.concat(pieces, this.messageSize)
+    if (this.compressed) {
+      const inflated = this.inflater!.inflate(bytes)
+      if (!Buffer.isBuffer(inflated)) return this.failed(inflated.code, inflated.message)
+      bytes = inflated
+      if (messageOpcode === Opcode.Text && !isUtf8(bytes)) {
+        return this.failed(CloseCode.InvalidData, "a text message is not valid UTF-8 once inflated")
+      }
+    }
     if (messageOpcode === Opcode.Text) {
-      if (!this.utf8.complete) return this.failed(CloseCode.InvalidData, "a text message ends in the middle of a UTF-8 sequence")
+      if (!this.compressed && !this.utf8.complete) return this.failed(CloseCode.InvalidData, "a text message ends in the middle of a UTF-8 sequence")
       this.handler.onMessage(bytes.toString("utf8"))
     } else {
       this.handler.onMessage(bytes)
