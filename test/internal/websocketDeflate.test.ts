@@ -8,6 +8,7 @@ import { constants, createDeflateRaw } from "node:zlib"
 import { parseDeflateAnswer, PerMessageDeflate } from "../../src/internal/wire/websocketDeflate.js"
 import { FrameDecoder } from "../../src/internal/wire/websocketFrame.js"
 import type { FrameHandler } from "../../src/internal/wire/websocketFrame.js"
+import { splitAt } from "../utils/chunks.js"
 
 const recorder = (): FrameHandler & { readonly messages: Array<unknown> } => {
   const messages: Array<unknown> = []
@@ -52,18 +53,6 @@ const wireOf = (messages: ReadonlyArray<{ readonly text: boolean; readonly body:
     else frames.push(serverFrame(0x40 | opcode, payload.subarray(0, cut)), serverFrame(0x80, payload.subarray(cut)))
   }
   return Buffer.concat(frames)
-}
-
-const splitAt = (data: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> => {
-  const points = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b)
-  const out: Array<Buffer> = []
-  let last = 0
-  for (const p of points) {
-    out.push(data.subarray(last, p))
-    last = p
-  }
-  out.push(data.subarray(last))
-  return out
 }
 
 describe("compressed messages", () => {

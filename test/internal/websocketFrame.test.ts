@@ -8,6 +8,7 @@ import fc from "fast-check"
 import { isUtf8 } from "node:buffer"
 import { encodeFrame, FrameDecoder, Opcode, Utf8Validator } from "../../src/internal/wire/websocketFrame.js"
 import type { FrameHandler } from "../../src/internal/wire/websocketFrame.js"
+import { splitAt } from "../utils/chunks.js"
 
 type Event = readonly [string, unknown]
 
@@ -65,18 +66,6 @@ const framesOf = (m: Message) => {
     if (m.pings[i] === true && i < pieces.length - 1) frames.push(serverFrame(Opcode.Ping, Buffer.from([i])))
   })
   return frames
-}
-
-const splitAt = (data: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> => {
-  const points = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b)
-  const out: Array<Buffer> = []
-  let last = 0
-  for (const p of points) {
-    out.push(data.subarray(last, p))
-    last = p
-  }
-  out.push(data.subarray(last))
-  return out
 }
 
 describe("decoding", () => {
