@@ -8,6 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { EventStreamParser } from "../../src/internal/wire/eventStream.js"
 import type { ServerSentEvent } from "../../src/internal/wire/eventStream.js"
+import { splitAt } from "../utils/chunks.js"
 
 const MAX = 1024 * 1024
 
@@ -251,19 +252,6 @@ const joinLines = (ls: ReadonlyArray<string>, ends: ReadonlyArray<string>): stri
   return out
 }
 
-/** Cut `bytes` at the given offsets (sorted, deduplicated, within range). */
-const cut = (bytes: Uint8Array, offsets: ReadonlyArray<number>): Array<Uint8Array> => {
-  const points = [...new Set(offsets.map((o) => o % (bytes.length + 1)))].sort((a, b) => a - b)
-  const chunks: Array<Uint8Array> = []
-  let start = 0
-  for (const point of points) {
-    chunks.push(bytes.subarray(start, point))
-    start = point
-  }
-  chunks.push(bytes.subarray(start))
-  return chunks
-}
-
 const PARAMETERS = { seed: 2126, numRuns: 400 }
 
 describe("properties", () => {
@@ -271,7 +259,7 @@ describe("properties", () => {
     fc.assert(
       fc.property(lines, endings, fc.boolean(), fc.array(fc.nat(), { maxLength: 12 }), (ls, ends, bom, offsets) => {
         const bytes = Buffer.from((bom ? "\uFEFF" : "") + joinLines(ls, ends), "utf8")
-        expect(parseChunks(cut(bytes, offsets))).toEqual(parseChunks([bytes]))
+        expect(parseChunks(splitAt(bytes, offsets))).toEqual(parseChunks([bytes]))
       }),
       PARAMETERS
     )
@@ -293,7 +281,7 @@ describe("properties", () => {
     fc.assert(
       fc.property(lines, endings, fc.array(fc.nat(), { maxLength: 8 }), (ls, ends, offsets) => {
         const bytes = Buffer.from(joinLines(ls, ends), "utf8")
-        expect(parseChunks(cut(bytes, offsets))).toEqual(reference(bytes))
+        expect(parseChunks(splitAt(bytes, offsets))).toEqual(reference(bytes))
       }),
       PARAMETERS
     )

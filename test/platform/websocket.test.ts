@@ -37,6 +37,15 @@ const echo = (url: string, outgoing: ReadonlyArray<string | Uint8Array>, count: 
     return Chunk.toReadonlyArray(messages).map((m) => typeof m === "string" ? m : Array.from(new Uint8Array(m)))
   })).pipe(Effect.timeout("5 seconds"))
 
+/** Writes one message and runs the socket until it ends (the servers below close it when they get the message). */
+const sayByeAndRun = (url: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const socket = yield* Socket.makeWebSocket(url)
+    const write = yield* socket.writer
+    yield* Effect.forkScoped(write("bye"))
+    return yield* socket.runRaw(() => {})
+  })).pipe(Effect.timeout("5 seconds"))
+
 describe("Platform.layerWebSocketConstructor", () => {
   it.scoped("echoes text messages through Socket.makeWebSocket as platform-node does", () =>
     Effect.gen(function*() {
@@ -80,14 +89,7 @@ describe("Platform.layerWebSocketConstructor", () => {
   it.scoped("fails run with SocketCloseError carrying the server's close code 4000 and reason", () =>
     Effect.gen(function*() {
       const peer = yield* wsServer({ onConnection: (socket) => socket.on("message", () => socket.close(4000, "go away")) })
-      const results = yield* onBoth(() =>
-        Effect.scoped(Effect.gen(function*() {
-          const socket = yield* Socket.makeWebSocket(peer.url)
-          const write = yield* socket.writer
-          yield* Effect.forkScoped(write("bye"))
-          return yield* socket.runRaw(() => {})
-        })).pipe(Effect.timeout("5 seconds"))
-      )
+      const results = yield* onBoth(() => sayByeAndRun(peer.url))
       for (const result of results) {
         expect(Either.isLeft(result)).toBe(true)
         const error = Either.getLeft(result).pipe((o) => o._tag === "Some" ? o.value : undefined)
@@ -98,14 +100,7 @@ describe("Platform.layerWebSocketConstructor", () => {
   it.scoped("ends run without an error when the server closes with 1000", () =>
     Effect.gen(function*() {
       const peer = yield* wsServer({ onConnection: (socket) => socket.on("message", () => socket.close(1000, "done")) })
-      const results = yield* onBoth(() =>
-        Effect.scoped(Effect.gen(function*() {
-          const socket = yield* Socket.makeWebSocket(peer.url)
-          const write = yield* socket.writer
-          yield* Effect.forkScoped(write("bye"))
-          return yield* socket.runRaw(() => {})
-        })).pipe(Effect.timeout("5 seconds"))
-      )
+      const results = yield* onBoth(() => sayByeAndRun(peer.url))
       expect(results).toEqual([Either.right(undefined), Either.right(undefined)])
     }))
 

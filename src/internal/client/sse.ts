@@ -107,26 +107,22 @@ const tooLarge = (response: StreamingResponse, parser: EventStreamParser): Respo
   })
 }
 
-/** Body chunks in, events out; fails as soon as a line or an event passes the parser's limit. */
-const parse = (
-  parser: EventStreamParser,
-  response: StreamingResponse
-): Channel.Channel<
+/** Body bytes in, events out, failing typed. */
+type EventChannel = Channel.Channel<
   Chunk.Chunk<ServerSentEvent>,
   Chunk.Chunk<Uint8Array>,
   HttpError.HttpError,
   HttpError.HttpError,
   unknown,
   unknown
-> => {
-  const loop: Channel.Channel<
-    Chunk.Chunk<ServerSentEvent>,
-    Chunk.Chunk<Uint8Array>,
-    HttpError.HttpError,
-    HttpError.HttpError,
-    unknown,
-    unknown
-  > = Channel.readWithCause({
+>
+
+/** Body chunks in, events out; fails as soon as a line or an event passes the parser's limit. */
+const parse = (
+  parser: EventStreamParser,
+  response: StreamingResponse
+): EventChannel => {
+  const loop: EventChannel = Channel.readWithCause({
     onInput: (chunk: Chunk.Chunk<Uint8Array>) => {
       const events: Array<ServerSentEvent> = []
       for (const bytes of chunk) parser.push(bytes, events)

@@ -2,6 +2,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { BodyKind, ResponseParser } from "../../../src/internal/wire/responseParser.js"
 import type { ResponseHandler } from "../../../src/internal/wire/responseParser.js"
+import { splitAt } from "../../utils/chunks.js"
 
 interface Head {
   status: number
@@ -107,18 +108,6 @@ function run(chunks: ReadonlyArray<Buffer>, options: RunOptions = {}): Outcome {
 
 const whole = (response: string | Buffer, options?: RunOptions): Outcome =>
   run([typeof response === "string" ? bytes(response) : response], options)
-
-function splitAt(data: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> {
-  const points = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b)
-  const out: Array<Buffer> = []
-  let from = 0
-  for (const p of points) {
-    out.push(data.subarray(from, p))
-    from = p
-  }
-  out.push(data.subarray(from))
-  return out
-}
 
 const oneByteAtATime = (data: Buffer): Array<Buffer> =>
   Array.from({ length: data.length }, (_, i) => data.subarray(i, i + 1))
