@@ -116,13 +116,16 @@ const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock | und
 
 const now = (clock: Clock.Clock | undefined): bigint => clock === undefined ? 0n : clock.unsafeCurrentTimeNanos()
 
-/** A span as `Effect.withSpan` makes it: with the fiber's span links and annotations (`Effect.annotateSpans`). */
+/**
+ * A span as `Effect.withSpan` makes it: with the fiber's span links and annotations (`Effect.annotateSpans`). It starts
+ * at `start`, the time its phase events are placed from.
+ */
 const startSpan = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   tracer: Tracer.Tracer,
   name: string,
   parent: Parent,
-  clock: Clock.Clock | undefined
+  start: bigint
 ): Tracer.Span => {
   const links = fiber.getFiberRef(FiberRef.currentTracerSpanLinks)
   const span = tracer.span(
@@ -130,7 +133,7 @@ const startSpan = (
     parent,
     Context.empty(),
     Chunk.isEmpty(links) ? [] : Chunk.toArray(links),
-    now(clock),
+    start,
     "client",
     undefined
   )
@@ -338,7 +341,7 @@ const traceCall = <A extends Sent, R>(
   const parent = parentOf(fiber.currentSpan)
   const clock = clockOf(fiber)
   const start = now(clock)
-  const span = startSpan(fiber, tracer, spanName(request.method), parent, clock)
+  const span = startSpan(fiber, tracer, spanName(request.method), parent, start)
   describeRequest(span, request)
   let effect: Effect.Effect<A, HttpError.HttpError, R>
   if (resends) {
@@ -367,7 +370,7 @@ const traceHop = <A extends Sent, R>(
   if (call === undefined) return send(request)
   const clock = clockOf(fiber)
   const start = now(clock)
-  const span = startSpan(fiber, fiber.currentTracer, spanName(request.method), Option.some(call.span), clock)
+  const span = startSpan(fiber, fiber.currentTracer, spanName(request.method), Option.some(call.span), start)
   describeRequest(span, request)
   if (call.sent > 0) span.attribute(HTTP_REQUEST_RESEND_COUNT, call.sent)
   call.sent++
