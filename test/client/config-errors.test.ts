@@ -278,6 +278,18 @@ describe("other options", () => {
       expect(error.message).toContain("maxRedirects must be a whole number of at least 0, got -1")
     }))
 
+  it.scoped("a captureHeaders name that is not a header name fails Client.make, naming the list", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Client.make({ captureHeaders: { response: ["x-ok", "x id"] } }))
+      expect(error._tag).toBe("LocalProtocolError")
+      expect(error.message).toBe(`captureHeaders.response: The header name "x id" is not a valid HTTP token`)
+    }))
+
+  it.scoped("captureHeaders may name the credentials: they are accepted and never captured", () =>
+    Effect.gen(function*() {
+      yield* Client.make({ captureHeaders: { request: ["Authorization", "x-id"], response: ["set-cookie"] } })
+    }))
+
   it.scoped("a bad timeout fails Client.make over a transport too", () =>
     Effect.gen(function*() {
       const transport = Transport.mock(() => new Response("unused"))

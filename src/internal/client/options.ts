@@ -6,7 +6,7 @@
 import * as Headers from "@effect/platform/Headers"
 import type * as Stream from "effect/Stream"
 import { InvalidUrl, LocalProtocolError } from "../../HttpError.js"
-import { fieldsProblem } from "../wire/requestHead.js"
+import { fieldProblem, fieldsProblem } from "../wire/requestHead.js"
 import { limitsProblem } from "../core/limits.js"
 import type { LimitsInput } from "../core/limits.js"
 import type { Auth } from "../pipeline/auth.js"
@@ -172,8 +172,20 @@ export const clientOptionsProblem = (options: ClientOptions): OptionError | unde
     countProblem("maxRedirects", options.maxRedirects, 0) ??
     retryProblem(options.retry) ??
     timeoutProblem(options.timeout) ??
-    limitsProblem(options.limits)
+    limitsProblem(options.limits) ??
+    captureProblem(options.captureHeaders)
   return message === undefined ? undefined : new LocalProtocolError({ message })
+}
+
+/** A name in `captureHeaders` that no header field can have would silently capture nothing: a typo, said at once. */
+const captureProblem = (capture: CaptureHeaders | undefined): string | undefined => {
+  for (const kind of ["request", "response"] as const) {
+    for (const name of capture?.[kind] ?? []) {
+      const problem = typeof name === "string" ? fieldProblem(name, "") : `${JSON.stringify(name)} is not a header name`
+      if (problem !== undefined) return `captureHeaders.${kind}: ${problem}`
+    }
+  }
+  return undefined
 }
 
 const headersProblem = (headers: Headers.Input): string | undefined => {
