@@ -23,6 +23,10 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as HttpError from "./HttpError.js"
 import type { ConnectionInfo, Options, RequestOptions } from "./internal/pool/options.js"
+import type * as Metric from "effect/Metric"
+import type * as MetricKeyType from "effect/MetricKeyType"
+import type * as MetricState from "effect/MetricState"
+import * as Metrics from "./internal/observability/metrics.js"
 import * as internal from "./internal/pool/pool.js"
 import type { Response, StreamingResponse } from "./Response.js"
 
@@ -129,3 +133,27 @@ export const Pool: Context.Tag<Pool, Pool> = Context.GenericTag<Pool>("httpfx/Po
  */
 export const layer = (options?: Options): Layer.Layer<Pool, HttpError.InvalidUrl | HttpError.LocalProtocolError> =>
   Layer.scoped(Pool, make(options))
+
+/**
+ * The metrics every pool reports (OpenTelemetry's HTTP client metrics, in Effect's global registry), as `Metric`s to
+ * read with `Metric.value`. Tag them as the pool does, in the same order: `openConnections` with
+ * `http.connection.state` then `server.address`; `requestDuration` with `http.request.method` then
+ * `http.response.status_code` (or `error.type`); `activeRequests` untagged.
+ *
+ * @example
+ * ```ts
+ * const ok = Pool.metrics.requestDuration.pipe(
+ *   Metric.tagged("http.request.method", "GET"),
+ *   Metric.tagged("http.response.status_code", "200")
+ * )
+ * const { count } = yield* Metric.value(ok)
+ * ```
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const metrics: {
+  readonly openConnections: Metric.Metric.Gauge<number>
+  readonly activeRequests: Metric.Metric.Gauge<number>
+  readonly requestDuration: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, number, MetricState.MetricState.Histogram>
+} = Metrics.metrics

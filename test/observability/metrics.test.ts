@@ -323,6 +323,29 @@ describe("http.client.request.duration", () => {
       expect(missingAfter.sum - missingBefore.sum).toBeLessThan(2)
     })))
 
+  it.live("Pool.metrics reads the pool's own metrics with Metric.value, once tagged in the pool's order", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* httpServer((_req, res) => res.end("ok"))
+      const pool = yield* Pool.make()
+      const ok = Pool.metrics.requestDuration.pipe(
+        Metric.tagged("http.request.method", "GET"),
+        Metric.tagged("http.response.status_code", "200")
+      )
+      const idle = Pool.metrics.openConnections.pipe(
+        Metric.tagged("http.connection.state", "idle"),
+        Metric.tagged("server.address", ADDRESS)
+      )
+      const before = yield* Metric.value(ok)
+      const idleBefore = (yield* Metric.value(idle)).value
+      yield* pool.request("GET", `${server.url}/`)
+      const after = yield* Metric.value(ok)
+      expect(after.count).toBe(before.count + 1)
+      expect(after.count).toBe((yield* durations(["http.request.method", "GET"], ["http.response.status_code", "200"])).count)
+      expect([...after.buckets].map(([boundary]) => boundary)).toEqual([...BUCKETS, Infinity])
+      expect((yield* Metric.value(idle)).value).toBe(idleBefore + 1)
+      expect((yield* Metric.value(Pool.metrics.activeRequests)).value).toBe(yield* inFlight)
+    })))
+
   it.live("a method OpenTelemetry does not know is recorded as _OTHER", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* httpServer((_req, res) => res.end("ok"))

@@ -55,8 +55,20 @@ type Histogram = MetricHook.MetricHook.Histogram
 
 const registry = Metric.globalMetricRegistry
 
+const durationBoundaries = MetricBoundaries.fromIterable(DURATION_BUCKETS)
 const openConnectionsKey = MetricKey.gauge(OPEN_CONNECTIONS)
-const durationKey = MetricKey.histogram(REQUEST_DURATION, MetricBoundaries.fromIterable(DURATION_BUCKETS))
+const durationKey = MetricKey.histogram(REQUEST_DURATION, durationBoundaries)
+
+/**
+ * The three metrics as Effect `Metric`s, untagged, for a program to read with `Metric.value` after tagging them as
+ * the pool does (in the order the README gives). The histogram shares the pool's boundaries object: Effect tells
+ * histogram keys apart by the identity of their boundaries, so one made elsewhere with equal buckets is another key.
+ */
+export const metrics = {
+  openConnections: Metric.gauge(OPEN_CONNECTIONS),
+  activeRequests: Metric.gauge(ACTIVE_REQUESTS),
+  requestDuration: Metric.histogram(REQUEST_DURATION, durationBoundaries)
+}
 
 const gaugeHook = (tags: ReadonlyArray<MetricLabel.MetricLabel>): Gauge =>
   registry.getGauge(MetricKey.taggedWithLabels(openConnectionsKey, tags))
