@@ -151,13 +151,16 @@ describe("Client retries", () => {
       expect(seen.length).toBe(2)
     }).pipe(Effect.scoped))
 
-  it.effect("429 with Retry-After as an HTTP-date: the retry waits until then", () =>
+  it.effect("429 with Retry-After as an HTTP-date: the retry waits until then, by Effect's clock", () =>
     Effect.gen(function*() {
+      // The date is read against the clock the wait is slept on: a TestClock set to a day in 2026, not the machine's.
+      const now = Date.parse("2026-03-01T12:00:00.400Z")
+      yield* TestClock.setTime(now)
       // An HTTP-date is whole seconds, so the wait is between 29 and 30 seconds.
       const { seen, transport } = mockTransport((_request, index) =>
         Effect.succeed(
           index === 0
-            ? { status: 429, headers: { "retry-after": new Date(Date.now() + 30_000).toUTCString() } }
+            ? { status: 429, headers: { "retry-after": new Date(now + 30_000).toUTCString() } }
             : { status: 200, body: "done" }
         )
       )

@@ -106,13 +106,14 @@ const attempts = <A extends Sent, R>(
       }
       const response = result.right
       if (!policy.statuses.has(response.status)) return Effect.succeed(response)
-      const wait = parseRetryAfter(findHeader(flatOf(response), "retry-after"), Date.now())
-      // A server asking for a day (or a year) is not waited on: the caller gets its answer now, and decides.
-      if (wait !== undefined && wait > policy.maxRetryAfter) return Effect.succeed(response)
-      // The server's Retry-After is the wait, not an addition to the backoff: sleep whatever of it the schedule's
-      // own delay has not covered.
-      return Effect.flatMap(Clock.currentTimeMillis, (before) =>
-        Effect.matchEffect(driver.next(response), {
+      // The HTTP-date form is read against Effect's clock, as the wait is slept on it (TestClock moves both).
+      return Effect.flatMap(Clock.currentTimeMillis, (before) => {
+        const wait = parseRetryAfter(findHeader(flatOf(response), "retry-after"), before)
+        // A server asking for a day (or a year) is not waited on: the caller gets its answer now, and decides.
+        if (wait !== undefined && wait > policy.maxRetryAfter) return Effect.succeed(response)
+        // The server's Retry-After is the wait, not an addition to the backoff: sleep whatever of it the schedule's
+        // own delay has not covered.
+        return Effect.matchEffect(driver.next(response), {
           onFailure: () => Effect.succeed(response),
           onSuccess: () =>
             Effect.zipRight(
@@ -122,7 +123,8 @@ const attempts = <A extends Sent, R>(
                 return rest > 0 ? Effect.zipRight(Effect.sleep(Duration.millis(rest)), attempt) : attempt
               })
             )
-        }))
+        })
+      })
     })
     return attempt
   })
