@@ -133,7 +133,8 @@ export const clientSpecs: ReadonlyArray<ClientSpec> = [
     file: "clients/httpfx-websocket.ts",
     args: [],
     skips: httpSkips
-  }
+  },
+  variantOf("httpfx-websocket", "receive", "httpfx client.websocket, receive", httpSkips)
 ]
 
 // The client every ratio is relative to.

@@ -655,6 +655,8 @@ const clientNotes: Record<string, string> = {
     "the `ws` package's WebSocket client (WebSocket echo only; the reference there): one socket per worker, `perMessageDeflate: false`, a round trip is `send` of a binary message and its `message` event",
   "httpfx-websocket":
     "httpfx's `client.websocket` (WebSocket echo only): one socket per worker, `socket.send` and the next message pulled from `socket.messages` (`Stream.toPull`), one Effect per round trip",
+  "httpfx-websocket-receive":
+    "the same, each echo taken with `socket.receive` (the next message, one `Effect.async`) rather than pulled from the `messages` stream",
   "node-http": "`http.request` with `new http.Agent({ keepAlive: true, maxSockets: C })`, body collected from `data` events",
   "undici-fetch": "undici's `fetch` on `new Agent({ connections: C })`",
   "node-fetch-global": "Node's built-in `fetch` with no options (its bundled undici, default global dispatcher)",

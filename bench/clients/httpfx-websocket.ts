@@ -1,9 +1,9 @@
-// httpfx's client.websocket in the WebSocket echo: one WebSocket per worker, its messages read through one pull
-// (Stream.toPull) for the whole run, as an application reading replies in turn would; a round trip is `send` and
-// the next message.
+// httpfx's client.websocket in the WebSocket echo: one WebSocket per worker; a round trip is `send` and the next
+// message. By default the messages are read through one pull (Stream.toPull) for the whole run, as an application
+// reading `messages` in turn would; `--variant receive` takes each reply with `socket.receive`.
 import { Chunk, Effect, Stream } from "effect"
 import { Client } from "../../src/index.js"
-import { checkEcho, main, measureEffect, webSocketUrl } from "./harness.js"
+import { checkEcho, main, measureEffect, variantName, webSocketUrl } from "./harness.js"
 
 main("httpfx-websocket", (config) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -24,6 +24,17 @@ main("httpfx-websocket", (config) =>
         })
       )
     })
-    return yield* measureEffect("httpfx-websocket", config, () => roundTrip)
+    const receiveTrip = Effect.suspend(() => {
+      const peer = idle.pop()!
+      return peer.socket.send(config.payload).pipe(
+        Effect.zipRight(peer.socket.receive),
+        Effect.map((message) => {
+          idle.push(peer)
+          checkEcho(config, typeof message === "string" ? -1 : message.length)
+        })
+      )
+    })
+    const trip = config.variant === "receive" ? receiveTrip : roundTrip
+    return yield* measureEffect(variantName("httpfx-websocket", config, { receive: "loop" }), config, () => trip)
   })))
 )

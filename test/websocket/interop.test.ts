@@ -1,12 +1,12 @@
 /**
  * `client.websocket` against the `ws` package's server: messages both ways, fragmentation, subprotocols, pings, the
- * closing handshake with codes, TLS, the client's headers and cookies in the handshake, a CONNECT proxy, and the
+ * closing handshake with codes, TLS, the client's headers and cookies in the handshake, CONNECT and SOCKS5 proxies, and the
  * lifetimes (scope, interruption) seen from the server.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Option, Stream } from "effect"
 import { Client } from "httpfx"
-import { reportMissing, tinyproxy, which } from "../utils/proxies.js"
+import { microsocks, reportMissing, tinyproxy, which } from "../utils/proxies.js"
 import { eventually } from "../utils/servers.js"
 import { ca, wsServer } from "./peers.js"
 
@@ -63,12 +63,90 @@ describe("messages", () => {
       expect(got).toEqual(Array.from({ length: 200 }, (_, i) => String(i)))
     }).pipe(Effect.scoped))
 
+  it.live("binary messages kept by the reader keep their bytes while later reads arrive", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      const client = yield* Client.make()
+      const socket = yield* client.websocket(peer.url)
+      const kept: Array<Uint8Array> = []
+      // One echo per read: each lands where the one before did, unless the WebSocket gives every message its own bytes.
+      for (let i = 0; i < 50; i++) {
+        yield* socket.send(new Uint8Array(100 + (i % 7)).fill(i))
+        kept.push((yield* socket.receive) as Uint8Array)
+      }
+      kept.forEach((bytes, i) => {
+        expect(bytes.length).toBe(100 + (i % 7))
+        expect(bytes.every((byte) => byte === i)).toBe(true)
+      })
+    }).pipe(Effect.scoped))
+
   it.live("the socket is not in the pool once upgraded", () =>
     Effect.gen(function*() {
       const peer = yield* wsServer()
       const client = yield* Client.make()
       yield* client.websocket(peer.url)
       expect(yield* client.pool).toEqual([])
+    }).pipe(Effect.scoped))
+})
+
+describe("receive", () => {
+  it.live("takes the messages one at a time, in order, as strings and bytes", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      const client = yield* Client.make()
+      const socket = yield* client.websocket(peer.url)
+      yield* Effect.forEach(["a", "b", "c"], (m) => socket.send(m))
+      yield* socket.send(new Uint8Array([7]))
+      // The four echoes may come in one read: each receive still takes one.
+      yield* eventually(() => peer.sockets.length === 1, 2_000, "the connection")
+      expect([yield* socket.receive, yield* socket.receive, yield* socket.receive]).toEqual(["a", "b", "c"])
+      expect([...(yield* socket.receive) as Uint8Array]).toEqual([7])
+    }).pipe(Effect.scoped))
+
+  it.live("fails with the close code once the server closed, after the messages it sent", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer({ onConnection: (socket) => (socket.send("last"), socket.close(1001)) })
+      const client = yield* Client.make()
+      const socket = yield* client.websocket(peer.url)
+      expect(yield* socket.receive).toBe("last")
+      const error = yield* Effect.flip(socket.receive)
+      expect(error._tag).toBe("WebSocketError")
+      expect(error.code).toBe(1001)
+      expect(error.message).toContain("closed")
+      // Once ended, it keeps saying so.
+      expect((yield* Effect.flip(socket.receive)).code).toBe(1001)
+    }).pipe(Effect.scoped))
+
+  it.live("after our own close it fails with the code we sent", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      const client = yield* Client.make()
+      const socket = yield* client.websocket(peer.url)
+      yield* socket.close(4000, "done")
+      expect((yield* Effect.flip(socket.receive)).code).toBe(4000)
+    }).pipe(Effect.scoped))
+
+  it.live("an interrupted receive (a timeout) leaves the WebSocket open and loses no message", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      const client = yield* Client.make()
+      const socket = yield* client.websocket(peer.url)
+      const timedOut = yield* Effect.timeout(socket.receive, "30 millis").pipe(Effect.option)
+      expect(Option.isNone(timedOut)).toBe(true)
+      yield* socket.send("still open")
+      expect(yield* socket.receive).toBe("still open")
+      expect(peer.closes).toEqual([])
+    }).pipe(Effect.scoped))
+
+  it.live("one reader at a time: receive while the messages are read fails", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer({ onConnection: () => {} })
+      const client = yield* Client.make()
+      const socket = yield* client.websocket(peer.url)
+      yield* Effect.fork(Stream.runDrain(socket.messages))
+      yield* Effect.sleep("20 millis")
+      const error = yield* Effect.flip(socket.receive)
+      expect(error.message).toContain("already being read")
     }).pipe(Effect.scoped))
 })
 
@@ -280,6 +358,40 @@ describe.skipIf(!hasTinyproxy)("through tinyproxy", () => {
       const socket = yield* client.websocket(peer.url)
       yield* socket.send("via proxy")
       expect(yield* take(socket.messages, 1)).toEqual(["via proxy"])
+    }).pipe(Effect.scoped))
+})
+
+const hasMicrosocks = which("microsocks") !== undefined
+if (!hasMicrosocks) reportMissing("microsocks", "apt-get install microsocks")
+
+describe.skipIf(!hasMicrosocks)("through microsocks (SOCKS5)", () => {
+  it.live("ws: and wss: URLs go through a SOCKS5 proxy", () =>
+    Effect.gen(function*() {
+      const proxy = yield* microsocks()
+      const plain = yield* wsServer()
+      const secure = yield* wsServer({ tls: true })
+      const client = yield* Client.make({ proxy: proxy.url, trustEnv: false, tls: { ca } })
+      const socket = yield* client.websocket(plain.url)
+      yield* socket.send("via socks")
+      expect(yield* take(socket.messages, 1)).toEqual(["via socks"])
+      const tlsSocket = yield* client.websocket(secure.url)
+      yield* tlsSocket.send(new Uint8Array([1, 2, 3]))
+      const [bytes] = yield* take(tlsSocket.messages, 1)
+      expect([...(bytes as Uint8Array)]).toEqual([1, 2, 3])
+    }).pipe(Effect.scoped))
+
+  it.live("with credentials: the right ones pass, wrong ones fail the handshake with ProxyError", () =>
+    Effect.gen(function*() {
+      const proxy = yield* microsocks({ user: "ws", password: "secret" })
+      const peer = yield* wsServer()
+      const authed = `socks5://ws:secret@127.0.0.1:${proxy.port}`
+      const client = yield* Client.make({ proxy: authed, trustEnv: false })
+      const socket = yield* client.websocket(peer.url)
+      yield* socket.send("authed")
+      expect(yield* take(socket.messages, 1)).toEqual(["authed"])
+      const wrong = yield* Client.make({ proxy: `socks5://ws:wrong@127.0.0.1:${proxy.port}`, trustEnv: false })
+      const error = yield* Effect.flip(wrong.websocket(peer.url))
+      expect(error._tag).toBe("ProxyError")
     }).pipe(Effect.scoped))
 })
 

@@ -200,7 +200,7 @@ const opened = (
   }
   return Effect.acquireRelease(
     Effect.sync(() =>
-      new WebSocketConnection(upgraded.socket, upgraded.head, protocol, where.url, maxMessageSize, deflate)
+      new WebSocketConnection(upgraded, protocol, where.url, maxMessageSize, deflate)
     ),
     (socket) => socket.close()
   )

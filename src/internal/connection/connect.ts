@@ -108,7 +108,8 @@ class OpeningConnection extends Held implements Connection, OpenMarks {
     this.upgrade = upgrade
     // What ALPN (or h2c by prior knowledge, which a forward proxy never is) may pick; see `protocolOf`.
     this.awaitable = !upgrade && connector.http2 && (target.secure || (!connector.http1 && !forward))
-    this.reader = !upgrade && !target.secure && proxy === undefined && connector.http1 ? new ReadRelay() : undefined
+    // An upgrade's connection is HTTP/1.1 whatever the pool speaks; its relay goes with the socket to the new protocol.
+    this.reader = !target.secure && proxy === undefined && (connector.http1 || upgrade) ? new ReadRelay() : undefined
     this.onOpen = this.onOpen.bind(this)
     this.onOpenFailed = this.onOpenFailed.bind(this)
     this.timer = new PhaseTimer((kind) => this.onTimer(kind))

@@ -13,9 +13,9 @@ import {
   WriteTimeout
 } from "../../HttpError.js"
 import type * as HttpError from "../../HttpError.js"
-import type { Exchange } from "../exchange/exchange.js"
+import type { Exchange, ReadSink } from "../exchange/exchange.js"
 import { destroyQuietly, READ_SIZE, sharedReadBuffer } from "./socket.js"
-import type { ReadRelay, ReadSink } from "./socket.js"
+import type { ReadRelay } from "./socket.js"
 import type { Target } from "../core/url.js"
 import { PhaseTimer } from "../exchange/deadlines.js"
 import { ResponseParser } from "../wire/responseParser.js"
@@ -558,8 +558,11 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
     // The error listener stays until the new owner has one (a socket error with no listener would throw).
     socket.off("error", this.onError)
     socket.on("error", ignoreError)
+    // Reads through `onread` stop here too (the socket is paused), until the new owner becomes the relay's sink.
+    const reader = this.reader
+    if (reader !== undefined) reader.sink = undefined
     this.owner.closed(this)
-    exchange.switched(socket, consumed < chunk.length ? Buffer.from(chunk.subarray(consumed)) : undefined)
+    exchange.switched(socket, consumed < chunk.length ? Buffer.from(chunk.subarray(consumed)) : undefined, reader)
   }
 
   private ended(): void {

@@ -5,6 +5,7 @@ import * as net from "node:net"
 import type * as tls from "node:tls"
 import * as builtins from "../core/builtins.js"
 import type { Target } from "../core/url.js"
+import type { ReadHandover, ReadSink } from "../exchange/exchange.js"
 import { httpTunnel, socks5Handshake } from "./proxy.js"
 import type { ProxyConfig } from "./proxy.js"
 
@@ -58,17 +59,12 @@ interface ReadInto {
   readonly callback: (nread: number, bytes: Buffer) => boolean
 }
 
-/** What reads through a `ReadRelay`: the connection that owns the socket, once it exists. */
-export interface ReadSink {
-  nextReadBuffer(): Buffer
-  onRead(nread: number, bytes: Buffer): boolean
-}
-
 /**
  * `ReadInto` for a socket opened before the connection that will read it exists (Node takes `onread` when the
- * socket is made): it passes each call on to `sink`, once set; until then reads land in the shared buffer.
+ * socket is made): it passes each call on to `sink` (the connection, then whatever an upgrade hands the socket to),
+ * once set; until then reads land in the shared buffer.
  */
-export class ReadRelay implements ReadInto {
+export class ReadRelay implements ReadInto, ReadHandover {
   sink: ReadSink | undefined = undefined
   readonly buffer = (): Buffer => this.sink === undefined ? sharedReadBuffer() : this.sink.nextReadBuffer()
   readonly callback = (nread: number, bytes: Buffer): boolean =>

@@ -3,12 +3,20 @@
  * (wire/websocketFrame.ts), messages out to one reader with backpressure, pings answered, and the closing handshake
  * either way. The socket side is plain synchronous code driven by socket events, each callback catching what it
  * throws; the reader and the writers wait through one `Effect.async` each.
+ *
+ * A reader's wait has no canceller: Effect wraps every `Effect.async` that returns one in an interruption handler,
+ * which costs more than the rest of a small message's round trip. A waiting reader is woken with an Effect that takes
+ * its messages when its fiber runs, so a reader whose wait was interrupted takes nothing and the messages stay queued
+ * for the next; a reader still registered whose fiber has ended, or is the one asking again, no longer counts. Where
+ * an interrupted reader must close the WebSocket (`messages`), the fiber is watched instead (see `watchReader`).
  */
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import type * as net from "node:net"
+import type { ReadHandover, ReadSink } from "../exchange/exchange.js"
 import { WebSocketError } from "../../HttpError.js"
 import {
   closePayload,
@@ -39,6 +47,13 @@ export interface WebSocket {
    * Interrupting a reader that waits for a message closes the WebSocket (1000).
    */
   readonly messages: Stream.Stream<string | Uint8Array, WebSocketError>
+  /**
+   * The next message, for a reader that takes one at a time (a request and its reply): the cheapest way to read.
+   * Once the messages end it fails with `WebSocketError`, its `code` the close code (1000 or 1001 when the WebSocket
+   * closed normally, 1005 when the server's close frame had none; `messages` would just end there). One reader at a
+   * time, this or `messages`. Interrupting it loses no message and leaves the WebSocket open.
+   */
+  readonly receive: Effect.Effect<string | Uint8Array, WebSocketError>
   /** A text frame for a string, a binary frame for bytes; waits while the socket's buffer is full. */
   send(data: string | Uint8Array): Effect.Effect<void, WebSocketError>
   /**
@@ -50,6 +65,30 @@ export interface WebSocket {
 
 /** How long `close` and the scope wait for the server's close frame, then for it to end the TCP connection. */
 const CLOSE_WAIT_MS = 1_000
+type Messages = Chunk.Chunk<string | Uint8Array>
+
+const ENDED = Effect.succeed(undefined)
+
+/**
+ * The messages as a Stream: each pull's messages written as one chunk, until the pull says they ended. Built of
+ * channels once, rather than by `Stream.repeatEffectChunkOption`, whose Option wrapping and channels made anew for
+ * every pull cost about a microsecond per pull.
+ */
+const messagesFrom = (
+  pull: Effect.Effect<Messages | undefined, WebSocketError>
+): Channel.Channel<Messages, unknown, WebSocketError, unknown, unknown, unknown> => {
+  const loop: Channel.Channel<Messages, unknown, WebSocketError, unknown, unknown, unknown> = Channel.flatMap(
+    Channel.fromEffect(pull),
+    (messages) => messages === undefined ? Channel.void : Channel.zipRight(Channel.write(messages), loop)
+  )
+  return loop
+}
+
+const currentFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined => {
+  const fiber = Fiber.getCurrentFiber()
+  return fiber._tag === "Some" ? fiber.value : undefined
+}
+
 /** Messages held for a reader that is behind, in bytes, before the socket stops reading (and the server's sends wait). */
 const HIGH_WATER_BYTES = 1024 * 1024
 /** … or in messages. */
@@ -65,8 +104,12 @@ const enum State {
 
 type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
 
-export class WebSocketConnection implements WebSocket, FrameHandler {
+/** A read's memory, when the socket's reads come through `onread`: reused while nothing keeps a view of it. */
+const READ_BUFFER_SIZE = 64 * 1024
+
+export class WebSocketConnection implements WebSocket, FrameHandler, ReadSink {
   readonly messages: Stream.Stream<string | Uint8Array, WebSocketError>
+  readonly receive: Effect.Effect<string | Uint8Array, WebSocketError>
   private state = State.Open
   private readonly decoder: FrameDecoder
   private queue: Array<string | Uint8Array> = []
@@ -74,20 +117,49 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
   private paused = false
   /** how the messages end: undefined while open, `null` for a normal end, else the error */
   private end: WebSocketError | null | undefined = undefined
-  private reader: Resume<Chunk.Chunk<string | Uint8Array>, Option.Option<WebSocketError>> | undefined = undefined
+  /**
+   * The one reader waiting for a message: `messages`' pull (which takes every queued message) or `receive` (one),
+   * and the fiber it waits in. Woken with `nextChunk` or `nextOne`.
+   */
+  private reader: Resume<any, any> | undefined = undefined
+  private readerTakesAll = false
+  private readerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  /** the fiber `messages` is read in, watched: ending while it waits closes the WebSocket */
+  private watched: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  private readonly onReaderExit: () => void
+  private readonly nextChunk: Effect.Effect<Messages | undefined, WebSocketError>
+  private readonly nextOne: Effect.Effect<string | Uint8Array, WebSocketError>
+  /** the close code we sent, for `receive`'s error once the messages end */
+  private sentCode: number | undefined = undefined
   /** writers waiting for the socket's buffer to empty: told true when it did, false when the socket is gone */
   private drainWaiters: Array<(drained: boolean) => void> = []
   private closeWaiters: Array<() => void> = []
   /** the socket has closed */
   private gone = false
   private closeTimer: ReturnType<typeof setTimeout> | undefined = undefined
-  private readonly pullEffect: Effect.Effect<Chunk.Chunk<string | Uint8Array>, Option.Option<WebSocketError>>
+  /** the next messages, or undefined once they ended normally */
+  private readonly pullEffect: Effect.Effect<Messages | undefined, WebSocketError>
   /** the server's close frame once it came (its code, undefined when it had none): the WHATWG close event says it */
   received: { readonly code: number | undefined; readonly reason: string } | undefined = undefined
 
+  private readonly socket: net.Socket
+  /**
+   * The memory the next read goes into, when the socket's reads come through `onread` (plain ws://): no allocation
+   * and no 'data' event per read. Left behind for a fresh one when the decoder keeps views of it (a message not all
+   * in yet); a message delivered as a view of it is copied out.
+   */
+  private readBuffer: Buffer | undefined = undefined
+  /** pongs are being written during a read, to go out together */
+  private corked = false
+
   constructor(
-    private readonly socket: net.Socket,
-    head: Buffer | undefined,
+    upgraded: {
+      readonly socket: net.Socket
+      /** the bytes that came after the 101's head */
+      readonly head: Buffer | undefined
+      /** set when the socket's reads come through `onread` rather than 'data' events */
+      readonly reads: ReadHandover | undefined
+    },
     readonly protocol: string,
     /** the ws:// or wss:// URL, for messages */
     private readonly url: string,
@@ -95,6 +167,7 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
     /** permessage-deflate, when the server accepted it; its zlib streams close with the socket */
     private readonly deflate?: PerMessageDeflate | undefined
   ) {
+    const socket = this.socket = upgraded.socket
     this.decoder = new FrameDecoder(this, maxMessageSize, deflate)
     this.onData = this.onData.bind(this)
     this.onEnd = this.onEnd.bind(this)
@@ -102,14 +175,19 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
     this.onSocketClose = this.onSocketClose.bind(this)
     this.onDrain = this.onDrain.bind(this)
     this.pullEffect = Effect.async((resume) => this.pull(resume))
-    this.messages = Stream.repeatEffectChunkOption(this.pullEffect)
+    this.messages = Stream.fromChannel(messagesFrom(this.pullEffect))
+    this.receive = Effect.async((resume) => this.receiveNext(resume))
+    this.nextChunk = Effect.suspend(() => this.queue.length > 0 ? Effect.succeed(this.take()) : this.pullEffect)
+    this.nextOne = Effect.suspend(() => this.queue.length > 0 ? Effect.succeed(this.takeOne()) : this.receive)
+    this.onReaderExit = () => this.guard(() => this.readerExited())
     socket.setNoDelay(true)
-    socket.on("data", this.onData)
+    if (upgraded.reads !== undefined) upgraded.reads.sink = this
+    else socket.on("data", this.onData)
     socket.on("end", this.onEnd)
     socket.on("error", this.onError)
     socket.on("close", this.onSocketClose)
     socket.on("drain", this.onDrain)
-    if (head !== undefined) this.onData(head)
+    if (upgraded.head !== undefined) this.onData(upgraded.head)
     // Read on even after a failure in `head`: the server's end of the connection has to be seen for it to close.
     socket.resume()
   }
@@ -182,38 +260,105 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
     })
   }
 
-  private pull(resume: Resume<Chunk.Chunk<string | Uint8Array>, Option.Option<WebSocketError>>): Effect.Effect<void> | void {
+  private pull(resume: Resume<Messages | undefined, WebSocketError>): void {
     if (this.queue.length > 0) return resume(Effect.succeed(this.take()))
-    if (this.end !== undefined) return resume(Effect.fail(this.end === null ? Option.none() : Option.some(this.end)))
-    if (this.reader !== undefined) {
-      return resume(Effect.fail(Option.some(this.error(`the messages of ${this.url} are already being read`, undefined))))
-    }
-    this.reader = resume
-    return Effect.sync(() => {
-      // The reader was interrupted while it waited: nobody reads this WebSocket any more, so it closes.
-      if (this.reader !== resume) return
-      this.reader = undefined
-      this.guard(() => {
-        if (this.state === State.Open) this.startClose(CloseCode.Normal, "")
-      })
-    })
+    if (this.end !== undefined) return resume(this.end === null ? ENDED : Effect.fail(this.end))
+    const fiber = currentFiber()
+    if (this.readerWaits(fiber)) return resume(Effect.fail(this.alreadyRead()))
+    this.wait(resume, true, fiber)
+    this.watchReader(fiber)
   }
 
-  private take(): Chunk.Chunk<string | Uint8Array> {
+  private receiveNext(resume: Resume<string | Uint8Array, WebSocketError>): void {
+    if (this.queue.length > 0) return resume(Effect.succeed(this.takeOne()))
+    if (this.end !== undefined) return resume(Effect.fail(this.ended(this.end)))
+    const fiber = currentFiber()
+    if (this.readerWaits(fiber)) return resume(Effect.fail(this.alreadyRead()))
+    // Interrupted, this wait leaves the WebSocket as it is: nothing was taken, and the next reader replaces it.
+    this.wait(resume, false, fiber)
+  }
+
+  private wait(resume: Resume<any, any>, takesAll: boolean, fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined) {
+    this.reader = resume
+    this.readerTakesAll = takesAll
+    this.readerFiber = fiber
+  }
+
+  /** Whether a reader is waiting for real: not one whose wait was interrupted (see the top of this file). */
+  private readerWaits(asking: Fiber.RuntimeFiber<unknown, unknown> | undefined): boolean {
+    if (this.reader === undefined) return false
+    const fiber = this.readerFiber
+    return fiber === undefined || (fiber !== asking && fiber.unsafePoll() === null)
+  }
+
+  /**
+   * A `messages` reader interrupted while it waits closes the WebSocket: nobody reads it any more. Its fiber is
+   * watched (once per fiber, not per wait) in place of a canceller; it cannot end while it waits unless interrupted.
+   */
+  private watchReader(fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined): void {
+    if (fiber === this.watched || fiber === undefined) return
+    this.unwatch()
+    this.watched = fiber
+    fiber.addObserver(this.onReaderExit)
+  }
+
+  private unwatch(): void {
+    const watched = this.watched
+    if (watched === undefined) return
+    this.watched = undefined
+    watched.removeObserver(this.onReaderExit)
+  }
+
+  private readerExited(): void {
+    const fiber = this.watched
+    this.watched = undefined
+    if (this.reader === undefined || !this.readerTakesAll || this.readerFiber !== fiber) return
+    this.reader = undefined
+    this.readerFiber = undefined
+    if (this.state === State.Open) this.startClose(CloseCode.Normal, "")
+  }
+
+  private take(): Messages {
     const taken = this.queue
     this.queue = []
     this.queuedBytes = 0
+    this.resumeReading()
+    return Chunk.unsafeFromArray(taken)
+  }
+
+  private takeOne(): string | Uint8Array {
+    const message = this.queue.length === 1 ? this.queue.pop()! : this.queue.shift()!
+    this.queuedBytes -= message.length
+    if (this.queue.length === 0) this.resumeReading()
+    return message
+  }
+
+  private resumeReading(): void {
     if (this.paused && this.state !== State.Closed) {
       this.paused = false
       this.socket.resume()
     }
-    return Chunk.unsafeFromArray(taken)
+  }
+
+  /** What `receive` fails with once the messages ended: the error, or for a normal end one that names its code. */
+  private ended(end: WebSocketError | null): WebSocketError {
+    if (end !== null) return end
+    const code = this.received !== undefined ? this.received.code ?? CloseCode.NoStatus : this.sentCode
+    return this.error(`${this.url}: the WebSocket is closed${code === undefined ? "" : ` (code ${code})`}`, code)
+  }
+
+  private alreadyRead(): WebSocketError {
+    return this.error(`the messages of ${this.url} are already being read`, undefined)
   }
 
   // ---- the decoder's side --------------------------------------------------------------------------------------
 
   onMessage(data: string | Uint8Array): void {
     if (this.end !== undefined) return
+    // A view of the read buffer, which the next read reuses: the message gets bytes of its own.
+    if (typeof data !== "string" && this.readBuffer !== undefined && data.buffer === this.readBuffer.buffer) {
+      data = Buffer.from(data)
+    }
     // Queued even for a waiting reader: it gets every message of this read at once (see `onData`).
     this.queue.push(data)
     this.queuedBytes += data.length
@@ -223,16 +368,28 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
     }
   }
 
-  /** A waiting reader takes what the last read queued. */
+  /** A waiting reader is woken to take what the last read queued (a `receive`, the first of it). */
   private deliver(): void {
+    if (this.queue.length > 0) this.wake()
+  }
+
+  /** Wake the waiting reader, if any, with what takes its messages (or its end) once its fiber runs. */
+  private wake(): void {
     const reader = this.reader
-    if (reader === undefined || this.queue.length === 0) return
+    if (reader === undefined) return
     this.reader = undefined
-    reader(Effect.succeed(this.take()))
+    this.readerFiber = undefined
+    reader(this.readerTakesAll ? this.nextChunk : this.nextOne)
   }
 
   onPing(payload: Buffer): void {
-    if (this.state === State.Open) this.socket.write(encodeFrame(Opcode.Pong, payload))
+    if (this.state !== State.Open) return
+    // Pongs answered while a read is decoded go out together (`onData` uncorks).
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+    }
+    this.socket.write(encodeFrame(Opcode.Pong, payload))
   }
 
   onPong(_payload: Buffer): void {}
@@ -257,17 +414,32 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
 
   // ---- the socket's callbacks: each catches what its code throws ------------------------------------------------
 
+  nextReadBuffer(): Buffer {
+    return this.readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_SIZE)
+  }
+
+  onRead(nread: number, bytes: Buffer): boolean {
+    const own = bytes === this.readBuffer
+    // Not ours (the first read may land in the memory chosen before this WebSocket took the socket): copied.
+    this.onData(own ? bytes.subarray(0, nread) : Buffer.from(bytes.subarray(0, nread)))
+    if (own && this.decoder.holdsBytes) this.readBuffer = undefined
+    return true
+  }
+
   private onData(chunk: Buffer): void {
-    this.guard(() => {
+    try {
       // The server broke the protocol already: what it sends on is dropped until it closes.
       if (this.decoder.error !== undefined) return
-      // Pongs answered while a read is decoded go out together.
-      this.socket.cork()
       const ok = this.decoder.execute(chunk)
-      this.socket.uncork()
+      if (this.corked) {
+        this.corked = false
+        this.socket.uncork()
+      }
       this.deliver()
       if (!ok) this.protocolError()
-    })
+    } catch (error) {
+      this.crashed(error)
+    }
   }
 
   private onEnd(): void {
@@ -297,20 +469,25 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
     try {
       f()
     } catch (error) {
-      try {
-        const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-        this.finish(this.error(`${this.url}: the WebSocket was closed after an internal error (${what})`, undefined))
-      } catch {
-        // Nothing safer is left to do: the socket goes below.
-      }
-      this.socket.destroy()
+      this.crashed(error)
     }
+  }
+
+  private crashed(error: unknown): void {
+    try {
+      const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+      this.finish(this.error(`${this.url}: the WebSocket was closed after an internal error (${what})`, undefined))
+    } catch {
+      // Nothing safer is left to do: the socket goes below.
+    }
+    this.socket.destroy()
   }
 
   // ---- closing -------------------------------------------------------------------------------------------------
 
   private startClose(code: number, reason: string): void {
     this.state = State.Closing
+    this.sentCode = code
     this.socket.write(encodeFrame(Opcode.Close, closePayload(code, reason)))
     // The reader stays: messages the server sent before its close frame are still delivered.
     this.closeTimer = setTimeout(() => this.guard(() => this.socket.destroy()), CLOSE_WAIT_MS)
@@ -346,6 +523,7 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
     this.state = State.Closed
     this.gone = true
     this.deflate?.close()
+    this.unwatch()
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
     this.closeTimer = undefined
     const drains = this.drainWaiters
@@ -360,11 +538,7 @@ export class WebSocketConnection implements WebSocket, FrameHandler {
   private finish(end: WebSocketError | null): void {
     if (this.end !== undefined) return
     this.end = end
-    const reader = this.reader
-    if (reader === undefined) return
-    this.reader = undefined
-    if (this.queue.length > 0) return reader(Effect.succeed(this.take()))
-    reader(Effect.fail(end === null ? Option.none() : Option.some(end)))
+    this.wake()
   }
 
   private error(message: string, code: number | undefined): WebSocketError {

@@ -126,13 +126,26 @@ interface ExchangeOptions {
   readonly upgrade?: boolean | undefined
 }
 
+/** What reads a socket opened with Node's `onread` (through connection/socket.ts's `ReadRelay`). */
+export interface ReadSink {
+  nextReadBuffer(): Buffer
+  onRead(nread: number, bytes: Buffer): boolean
+}
+
+/** Whoever reads a socket opened with `onread` sets the sink of its relay. */
+export interface ReadHandover {
+  sink: ReadSink | undefined
+}
+
 /**
- * The connection a 101 handed over (RFC 9110 §15.2.2): its socket, paused, and the bytes that came after the head.
- * The exchange owns it until the caller's scope closes, which destroys it.
+ * The connection a 101 handed over (RFC 9110 §15.2.2): its socket, paused, the bytes that came after the head, and,
+ * for a socket whose reads come through `onread` rather than 'data' events, where the new protocol's code takes
+ * them. The exchange owns it until the caller's scope closes, which destroys it.
  */
 interface Upgraded {
   readonly socket: Socket
   readonly head: Buffer | undefined
+  readonly reads: ReadHandover | undefined
 }
 
 const UpgradedKey = Symbol.for("httpfx/Response/upgraded")
@@ -400,8 +413,8 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
    * A 101 answered the upgrade request: the connection has left its pool, and its socket is this exchange's until the
    * caller's scope closes. The response (already handed to the waiting fiber by `onHead`) carries it.
    */
-  switched(socket: Socket, head: Buffer | undefined): void {
-    const upgraded: Upgraded = { socket, head }
+  switched(socket: Socket, head: Buffer | undefined, reads: ReadHandover | undefined): void {
+    const upgraded: Upgraded = { socket, head, reads }
     this.upgraded = upgraded
     Object.defineProperty(this.streamingResponse(), UpgradedKey, { value: upgraded })
     this.bodyDone = true
@@ -677,7 +690,8 @@ export class Exchange implements BodyQueue, Decoding, Timed, Watched, StreamedEx
 
   /**
    * The body of an `Effect.async` registration: returns the canceller while the fiber waits. A `guarded` wait gets
-   * none: the reader's loop around it calls `readerInterrupted` instead (one handler per body, not one per read).
+   * none: its caller handles interruption (the reader's loop calls `readerInterrupted`, one handler per body, not one
+   * per read; a scopeless opening's owner calls `abandon`).
    */
   register(
     resume: Resume,

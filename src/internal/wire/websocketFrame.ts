@@ -242,8 +242,8 @@ export class FrameDecoder {
   ) {}
 
   /**
-   * Decode `chunk`; views of it may be kept until the message they belong to is delivered, so the caller must not
-   * reuse its memory. False when the server broke the protocol (see `error` and `errorCode`).
+   * Decode `chunk`; views of it may be kept until the message they belong to is delivered (see `holdsBytes`), and a
+   * binary message may be delivered as one. False when the server broke the protocol (see `error` and `errorCode`).
    */
   execute(chunk: Buffer): boolean {
     if (this.state === S_DEAD) return false
@@ -267,6 +267,11 @@ export class FrameDecoder {
       if (this.remaining === 0 && !this.frameDone()) return false
     }
     return true
+  }
+
+  /** Whether views of the chunks given so far are kept for a message or control frame not all in yet. */
+  get holdsBytes(): boolean {
+    return this.pieces.length > 0 || this.control.length > 0
   }
 
   /** Take header bytes; -1 when the header breaks the protocol. */
@@ -382,10 +387,10 @@ export class FrameDecoder {
     }
     if (!this.fin) return true
     const pieces = this.pieces
-    this.pieces = []
     const messageOpcode = this.messageOpcode
     this.messageOpcode = 0
     let bytes = pieces.length === 1 ? pieces[0]! : pieces.length === 0 ? EMPTY : Buffer.concat(pieces, this.messageSize)
+    pieces.length = 0
     if (this.compressed) {
       const inflated = this.inflater!.inflate(bytes)
       if (!Buffer.isBuffer(inflated)) return this.failed(inflated.code, inflated.message)
