@@ -161,6 +161,8 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
    * A client's request with no Scope (the platform adapter's): the exchange is made now, and `head` waits for the
    * response head. From then on the caller owns the response and calls `abandon` when it lets go; when `head` fails
    * or is interrupted, `abandon` lets the exchange go, even one whose head came in just as the caller gave up.
+   * Since the caller always does, `head` has no canceller of its own, and no interruption handler that Effect would
+   * build around one for every request.
    */
   open(request: Request, timeout: TimeoutInput | undefined): Opening {
     const exchange = this.prepare(request.method, request.url, optionsOf(request, timeout), true)
@@ -168,7 +170,7 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
     exchange.sent = request
     return {
       head: Effect.async<OwnedResponse, HttpError.HttpError>((resume) =>
-        exchange.register(resume, Phase.Head, this.acquire)
+        exchange.register(resume, Phase.Head, this.acquire, true)
       ),
       abandon: () => exchange.abandon()
     }
@@ -697,6 +699,7 @@ export const makePool = (
 
 /** A request sent with no Scope: see `PoolImpl.open`. */
 export interface Opening {
+  /** interrupted, it leaves the exchange as it is: the caller must `abandon` it */
   readonly head: Effect.Effect<OwnedResponse, HttpError.HttpError>
   abandon(): void
 }
