@@ -127,6 +127,7 @@ const httpClientSpecs: ReadonlyArray<ClientSpec> = [
 export const clientSpecs: ReadonlyArray<ClientSpec> = [
   ...httpClientSpecs.map(withoutWebSockets),
   { name: "ws", label: "ws WebSocket", file: "clients/ws.ts", args: [], skips: httpSkips },
+  variantOf("ws", "effect", "ws WebSocket, from an Effect program", httpSkips),
   {
     name: "httpfx-websocket",
     label: "httpfx client.websocket",

@@ -653,6 +653,8 @@ const clientNotes: Record<string, string> = {
     "the same floor with the canned response handed back on the next turn of the event loop (`setImmediate`), as a transport's answer comes: the request's fiber suspends and resumes, and what platform keeps for the request lives across that turn, as it does over a network",
   "ws":
     "the `ws` package's WebSocket client (WebSocket echo only; the reference there): one socket per worker, `perMessageDeflate: false`, a round trip is `send` of a binary message and its `message` event",
+  "ws-effect":
+    "the same `ws` client driven by an Effect program, as the httpfx rows are: `send` in `Effect.sync` and the echo awaited in one `Effect.async` (no canceller); what it costs over the row above is Effect's, not the WebSocket's",
   "httpfx-websocket":
     "httpfx's `client.websocket` (WebSocket echo only): one socket per worker, `socket.send` and the next message pulled from `socket.messages` (`Stream.toPull`), one Effect per round trip",
   "httpfx-websocket-receive":
