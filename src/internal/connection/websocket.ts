@@ -44,7 +44,7 @@ export interface WebSocket {
    * The server's messages, text as strings and binary as bytes, for one reader at a time. Ends when the server
    * closes with 1000 or 1001 (or no code), or after `close`; fails with `WebSocketError` on another close code
    * (`code`), a protocol violation (1002, 1007, 1009) or a connection lost without a close frame (1006).
-   * Interrupting a reader that waits for a message closes the WebSocket (1000).
+   * Interrupting a reader that waits for a message closes the WebSocket (1000): nobody reads it any more.
    */
   readonly messages: Stream.Stream<string | Uint8Array, WebSocketError>
   /**
