@@ -23,6 +23,7 @@ import type { ResponseHandler } from "../wire/responseParser.js"
 import { Held } from "./connection.js"
 import type { Connection, ConnectionOwner, ConnectionState } from "./connection.js"
 import { mayResend, Reason, resend } from "./resend.js"
+import { exchangeEnded, exchangeStarted, holdIfBatching } from "./coalescedWrites.js"
 
 const enum Timer {
   None = 0,
@@ -247,6 +248,7 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
   private start(exchange: Exchange): void {
     // An IDLE connection does not keep the process alive (as http.Agent's free sockets); one at work does.
     if (this.state === "IDLE") this.socket.ref()
+    if (this.state !== "ACTIVE") exchangeStarted()
     this.state = "ACTIVE"
     this.requestCount++
     this.completed = false
@@ -259,6 +261,7 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
     const socket = this.socket
     if (socket.isPaused()) socket.resume()
     let flushed: boolean
+    holdIfBatching(socket)
     if (exchange.body !== undefined) {
       socket.cork()
       socket.write(exchange.headBytes, "latin1")
@@ -524,6 +527,7 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
     this.exchange = undefined
     this.completed = false
     if (clean && this.parser.keepAlive && !this.bodyPending && this.socket.readable && this.socket.writable) {
+      this.leaveActive()
       this.state = "IDLE"
       this.idleSince = performance.now()
       // A streamed body can complete with the socket paused for a slow reader; an idle connection must keep reading
@@ -546,6 +550,7 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
   private switched(exchange: Exchange, chunk: Buffer, consumed: number): void {
     this.exchange = undefined
     this.completed = false
+    this.leaveActive()
     this.state = "CLOSED"
     this.disarm()
     const socket = this.socket
@@ -683,6 +688,10 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
     }
   }
 
+  private leaveActive(): void {
+    if (this.state === "ACTIVE") exchangeEnded()
+  }
+
   // ---- closing ---------------------------------------------------------------------------------------------------
 
   private teardownSocket(): void {
@@ -693,6 +702,7 @@ export class Http11Connection extends Held implements Connection, ResponseHandle
   /** Idempotent. Destroys the socket and tells the pool the slot is free. */
   close(): void {
     if (this.state === "CLOSED") return
+    this.leaveActive()
     this.state = "CLOSED"
     this.disarm()
     this.teardownSocket()
