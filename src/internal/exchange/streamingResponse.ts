@@ -57,6 +57,13 @@ export interface StreamedExchange {
   abandon(): void
 }
 
+/**
+ * A response straight from the pool has no redirects behind it (the client sets a history of its own). One shared
+ * list rather than a literal per response: V8 may decide to allocate a literal site's objects straight in the old
+ * generation, where each would keep its young neighbours alive until a full collection.
+ */
+const NO_HISTORY: ReadonlyArray<never> = Object.freeze([])
+
 export class StreamingResponseImpl extends StreamingBase implements OwnedResponse {
   // Built when a reader first pulls: a response read whole (or not at all) never needs them.
   private pullEffect: BodyPull | undefined = undefined
@@ -70,7 +77,7 @@ export class StreamingResponseImpl extends StreamingBase implements OwnedRespons
       exchange.rawHeaders,
       exchange.target.href,
       exchange,
-      [],
+      NO_HISTORY,
       exchange.startedAt
     )
   }

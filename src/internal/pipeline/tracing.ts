@@ -420,11 +420,18 @@ export const open = (settings: Settings, opener: (request: Request) => Opening |
 (request: Request): Opening | undefined => {
   if (settings.propagate && request.headers.traceparent === undefined) return undefined
   const opening = opener(request)
-  if (opening === undefined) return undefined
-  return {
-    head: Effect.withFiberRuntime((fiber) =>
+  return opening === undefined ? undefined : new TracedOpening(settings, request, opening)
+}
+
+/** A class rather than a literal: see ExchangeOpening in pool.ts. */
+class TracedOpening implements Opening {
+  readonly head: Opening["head"]
+  constructor(settings: Settings, request: Request, private readonly opening: Opening) {
+    this.head = Effect.withFiberRuntime((fiber) =>
       isTracing(fiber) ? traceCall(fiber, settings, BARE, request, () => opening.head) : opening.head
-    ),
-    abandon: () => opening.abandon()
+    )
+  }
+  abandon(): void {
+    this.opening.abandon()
   }
 }

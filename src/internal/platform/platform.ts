@@ -233,7 +233,17 @@ type BodyState =
   | { readonly _tag: "Streamed" }
   /** a buffered read is under way; others who want the body wait for its outcome */
   | { readonly _tag: "Reading"; readonly waiters: Array<(exit: BufferedExit) => void> }
-  | { readonly _tag: "Read"; readonly exit: BufferedExit }
+  | ReadState
+
+/**
+ * A read that has finished. A class rather than a literal: it lives as long as its response and holds the body, and
+ * V8 may decide to allocate a literal site's objects straight in the old generation, where each would keep its body
+ * alive until a full collection.
+ */
+class ReadState {
+  readonly _tag = "Read"
+  constructor(readonly exit: BufferedExit) {}
+}
 
 /** Every response starts here: one state for all of them, not an object per response. */
 const unread: BodyState = { _tag: "Unread" }
@@ -344,7 +354,7 @@ class PlatformResponse extends Inspectable.Class implements HttpClientResponse.H
               ? Exit.fail(this.decodeError("the body was being read by a fiber that was interrupted; it is lost"))
               : exit
             if (Exit.isSuccess(exit)) this.cached = exit.value
-            this.state = { _tag: "Read", exit: shared }
+            this.state = new ReadState(shared)
             for (const waiter of waiters) waiter(shared)
             return this.release
           })
@@ -360,7 +370,7 @@ class PlatformResponse extends Inspectable.Class implements HttpClientResponse.H
   private readAtOnce(whole: Response): Effect.Effect<Response> {
     const exit = Exit.succeed(whole)
     this.cached = whole
-    this.state = { _tag: "Read", exit }
+    this.state = new ReadState(exit)
     return this.releaser === undefined ? exit : Effect.as(this.releaser, whole)
   }
 

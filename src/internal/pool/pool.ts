@@ -166,14 +166,9 @@ export class PoolImpl implements ConnectionOwner, ExchangeOwner {
    */
   open(request: Request, timeout: TimeoutInput | undefined): Opening {
     const exchange = this.prepare(request.method, request.url, optionsOf(request, timeout), true)
-    if (!(exchange instanceof Exchange)) return { head: Effect.fail(exchange), abandon: noop }
+    if (!(exchange instanceof Exchange)) return new FailedOpening(exchange)
     exchange.sent = request
-    return {
-      head: Effect.async<OwnedResponse, HttpError.HttpError>((resume) =>
-        exchange.register(resume, Phase.Head, this.acquire, true)
-      ),
-      abandon: () => exchange.abandon()
-    }
+    return new ExchangeOpening(exchange, this.acquire)
   }
 
   stream<E>(
@@ -704,7 +699,27 @@ export interface Opening {
   abandon(): void
 }
 
-const noop = () => {}
+// Classes rather than object literals: a request's opening lives as long as its exchange, and V8 may decide to
+// allocate a literal site's objects straight in the old generation (see NO_HISTORY in streamingResponse.ts).
+class ExchangeOpening implements Opening {
+  readonly head: Effect.Effect<OwnedResponse, HttpError.HttpError>
+  constructor(private readonly exchange: Exchange, acquire: (exchange: Exchange) => void) {
+    this.head = Effect.async<OwnedResponse, HttpError.HttpError>((resume) =>
+      exchange.register(resume, Phase.Head, acquire, true)
+    )
+  }
+  abandon(): void {
+    this.exchange.abandon()
+  }
+}
+
+class FailedOpening implements Opening {
+  readonly head: Effect.Effect<never, HttpError.HttpError>
+  constructor(error: HttpError.HttpError) {
+    this.head = Effect.fail(error)
+  }
+  abandon(): void {}
+}
 
 /** What the pool takes of a client's request. */
 const optionsOf = (request: Request, timeout: TimeoutInput | undefined): PoolRequestOptions<never> => {
