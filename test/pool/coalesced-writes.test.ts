@@ -15,7 +15,7 @@ import {
   exchangeStarted,
   holdIfBatching
 } from "../../src/internal/connection/coalescedWrites.js"
-import { eventually, rawServer } from "../utils/servers.js"
+import { eventually, rawServer, scriptedServer } from "../utils/servers.js"
 
 /** Counts what the rule does to a socket, without a socket. */
 const standIn = (onUncork: () => void = () => {}) => {
@@ -95,23 +95,14 @@ describe("over real connections", () => {
       // phase, and each fiber sends its next request from there.
       const waiting: Array<net.Socket> = []
       const seen = { second: 0 }
-      const server = yield* rawServer((socket) => {
-        let buffered = ""
-        let index = 0
-        socket.on("data", (data) => {
-          buffered += data.toString("latin1")
-          let end: number
-          while ((end = buffered.indexOf("\r\n\r\n")) >= 0) {
-            buffered = buffered.slice(end + 4)
-            if (index++ > 0) {
-              seen.second++
-              socket.write(ok)
-            } else {
-              waiting.push(socket)
-              if (waiting.length === parallel) for (const each of waiting) each.write(ok)
-            }
-          }
-        })
+      const server = yield* scriptedServer((index, socket) => {
+        if (index > 0) {
+          seen.second++
+          return ok
+        }
+        waiting.push(socket)
+        if (waiting.length === parallel) for (const each of waiting) each.write(ok)
+        return undefined
       })
       const client = yield* Client.make({ maxConnections: parallel, maxKeepaliveConnections: parallel })
       const cork = vi.spyOn(net.Socket.prototype, "cork")
