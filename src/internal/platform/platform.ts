@@ -2,11 +2,11 @@
  * @effect/platform's HttpClient on top of an httpfx Client: platform requests become httpfx requests sent in
  * streaming mode, and the StreamingResponse that comes back is wrapped as a platform HttpClientResponse.
  *
- * Lifetimes. Platform has no Scope for a response: it hands `make` an AbortSignal, aborts it when the caller is
- * interrupted, when `stream` ends, when the response is garbage-collected without its body being read, or (with
- * `HttpClient.withScope`) when the caller's scope closes. So each request gets a Scope of its own: the httpfx
- * streaming response lives in it, the signal closes it, and so does the end of any read of the body. Closing it
- * before the last byte closes the connection; after the last byte the connection is already back in the pool.
+ * Lifetimes. Platform has no Scope for a response. A response is let go when its body has been read, when `stream`
+ * ends, on `release`, when it is garbage-collected unread, or (with `HttpClient.withScope`) when the caller's scope
+ * closes (`make.ts` says when each applies). A request sent through the bare pool gives its response the exchange
+ * itself to let go; any other gets a Scope of its own, in which the httpfx streaming response lives. Letting go before
+ * the last byte closes the connection; after the last byte the connection is already back in the pool.
  */
 import * as Cookies from "@effect/platform/Cookies"
 import * as Headers from "@effect/platform/Headers"
@@ -39,6 +39,7 @@ import type { Opening } from "../transport/transport.js"
 import { StreamingBase } from "../message/response.js"
 import type { Response, StreamingResponse } from "../message/response.js"
 import { onlyGiven } from "../core/timeouts.js"
+import { make, releaseWhenCollected } from "./make.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
@@ -457,14 +458,10 @@ class PlatformResponse extends Inspectable.Class implements HttpClientResponse.H
 
 // ---- the client --------------------------------------------------------------------------------------------------
 
-/**
- * Close `scope` when platform aborts the request: on interruption, at the end of `stream`, when the response is
- * garbage-collected unread, or when the caller's scope closes under `HttpClient.withScope`.
- */
+/** Close `scope` when `withScope`'s signal aborts: when the caller's scope closes. */
 const closeOnAbort = (signal: AbortSignal, scope: Scope.CloseableScope): Effect.Effect<void> =>
   Effect.suspend(() => {
     if (signal.aborted) return Scope.close(scope, Exit.void)
-    // The listener must not hold the response, or the GC-driven abort could never happen.
     const onAbort = () => {
       Effect.runFork(Scope.close(scope, Exit.void))
     }
@@ -485,16 +482,14 @@ const emptyEncoded: Encoded = { body: { _tag: "Empty" } }
 
 /**
  * The short way, when the client's pipeline is its bare pool (`ClientImpl.open`): one `Effect.async` on the pool,
- * no Scope. The exchange is the response's to release. Platform aborts the signal when it lets go of the response
- * (interruption, the end of `stream`, an unread response collected, `withScope`); that abandons an exchange still
- * unfinished when the response is handed over. One that is finished by then (a small body comes with its head) has
- * nothing left to abandon, and gets no listener: an abort listener costs an AbortSignal more than the rest of this
- * path does.
+ * no Scope. The exchange is the response's to release: a read of the body, `stream`'s end or `release` lets it go,
+ * and so does `withScope`'s signal, or the response being collected unread. One that is finished at hand-over (a
+ * small body comes with its head) has nothing left to let go, and is watched by neither.
  */
 const executeOpened = (
   request: HttpClientRequest.HttpClientRequest,
   opening: Opening,
-  signal: AbortSignal
+  scoped: AbortSignal | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.matchCauseEffect(restore(opening.head), {
@@ -504,22 +499,25 @@ const executeOpened = (
         return Effect.failCause(Cause.map(cause, (error) => toRequestError(request, error)))
       },
       onSuccess: (source) => {
+        const response = new PlatformResponse(request, source, undefined)
         if (source.unfinished) {
-          if (signal.aborted) source.abandon()
-          // The listener holds the exchange, not the platform response, so an unread response can still be collected.
-          else signal.addEventListener("abort", () => source.abandon(), { once: true })
+          // The release holds the exchange, not the platform response, so an unread response can still be collected.
+          const abandon = () => source.abandon()
+          if (scoped === undefined) releaseWhenCollected(response, abandon)
+          else if (scoped.aborted) abandon()
+          else scoped.addEventListener("abort", abandon, { once: true })
         }
-        return Effect.succeed(new PlatformResponse(request, source, undefined))
+        return Effect.succeed(response)
       }
     })
   )
 
-/** The way every request can take: the response in a Scope of its own, which the signal closes. */
+/** The way every request can take: the response in a Scope of its own, closed by a read, `withScope` or collection. */
 const executeScoped = (
   client: Client,
   request: HttpClientRequest.HttpClientRequest,
   built: Request,
-  signal: AbortSignal
+  scoped: AbortSignal | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Scope.make(), (scope) =>
@@ -531,8 +529,13 @@ const executeScoped = (
               Scope.close(scope, Exit.failCause(cause)),
               Effect.failCause(Cause.map(cause, (error) => toRequestError(request, error)))
             ),
-          onSuccess: (response) =>
-            Effect.as(closeOnAbort(signal, scope), new PlatformResponse(request, response, Scope.close(scope, Exit.void)))
+          onSuccess: (source) => {
+            const close = Scope.close(scope, Exit.void)
+            const response = new PlatformResponse(request, source, close)
+            if (scoped !== undefined) return Effect.as(closeOnAbort(scoped, scope), response)
+            releaseWhenCollected(response, () => Effect.runFork(close))
+            return Effect.succeed(response)
+          }
         }
       ))
   )
@@ -542,19 +545,19 @@ const execute = (
   client: Client,
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
-  signal: AbortSignal,
+  scoped: AbortSignal | undefined,
   encoded: Encoded
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
   const built = toRequest(client, request, url, encoded)
-  const opening = signal.aborted ? undefined : implOf(client)?.open(built)
-  return opening === undefined ? executeScoped(client, request, built, signal) : executeOpened(request, opening, signal)
+  const opening = scoped?.aborted === true ? undefined : implOf(client)?.open(built)
+  return opening === undefined ? executeScoped(client, request, built, scoped) : executeOpened(request, opening, scoped)
 }
 
 /** A platform HttpClient that sends with the given httpfx client. */
 export const fromClient = (client: Client): HttpClient.HttpClient =>
-  HttpClient.make((request, url, signal) => {
+  make((request, url, scoped) => {
     const encoded = inMemory(request)
     return encoded !== undefined
-      ? execute(client, request, url, signal, encoded)
-      : Effect.flatMap(encodeBody(request), (encoded) => execute(client, request, url, signal, encoded))
+      ? execute(client, request, url, scoped, encoded)
+      : Effect.flatMap(encodeBody(request), (encoded) => execute(client, request, url, scoped, encoded))
   })
