@@ -27,7 +27,7 @@ import { globalValue } from "effect/GlobalValue"
  * Sends one request: `scoped` is the signal `HttpClient.withScope` aborts when the caller's scope closes, if the
  * request was made under it.
  */
-export type Send = (
+type Send = (
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
   scoped: AbortSignal | undefined
