@@ -164,7 +164,7 @@ describe("httpfx spans in OpenTelemetry", () => {
     expect(http(spans).length).toBe(1)
   }, 60_000)
 
-  it("under Platform.layer one traceparent, platform's; httpfx's span is a child of platform's", async () => {
+  it("under Platform.layer one traceparent, platform's; with no span of the caller's, httpfx's is under platform's", async () => {
     const { value, spans, seen, port } = await scenario("platform")
     expect(value).toBe(200)
     const named = http(spans)

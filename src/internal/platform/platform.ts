@@ -39,7 +39,7 @@ import type { Opening } from "../transport/transport.js"
 import { StreamingBase } from "../message/response.js"
 import type { Response, StreamingResponse } from "../message/response.js"
 import { onlyGiven } from "../core/timeouts.js"
-import { make, releaseWhenCollected } from "./make.js"
+import { make, readStarted, releaseWhenCollected } from "./make.js"
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
@@ -268,6 +268,8 @@ class PlatformResponse extends Inspectable.Class implements HttpClientResponse.H
   readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
   private state: BodyState = unread
+  /** whether the response is to be let go when collected unread (`watchCollection`) */
+  private watched = false
   private cachedCookies: Cookies.Cookies | undefined
   /** the body, once a buffered read has finished */
   private cached: Response | undefined
@@ -280,6 +282,18 @@ class PlatformResponse extends Inspectable.Class implements HttpClientResponse.H
     private readonly releaser: Effect.Effect<void> | undefined
   ) {
     super()
+  }
+
+  /** Run `release` if this response is garbage-collected before a read of its body begins. */
+  watchCollection(release: () => void): void {
+    this.watched = true
+    releaseWhenCollected(this, release)
+  }
+
+  private unwatch(): void {
+    if (!this.watched) return
+    this.watched = false
+    readStarted(this)
   }
 
   get status(): number {
@@ -345,6 +359,7 @@ class PlatformResponse extends Inspectable.Class implements HttpClientResponse.H
             state.waiters.push(resume)
           })
         case "Unread": {
+          this.unwatch()
           const whole = this.source instanceof StreamingBase ? this.source.readNow() : undefined
           if (whole !== undefined) return this.readAtOnce(whole)
           const waiters: Array<(exit: BufferedExit) => void> = []
@@ -422,6 +437,7 @@ class PlatformResponse extends Inspectable.Class implements HttpClientResponse.H
           (chunk) => chunk.length > 0
         )
       }
+      this.unwatch()
       this.state = { _tag: "Streamed" }
       // However the stream ends (last byte, failure, interruption) the scope goes: early, that closes the connection.
       return Stream.ensuring(Stream.mapError(this.source.stream, (error) => this.bodyError(error)), this.release)
@@ -503,7 +519,7 @@ const executeOpened = (
         if (source.unfinished) {
           // The release holds the exchange, not the platform response, so an unread response can still be collected.
           const abandon = () => source.abandon()
-          if (scoped === undefined) releaseWhenCollected(response, abandon)
+          if (scoped === undefined) response.watchCollection(abandon)
           else if (scoped.aborted) abandon()
           else scoped.addEventListener("abort", abandon, { once: true })
         }
@@ -533,7 +549,7 @@ const executeScoped = (
             const close = Scope.close(scope, Exit.void)
             const response = new PlatformResponse(request, source, close)
             if (scoped !== undefined) return Effect.as(closeOnAbort(scoped, scope), response)
-            releaseWhenCollected(response, () => Effect.runFork(close))
+            response.watchCollection(() => Effect.runFork(close))
             return Effect.succeed(response)
           }
         }
