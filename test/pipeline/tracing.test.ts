@@ -10,20 +10,7 @@ import { Auth, Client, Transport } from "httpfx"
 import type { Response } from "httpfx"
 import { CHUNKED, encodeHead, NO_BODY, serialiseOnce, withField } from "../../src/internal/wire/requestHead.js"
 import { httpServer } from "../utils/servers.js"
-
-/** A tracer whose spans (Effect's own kind) are kept, in the order they started. */
-const recorder = Effect.map(Effect.tracer, (native) => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (...args) => {
-      const span = native.span(...args)
-      spans.push(span)
-      return span
-    },
-    context: (f) => f()
-  })
-  return { spans, tracer }
-})
+import { recorder } from "../utils/tracer.js"
 
 /** A server answering 200 that keeps each request's raw header lines. */
 const headerServer = () => {

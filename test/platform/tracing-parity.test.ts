@@ -15,6 +15,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Tracer } from "effect"
 import { Platform } from "httpfx"
 import { httpServer } from "../utils/servers.js"
+import { recorder } from "../utils/tracer.js"
 
 interface SeenSpan {
   readonly name: string
@@ -26,17 +27,8 @@ interface SeenSpan {
 
 const ANSWERS_TO_CONNECTION = /^http\.response\.header\.(connection|keep-alive|date)$/
 
-/** A tracer that makes Effect's own spans and keeps them, to be read once they have ended. */
-const recordingTracer = Effect.map(Effect.tracer, (native) => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (...args) => {
-      const span = native.span(...args)
-      spans.push(span)
-      return span
-    },
-    context: native.context
-  })
+/** The spans a recording tracer kept, as compared: read once they have ended. */
+const recordingTracer = Effect.map(recorder, ({ spans, tracer }) => {
   /** platform's spans and the caller's */
   const seen = (): Array<SeenSpan> =>
     spans.filter((span) => !isHttpfxSpan(span)).map((span) => ({
@@ -96,6 +88,10 @@ const sideBySide = (server: Effect.Effect.Success<typeof traceServer>, program: 
 const textOf = (request: HttpClientRequest.HttpClientRequest) =>
   Effect.flatMap(HttpClient.execute(request), (response) => response.text)
 
+/** A GET, read as text, through the HttpClient in the context as `f` makes it over. */
+const getWith = (f: (client: HttpClient.HttpClient) => HttpClient.HttpClient, url: string) =>
+  Effect.flatMap(HttpClient.HttpClient, (client) => Effect.flatMap(f(client).get(url), (response) => response.text))
+
 describe("Platform.layer's spans are platform's", () => {
   it.scoped("a GET under a parent span: name, kind, attributes (redacted), parent and outcome", () =>
     Effect.gen(function*() {
@@ -147,8 +143,7 @@ describe("Platform.layer's spans are platform's", () => {
   it.scoped("withTracerPropagation(false): the span is made, no trace field is sent", () =>
     Effect.gen(function*() {
       const server = yield* traceServer
-      const program = Effect.flatMap(HttpClient.HttpClient, (client) =>
-        Effect.flatMap(HttpClient.withTracerPropagation(client, false).get(server.url), (response) => response.text))
+      const program = getWith((client) => HttpClient.withTracerPropagation(client, false), server.url)
       const { httpfx, node } = yield* sideBySide(server, program)
       expect(httpfx.spans).toEqual(node.spans)
       expect(httpfx.spans.map((span) => span.kind)).toEqual(["client"])
@@ -159,13 +154,10 @@ describe("Platform.layer's spans are platform's", () => {
   it.scoped("withTracerDisabledWhen and a disabled tracer: no span and no trace field", () =>
     Effect.gen(function*() {
       const server = yield* traceServer
-      const disabledWhen = Effect.flatMap(HttpClient.HttpClient, (client) =>
-        Effect.flatMap(
-          HttpClient.withTracerDisabledWhen(client, (request) => request.url.endsWith("/quiet")).get(
-            `${server.url}/quiet`
-          ),
-          (response) => response.text
-        ))
+      const disabledWhen = getWith(
+        (client) => HttpClient.withTracerDisabledWhen(client, (request) => request.url.endsWith("/quiet")),
+        `${server.url}/quiet`
+      )
       const off = Effect.withTracerEnabled(textOf(HttpClientRequest.get(server.url)), false)
       for (const program of [disabledWhen, off]) {
         const { httpfx, node } = yield* sideBySide(server, program)
@@ -179,13 +171,10 @@ describe("Platform.layer's spans are platform's", () => {
   it.scoped("withSpanNameGenerator names the span", () =>
     Effect.gen(function*() {
       const server = yield* traceServer
-      const program = Effect.flatMap(HttpClient.HttpClient, (client) =>
-        Effect.flatMap(
-          HttpClient.withSpanNameGenerator(client, (request) => `fetch ${request.method} ${request.url}`).get(
-            `${server.url}/named`
-          ),
-          (response) => response.text
-        ))
+      const program = getWith(
+        (client) => HttpClient.withSpanNameGenerator(client, (request) => `fetch ${request.method} ${request.url}`),
+        `${server.url}/named`
+      )
       const { httpfx, node } = yield* sideBySide(server, program)
       expect(httpfx.spans).toEqual(node.spans)
       expect(httpfx.spans[0]!.name).toBe(`fetch GET ${server.url}/named`)
